@@ -1,0 +1,44 @@
+//! # PCMeter wire specification
+//!
+//! The single source of truth for the APDU interface between the meter card
+//! (`card-core`) and the host (`host-driver`): class and instruction bytes,
+//! the command table with lifecycle, security and charge, status words,
+//! data-object tags, and the byte layouts of every message. The Markdown
+//! reference in `docs/commands/` is rendered from [`commands`] and checked
+//! by the tests; the transcript vectors in `vectors/` are replayed by both
+//! card and host tests.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Reachable code never panics: no unwrap, expect, panic or unchecked indexing.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+extern crate alloc;
+
+pub mod audit;
+pub mod codec;
+pub mod commands;
+pub mod date;
+pub mod fci;
+pub mod indicium;
+pub mod lifecycle;
+pub mod mailpiece;
+pub mod perso;
+pub mod pin;
+pub mod rates;
+pub mod registers;
+pub mod service;
+pub mod signed;
+pub mod sw;
+pub mod tags;
+pub mod tlv;
+pub mod vectors;
+
+pub use codec::FormatError;
+pub use commands::{AID, COMMANDS, CommandSpec};
+pub use lifecycle::Lifecycle;
+pub use service::Service;
+pub use sw::Sw;

@@ -1,0 +1,19 @@
+//! Data-object tags read with GET DATA (P1-P2 = tag).
+
+/// Registers ([`crate::registers::Registers`]).
+pub const REGISTERS: u16 = 0xDF20;
+/// Status ([`crate::registers::Status`]); the only object readable when TERMINATED.
+pub const STATUS: u16 = 0xDF21;
+/// The rate table in force, as its signed envelope.
+pub const RATE_TABLE: u16 = 0xDF22;
+/// Audit-log head ([`crate::audit::Head`]).
+pub const AUDIT_HEAD: u16 = 0xDF23;
+/// Public keys: `81` device key, `82` postal key (ECDSA variant only), SEC1 uncompressed.
+pub const PUBLIC_KEYS: u16 = 0xDF24;
+/// One audit record, read with the odd GET DATA (`CB`) and the record number in the data field.
+pub const AUDIT_RECORD: u16 = 0xDF25;
+
+/// Tag of the device public key inside [`PUBLIC_KEYS`].
+pub const DEVICE_KEY: u16 = 0x81;
+/// Tag of the postal public key inside [`PUBLIC_KEYS`].
+pub const POSTAL_KEY: u16 = 0x82;

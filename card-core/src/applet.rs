@@ -1,0 +1,263 @@
+//! The applet: persistent state, volatile session state, and the dispatcher
+//! that checks lifecycle and security from the `apdu-specs` table before any
+//! handler runs.
+
+use crate::command::Command;
+use crate::iso::{Handler, IsoLayer, Request};
+use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
+use crate::state::{CardState, Config, Counters, LoadedTable, PinState, Rates, Secrets, records};
+use apdu_specs::commands::{CommandSpec, Security, ins};
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::rates::RateTable;
+use apdu_specs::signed::Signed;
+use apdu_specs::sw::Sw;
+use apdu_specs::{FormatError, tags};
+use alloc::vec::Vec;
+
+/// Why the applet could not start from its store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A record did not decode.
+    #[error("record {record:#06x} is malformed: {error}")]
+    Record {
+        /// Record id.
+        record: u16,
+        /// Decoding error.
+        error: FormatError,
+    },
+    /// The store holds no manufactured card.
+    #[error("the store holds no card: manufacture one first")]
+    Blank,
+    /// `manufacture` was called on a store that already holds a card.
+    #[error("the store already holds a card")]
+    AlreadyManufactured,
+    /// The issuer key is not a valid P-256 point.
+    #[error("invalid issuer key")]
+    InvalidIssuerKey,
+}
+
+/// The persistent state as last committed.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) issuer_key: PublicKey,
+    pub(crate) config: Option<Config>,
+    pub(crate) secrets: Option<Secrets>,
+    pub(crate) pins: Option<PinState>,
+    pub(crate) card: CardState,
+    pub(crate) counters: Counters,
+    pub(crate) rates: Rates,
+}
+
+/// Volatile security state: RAM only, cleared by reset, power-off and deselect.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub(crate) selected: bool,
+    pub(crate) pin_verified: bool,
+}
+
+/// Everything but the transport layer; implements [`Handler`].
+pub(crate) struct Core<P: Platform> {
+    pub(crate) platform: P,
+    pub(crate) state: State,
+    pub(crate) session: Session,
+}
+
+/// The meter applet.
+pub struct Applet<P: Platform> {
+    iso: IsoLayer,
+    core: Core<P>,
+}
+
+fn read_record<P: Platform, T>(
+    platform: &mut P,
+    id: crate::platform::RecordId,
+    decode: impl Fn(&[u8]) -> Result<T, FormatError>,
+) -> Result<Option<T>, LoadError> {
+    match platform.store().read(id)? {
+        Some(bytes) if !bytes.is_empty() => {
+            decode(&bytes).map(Some).map_err(|error| LoadError::Record { record: id.0, error })
+        }
+        _ => Ok(None),
+    }
+}
+
+fn load_table(bytes: &[u8]) -> Result<LoadedTable, FormatError> {
+    let signed = Signed::parse(bytes)?;
+    Ok(LoadedTable { table: RateTable::parse_body(signed.body)?, signed: bytes.to_vec() })
+}
+
+impl<P: Platform> Applet<P> {
+    /// Writes the factory record (the issuer key that must sign the
+    /// personalization profile) into an empty store and powers the card on.
+    pub fn manufacture(mut platform: P, issuer_key: &PublicKey) -> Result<Self, LoadError> {
+        if platform.store().read(records::FACTORY)?.is_some() {
+            return Err(LoadError::AlreadyManufactured);
+        }
+        if !platform.crypto().p256_valid_public(issuer_key) {
+            return Err(LoadError::InvalidIssuerKey);
+        }
+        let mut set = WriteSet::new();
+        set.put(records::FACTORY, issuer_key.to_vec());
+        set.put(records::CARD, CardState::default().encode());
+        set.put(records::COUNTERS, Counters::default().encode());
+        platform.store().commit(&set)?;
+        Self::power_on(platform)
+    }
+
+    /// Powers the card on from its store. Volatile state starts empty. A
+    /// failed register check locks an operational meter.
+    pub fn power_on(mut platform: P) -> Result<Self, LoadError> {
+        let issuer_key: PublicKey = read_record(&mut platform, records::FACTORY, |b| {
+            b.try_into().map_err(|_| FormatError::Invalid("issuer key"))
+        })?
+        .ok_or(LoadError::Blank)?;
+        let state = State {
+            issuer_key,
+            config: read_record(&mut platform, records::CONFIG, Config::decode)?,
+            secrets: read_record(&mut platform, records::SECRETS, Secrets::decode)?,
+            pins: read_record(&mut platform, records::PINS, PinState::decode)?,
+            card: read_record(&mut platform, records::CARD, CardState::decode)?.unwrap_or_default(),
+            counters: read_record(&mut platform, records::COUNTERS, Counters::decode)?.unwrap_or_default(),
+            rates: Rates {
+                active: read_record(&mut platform, records::RATES_ACTIVE, load_table)?,
+                pending: read_record(&mut platform, records::RATES_PENDING, load_table)?,
+            },
+        };
+        let mut core = Core { platform, state, session: Session::default() };
+        core.check_registers_at_power_on()?;
+        Ok(Self { iso: IsoLayer::default(), core })
+    }
+
+    /// Processes one C-APDU and returns the R-APDU.
+    pub fn process(&mut self, capdu: &[u8]) -> Vec<u8> {
+        self.iso.process(capdu, &mut self.core)
+    }
+
+    /// Card reset (warm or cold): clears every volatile state.
+    pub fn reset(&mut self) {
+        self.iso.clear();
+        self.core.session = Session::default();
+    }
+
+    /// The tamper input: zeroizes keys and PINs, records the event, and
+    /// moves the card to TERMINATED for good.
+    pub fn tamper(&mut self) -> Result<(), StoreError> {
+        self.reset();
+        self.core.tamper()
+    }
+
+    /// Gives the platform back (power-off).
+    pub fn into_platform(self) -> P {
+        self.core.platform
+    }
+
+    /// The platform (tests, simulator controls).
+    pub fn platform_mut(&mut self) -> &mut P {
+        &mut self.core.platform
+    }
+
+    /// Test hook: true when nothing volatile survives (no verified PIN,
+    /// selection, chain or pending response).
+    pub fn volatile_state_is_clear(&self) -> bool {
+        self.core.session == Session::default() && !self.iso.chain_open() && !self.iso.response_pending()
+    }
+
+    /// Test hook: true when the card holds no private key or PIN material.
+    pub fn secrets_are_zeroized(&self) -> bool {
+        self.core.state.secrets.is_none() && self.core.state.pins.is_none()
+    }
+}
+
+impl<P: Platform> Core<P> {
+    /// Commits `set`; on failure reloads nothing (the in-memory state has not been touched yet).
+    pub(crate) fn commit(&mut self, set: &WriteSet) -> Result<(), Sw> {
+        self.platform.store().commit(set).map_err(|_| Sw::MEMORY_FAILURE)
+    }
+
+    /// The card time: platform time, refused if it goes below the floor.
+    pub(crate) fn now(&self) -> Result<u64, Sw> {
+        let t = self.platform.now().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        if t < self.state.counters.time_floor { Err(Sw::CONDITIONS_NOT_SATISFIED) } else { Ok(t) }
+    }
+
+    /// Best-effort time for status and audit: never below the floor.
+    pub(crate) fn display_time(&self) -> u64 {
+        self.platform.now().unwrap_or(0).max(self.state.counters.time_floor)
+    }
+
+    /// Parses a signed envelope and checks its signature with `key` under `domain`.
+    pub(crate) fn verified_body<'a>(&mut self, bytes: &'a [u8], domain: &[u8], key: &[u8]) -> Result<&'a [u8], Sw> {
+        let signed = Signed::parse(bytes).map_err(|_| Sw::BAD_DATA)?;
+        let crypto = self.platform.crypto();
+        let digest = crypto.sha256(&Signed::signing_input(domain, signed.body));
+        if crypto.p256_verify_digest(key, &digest, &signed.signature) {
+            Ok(signed.body)
+        } else {
+            Err(Sw::VERIFICATION_FAILED)
+        }
+    }
+
+    fn check_registers_at_power_on(&mut self) -> Result<(), LoadError> {
+        if self.state.card.lifecycle != Lifecycle::Operational || self.state.counters.regs.balanced() {
+            return Ok(());
+        }
+        let flag = apdu_specs::registers::flags::LOCKED_REGISTERS;
+        let mut card = self.state.card;
+        card.lifecycle = Lifecycle::Locked;
+        card.flags |= flag;
+        let mut counters = self.state.counters;
+        let mut set = WriteSet::new();
+        let time = self.display_time();
+        self.append_audit(&mut counters, &mut set, time, apdu_specs::audit::Event::Locked, 0, &[flag]);
+        set.put(records::CARD, card.encode());
+        set.put(records::COUNTERS, counters.encode());
+        self.platform.store().commit(&set)?;
+        self.state.card = card;
+        self.state.counters = counters;
+        Ok(())
+    }
+
+    fn dispatch(&mut self, cmd: Command, req: &Request) -> Result<Vec<u8>, Sw> {
+        match cmd {
+            Command::Select { aid, fci } => self.select(&aid, fci),
+            Command::Verify(op) => self.verify(op),
+            Command::ChangeReference { which, old, new } => self.change_reference(which, &old, &new),
+            Command::ResetRetryCounter { puk, new_pin } => self.reset_retry_counter(&puk, new_pin.as_ref()),
+            Command::GetData(tag) => self.get_data(tag),
+            Command::GetAuditRecord(seq) => self.get_audit_record(seq),
+            Command::StoreData(data) => self.store_data(&data),
+            Command::Activate => self.activate(),
+            Command::PrintIndicium(piece) => self.print_indicium(&piece, req),
+            Command::UpdateRates(data) => self.update_rates(&data),
+        }
+    }
+}
+
+impl<P: Platform> Handler for Core<P> {
+    fn admit(&mut self, spec: &'static CommandSpec) -> Result<(), Sw> {
+        if !self.session.selected && spec.ins != ins::SELECT {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        if !spec.states.contains(self.state.card.lifecycle) {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        match spec.security {
+            Security::Pin | Security::PinAndAuthoritySignature if !self.session.pin_verified => {
+                Err(Sw::SECURITY_STATUS_NOT_SATISFIED)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn handle(&mut self, _spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
+        let cmd = Command::parse(req)?;
+        let status_only = cmd == Command::GetData(tags::STATUS) || matches!(cmd, Command::Select { .. });
+        if self.state.card.lifecycle == Lifecycle::Terminated && !status_only {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        self.dispatch(cmd, req)
+    }
+}

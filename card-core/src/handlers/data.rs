@@ -1,0 +1,75 @@
+//! GET DATA: registers, status, rate table, audit head and records, public keys.
+
+use crate::applet::Core;
+use crate::platform::{Platform, Store};
+use crate::state::audit_slot;
+use apdu_specs::audit::{Head, Record};
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::registers::{Status, flags};
+use apdu_specs::sw::Sw;
+use apdu_specs::{tags, tlv};
+use alloc::vec::Vec;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn status(&self) -> Status {
+        let now = self.display_time();
+        let table = self.state.rates.current(now).map(|t| &t.table);
+        let pins = self.state.pins.as_ref();
+        let verified = if self.session.pin_verified { flags::PIN_VERIFIED } else { 0 };
+        Status {
+            lifecycle: self.state.card.lifecycle,
+            pin_tries: pins.map_or(0, |p| p.pin_tries),
+            puk_tries: pins.map_or(0, |p| p.puk_tries),
+            flags: self.state.card.flags | verified,
+            algorithm: self.state.config.as_ref().map_or(0, |c| c.algorithm as u8),
+            rate_table_version: table.map_or(0, |t| t.version),
+            currency: self.state.config.as_ref().map_or([b' '; 3], |c| c.currency),
+            exponent: self.state.config.as_ref().map_or(0, |c| c.exponent),
+            time: now,
+            inspection_deadline: self.state.card.inspection_deadline,
+            audit_records: self.state.counters.audit_records,
+        }
+    }
+
+    pub(crate) fn get_data(&mut self, tag: u16) -> Result<Vec<u8>, Sw> {
+        if self.state.card.lifecycle == Lifecycle::Terminated && tag != tags::STATUS {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        match tag {
+            tags::REGISTERS => Ok(self.state.counters.regs.encode()),
+            tags::STATUS => Ok(self.status().encode()),
+            tags::RATE_TABLE => {
+                let now = self.display_time();
+                self.state.rates.current(now).map(|t| t.signed.clone()).ok_or(Sw::NOT_FOUND)
+            }
+            tags::AUDIT_HEAD => Ok(Head {
+                records: self.state.counters.audit_records,
+                hash: self.state.counters.audit_head,
+                oldest: self.audit_oldest(),
+            }
+            .encode()),
+            tags::PUBLIC_KEYS => {
+                let secrets = self.state.secrets.as_ref().ok_or(Sw::NOT_FOUND)?;
+                let mut out = Vec::new();
+                tlv::put(&mut out, tags::DEVICE_KEY, &secrets.device_public);
+                if let Some(p) = &secrets.postal_public {
+                    tlv::put(&mut out, tags::POSTAL_KEY, p);
+                }
+                Ok(out)
+            }
+            _ => Err(Sw::NOT_FOUND),
+        }
+    }
+
+    pub(crate) fn get_audit_record(&mut self, seq: u32) -> Result<Vec<u8>, Sw> {
+        if seq >= self.state.counters.audit_records || seq < self.audit_oldest() {
+            return Err(Sw::NOT_FOUND);
+        }
+        let bytes = self.platform.store().read(audit_slot(seq)).map_err(|_| Sw::MEMORY_FAILURE)?;
+        let bytes = bytes.ok_or(Sw::NOT_FOUND)?;
+        match Record::parse(&bytes) {
+            Ok(r) if r.seq == seq => Ok(bytes),
+            _ => Err(Sw::NOT_FOUND),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! PRINT INDICIUM: price, debit, commit, then sign and release.
+
+use super::rates::promoted;
+use crate::applet::Core;
+use crate::iso::Request;
+use crate::platform::{CryptoEngine, Platform, WriteSet};
+use crate::state::records;
+use apdu_specs::audit::Event;
+use apdu_specs::date::days_from_yyyymmdd;
+use apdu_specs::indicium::{IndiciumAlgorithm, IndiciumBody};
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::mailpiece::MailPiece;
+use apdu_specs::rates::PriceError;
+use apdu_specs::registers::flags;
+use apdu_specs::service::Service;
+use apdu_specs::sw::Sw;
+use alloc::vec::Vec;
+
+/// How many days ahead a mailing date may be.
+pub const MAX_DAYS_AHEAD: i64 = 30;
+
+/// Internal error after the debit committed (crypto engine failure).
+const INTERNAL: Sw = Sw::INTERNAL_ERROR;
+
+impl<P: Platform> Core<P> {
+    /// Locks the meter when the inspection deadline has passed. Returns the
+    /// refusal to give when it has.
+    pub(crate) fn enforce_inspection(&mut self, now: u64) -> Result<(), Sw> {
+        if now <= self.state.card.inspection_deadline {
+            return Ok(());
+        }
+        let mut card = self.state.card;
+        card.lifecycle = Lifecycle::Locked;
+        card.flags |= flags::LOCKED_INSPECTION;
+        let mut counters = self.state.counters;
+        counters.time_floor = now;
+        let mut set = WriteSet::new();
+        self.append_audit(&mut counters, &mut set, now, Event::Locked, 0, &[flags::LOCKED_INSPECTION]);
+        set.put(records::CARD, card.encode());
+        set.put(records::COUNTERS, counters.encode());
+        self.commit(&set)?;
+        self.state.card = card;
+        self.state.counters = counters;
+        Err(Sw::CONDITIONS_NOT_SATISFIED)
+    }
+
+    pub(crate) fn print_indicium(&mut self, piece: &MailPiece, req: &Request) -> Result<Vec<u8>, Sw> {
+        let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let algorithm = config.algorithm;
+        req.ensure_le(algorithm.indicium_len())?;
+        let now = self.now()?;
+        self.enforce_inspection(now)?;
+
+        let mut set = WriteSet::new();
+        let rates = promoted(&self.state.rates, now, &mut set);
+        let table = &rates.active.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.table;
+        let postage = table.postage(piece.rate_class, piece.weight_grams).map_err(|e| match e {
+            PriceError::UnknownClass => Sw::NOT_FOUND,
+            PriceError::WeightOutOfRange => Sw::BAD_DATA,
+        })?;
+        let today = (now / 86_400) as i64;
+        let day = days_from_yyyymmdd(piece.date).ok_or(Sw::BAD_DATA)?;
+        if day < today || day > today.saturating_add(MAX_DAYS_AHEAD) {
+            return Err(Sw::BAD_DATA);
+        }
+        let mut counters = self.state.counters;
+        let regs = &mut counters.regs;
+        let price = u64::from(postage);
+        if regs.descending < price {
+            return Err(Sw::INSUFFICIENT_FUNDS);
+        }
+        regs.descending -= price;
+        regs.ar_postage = regs.ar_postage.checked_add(price).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let count = regs.counts.get_mut(Service::Postage.index()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        *count = count.checked_add(1).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let piece_count = *count;
+        counters.time_floor = now;
+
+        let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let body = IndiciumBody {
+            algorithm,
+            postal_cert_serial: config.postal_cert_serial,
+            device_id: config.meter_id,
+            ascending_register: counters.regs.ar_postage,
+            postage,
+            date: piece.date,
+            origin: piece.origin,
+            software_id: config.software_id,
+            descending_register: counters.regs.descending,
+            rate_class: piece.rate_class,
+            rate_table_version: table.version,
+            piece_count,
+        };
+        if !body.fits() {
+            // A register outgrew its indicium field: the meter must be replaced.
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let signed = body.encode();
+        let mut detail = Vec::with_capacity(14);
+        detail.extend_from_slice(&piece_count.to_be_bytes());
+        detail.push(piece.rate_class);
+        detail.extend_from_slice(&piece.weight_grams.to_be_bytes());
+        detail.extend_from_slice(&piece.destination);
+        self.append_audit(&mut counters, &mut set, now, Event::Indicium, price, &detail);
+        set.put(records::COUNTERS, counters.encode());
+
+        // Debit, counters and audit record are durable before anything is signed.
+        self.commit(&set)?;
+        self.state.rates = rates;
+        self.state.counters = counters;
+
+        let mut out = Vec::with_capacity(algorithm.indicium_len());
+        out.extend_from_slice(&signed);
+        let secrets = self.state.secrets.as_ref().ok_or(INTERNAL)?;
+        match algorithm {
+            IndiciumAlgorithm::EcdsaP256 => {
+                let key = secrets.postal.clone().ok_or(INTERNAL)?;
+                let crypto = self.platform.crypto();
+                let digest = crypto.sha256(&[&signed]);
+                let sig = crypto.p256_sign_digest(&key, &digest).map_err(|_| INTERNAL)?;
+                out.extend_from_slice(&sig);
+            }
+            IndiciumAlgorithm::HmacSha256 => {
+                let key = secrets.mac_key.ok_or(INTERNAL)?;
+                let mac = self.platform.crypto().hmac_sha256(&key, &[&signed]);
+                out.extend(mac.iter().take(16));
+            }
+        }
+        Ok(out)
+    }
+}

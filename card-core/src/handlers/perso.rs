@@ -1,0 +1,104 @@
+//! STORE DATA (personalization) and ACTIVATE.
+
+use crate::applet::Core;
+use crate::platform::{CryptoEngine, Platform, SecretKey, WriteSet};
+use crate::state::{Config, Counters, LoadedTable, PinState, Secrets, records};
+use apdu_specs::audit::Event;
+use apdu_specs::indicium::IndiciumAlgorithm;
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::perso::Profile;
+use apdu_specs::rates::RateTable;
+use apdu_specs::signed::{DOMAIN_PERSONALIZATION, DOMAIN_RATE_TABLE};
+use apdu_specs::sw::Sw;
+use alloc::vec::Vec;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn store_data(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        if self.state.config.is_some() {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let issuer = self.state.issuer_key;
+        let body = self.verified_body(data, DOMAIN_PERSONALIZATION, &issuer)?;
+        let profile = Profile::parse_body(body).map_err(|_| Sw::BAD_DATA)?;
+        let crypto = self.platform.crypto();
+        let keys_valid = [&profile.authority_key, &profile.ca_key]
+            .into_iter()
+            .chain(profile.credit_issuer_keys.iter())
+            .all(|k| crypto.p256_valid_public(k));
+        if !keys_valid {
+            return Err(Sw::BAD_DATA);
+        }
+        let table_body = self.verified_body(&profile.rate_table, DOMAIN_RATE_TABLE, &profile.authority_key)?;
+        let table = RateTable::parse_body(table_body).map_err(|_| Sw::BAD_DATA)?;
+
+        let crypto = self.platform.crypto();
+        let (device, device_public) = crypto.p256_generate().map_err(|_| Sw::MEMORY_FAILURE)?;
+        let (postal, postal_public) = match profile.algorithm {
+            IndiciumAlgorithm::EcdsaP256 => {
+                let (k, p) = crypto.p256_generate().map_err(|_| Sw::MEMORY_FAILURE)?;
+                (Some(k), Some(p))
+            }
+            IndiciumAlgorithm::HmacSha256 => (None::<SecretKey>, None),
+        };
+        let secrets = Secrets { device, device_public, postal, postal_public, mac_key: profile.mac_key };
+        let config = Config {
+            meter_id: profile.meter_id,
+            authority_key: profile.authority_key,
+            ca_key: profile.ca_key,
+            credit_issuer_keys: profile.credit_issuer_keys.clone(),
+            inspection_period: profile.inspection_period,
+            algorithm: profile.algorithm,
+            postal_cert_serial: profile.postal_cert_serial,
+            software_id: profile.software_id,
+            currency: table.currency,
+            exponent: table.exponent,
+        };
+        let pins = PinState {
+            pin: *profile.pin.as_bytes(),
+            puk: *profile.puk.as_bytes(),
+            pin_tries: profile.pin_tries,
+            pin_limit: profile.pin_tries,
+            puk_tries: profile.puk_tries,
+            puk_limit: profile.puk_tries,
+        };
+        let mut counters: Counters = self.state.counters;
+        counters.regs.descending = profile.initial_credit;
+        counters.regs.control_total = profile.initial_credit;
+        counters.time_floor = counters.time_floor.max(profile.issued_at);
+        counters.rate_version_seen = table.version;
+        let time = self.display_time().max(profile.issued_at);
+        let mut set = WriteSet::new();
+        self.append_audit(&mut counters, &mut set, time, Event::Personalized, profile.initial_credit, &profile.meter_id);
+        set.put(records::CONFIG, config.encode());
+        set.put(records::SECRETS, secrets.encode().to_vec());
+        set.put(records::PINS, pins.encode().to_vec());
+        set.put(records::COUNTERS, counters.encode());
+        set.put(records::RATES_ACTIVE, profile.rate_table.clone());
+        self.commit(&set)?;
+
+        self.state.config = Some(config);
+        self.state.secrets = Some(secrets);
+        self.state.pins = Some(pins);
+        self.state.counters = counters;
+        self.state.rates.active = Some(LoadedTable { table, signed: profile.rate_table.clone() });
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn activate(&mut self) -> Result<Vec<u8>, Sw> {
+        let period = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.inspection_period;
+        let now = self.now()?;
+        let mut card = self.state.card;
+        card.lifecycle = Lifecycle::Operational;
+        card.inspection_deadline = now.saturating_add(u64::from(period));
+        let mut counters = self.state.counters;
+        counters.time_floor = now;
+        let mut set = WriteSet::new();
+        self.append_audit(&mut counters, &mut set, now, Event::Activated, 0, &card.inspection_deadline.to_be_bytes());
+        set.put(records::CARD, card.encode());
+        set.put(records::COUNTERS, counters.encode());
+        self.commit(&set)?;
+        self.state.card = card;
+        self.state.counters = counters;
+        Ok(Vec::new())
+    }
+}

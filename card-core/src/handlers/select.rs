@@ -1,0 +1,34 @@
+//! SELECT by AID.
+
+use crate::applet::{Core, Session};
+use crate::platform::Platform;
+use apdu_specs::commands::{AID, MAX_COMMAND_DATA, MAX_RESPONSE_DATA};
+use apdu_specs::fci::Fci;
+use apdu_specs::sw::Sw;
+use alloc::vec::Vec;
+
+/// Applet version reported in the FCI.
+pub const VERSION: (u8, u8) = (1, 0);
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn select(&mut self, aid: &[u8], fci: bool) -> Result<Vec<u8>, Sw> {
+        // Selecting (this or another application) always starts a new session.
+        self.session = Session::default();
+        if !AID.starts_with(aid) {
+            return Err(Sw::FILE_NOT_FOUND);
+        }
+        self.session.selected = true;
+        if !fci {
+            return Ok(Vec::new());
+        }
+        Ok(Fci {
+            aid: AID.to_vec(),
+            version: VERSION,
+            meter_id: self.state.config.as_ref().map(|c| c.meter_id),
+            lifecycle: self.state.card.lifecycle,
+            max_command_data: MAX_COMMAND_DATA as u16,
+            max_response_data: MAX_RESPONSE_DATA as u32,
+        }
+        .encode())
+    }
+}

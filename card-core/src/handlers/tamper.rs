@@ -1,0 +1,33 @@
+//! The tamper response: zeroize, record, terminate.
+
+use crate::applet::Core;
+use crate::platform::{Platform, Store, StoreError, WriteSet};
+use crate::state::records;
+use apdu_specs::audit::Event;
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::registers::flags;
+use alloc::vec::Vec;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn tamper(&mut self) -> Result<(), StoreError> {
+        // Wipe the RAM copies first: whatever happens to the store, the keys
+        // are gone from memory (Secrets and PinState zeroize on drop).
+        self.state.secrets = None;
+        self.state.pins = None;
+        let mut card = self.state.card;
+        card.lifecycle = Lifecycle::Terminated;
+        card.flags |= flags::TAMPERED;
+        let mut counters = self.state.counters;
+        let mut set = WriteSet::new();
+        let time = self.display_time();
+        self.append_audit(&mut counters, &mut set, time, Event::Tampered, 0, &[]);
+        set.put(records::SECRETS, Vec::new());
+        set.put(records::PINS, Vec::new());
+        set.put(records::CARD, card.encode());
+        set.put(records::COUNTERS, counters.encode());
+        self.platform.store().commit(&set)?;
+        self.state.card = card;
+        self.state.counters = counters;
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! The seam between the applet and the device it runs on: crypto engine,
+//! secure clock and transactional persistent store. `card-sim` implements it
+//! on a PC; a secure element port implements it on its own hardware.
+
+use alloc::vec::Vec;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A P-256 private scalar, big-endian. Wiped on drop; never leaves the card.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl core::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// An uncompressed SEC1 P-256 public key (`04 || X || Y`).
+pub type PublicKey = [u8; 65];
+
+/// Failure inside the crypto engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// A key or point was not valid.
+    #[error("invalid key")]
+    InvalidKey,
+    /// The random source failed.
+    #[error("random source failure")]
+    Rng,
+}
+
+/// Incremental SHA-256.
+pub trait Sha256State {
+    /// Absorbs bytes.
+    fn update(&mut self, data: &[u8]);
+    /// Returns the digest.
+    fn finish(self) -> [u8; 32];
+}
+
+/// The crypto engine: hashing, MAC, P-256 and randomness.
+pub trait CryptoEngine {
+    /// Incremental hasher type.
+    type Hasher: Sha256State;
+
+    /// Starts an incremental SHA-256.
+    fn sha256_start(&self) -> Self::Hasher;
+
+    /// SHA-256 over the concatenation of `parts`.
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut h = self.sha256_start();
+        for p in parts {
+            h.update(p);
+        }
+        h.finish()
+    }
+
+    /// HMAC-SHA-256 over the concatenation of `parts`.
+    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> [u8; 32];
+
+    /// Fills `out` from the true random source.
+    fn fill_random(&mut self, out: &mut [u8]) -> Result<(), CryptoError>;
+
+    /// Generates a P-256 key pair on the card.
+    fn p256_generate(&mut self) -> Result<(SecretKey, PublicKey), CryptoError>;
+
+    /// Signs a SHA-256 digest (hedged ECDSA: RFC 6979 with fresh randomness); returns raw r‖s.
+    fn p256_sign_digest(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError>;
+
+    /// Verifies raw r‖s over a SHA-256 digest.
+    fn p256_verify_digest(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool;
+
+    /// Checks that `key` is a valid uncompressed point on P-256.
+    fn p256_valid_public(&self, key: &[u8]) -> bool;
+}
+
+/// Identifier of a persistent record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(pub u16);
+
+/// Why the store could not read or commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The medium failed (I/O error, power cut in a fault test).
+    #[error("store I/O failure")]
+    Io,
+    /// The store is full.
+    #[error("store full")]
+    Full,
+    /// Stored data failed its integrity check.
+    #[error("store corrupted")]
+    Corrupt,
+}
+
+/// A set of record writes committed atomically.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteSet {
+    writes: Vec<(RecordId, Vec<u8>)>,
+}
+
+impl WriteSet {
+    /// An empty transaction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a record write.
+    pub fn put(&mut self, id: RecordId, value: Vec<u8>) {
+        if let Some(slot) = self.writes.iter_mut().find(|(i, _)| *i == id) {
+            slot.1 = value;
+        } else {
+            self.writes.push((id, value));
+        }
+    }
+
+    /// The writes in order.
+    pub fn writes(&self) -> &[(RecordId, Vec<u8>)] {
+        &self.writes
+    }
+
+    /// True when nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+/// The transactional persistent store. `commit` is all-or-nothing: after a
+/// power cut at any point the store holds either every write of the set or
+/// none, and `Ok` means the writes are durable.
+pub trait Store {
+    /// Reads a committed record.
+    fn read(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Atomically and durably applies every write of `set`.
+    fn commit(&mut self, set: &WriteSet) -> Result<(), StoreError>;
+}
+
+/// Everything the applet needs from its device.
+pub trait Platform {
+    /// Crypto engine.
+    type Crypto: CryptoEngine;
+    /// Persistent store.
+    type Store: Store;
+
+    /// The crypto engine.
+    fn crypto(&mut self) -> &mut Self::Crypto;
+    /// The persistent store.
+    fn store(&mut self) -> &mut Self::Store;
+    /// Current time from the platform clock, Unix seconds (`None` if unavailable).
+    fn now(&self) -> Option<u64>;
+}

@@ -1,0 +1,382 @@
+//! The applet's persistent state, split into records so that a command
+//! rewrites only what it changes (an indicium writes the counters record and
+//! one audit slot). Each record starts with a format byte.
+
+use crate::platform::{PublicKey, RecordId, SecretKey};
+use apdu_specs::FormatError;
+use apdu_specs::codec::{Reader, Writer};
+use apdu_specs::indicium::IndiciumAlgorithm;
+use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::rates::RateTable;
+use apdu_specs::registers::Registers;
+use apdu_specs::service::SERVICE_COUNT;
+use alloc::vec::Vec;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Record identifiers.
+pub mod records {
+    use super::RecordId;
+    /// Issuer key installed at manufacture.
+    pub const FACTORY: RecordId = RecordId(0x0001);
+    /// Static personalization data.
+    pub const CONFIG: RecordId = RecordId(0x0002);
+    /// Private keys.
+    pub const SECRETS: RecordId = RecordId(0x0003);
+    /// PIN, PUK and retry counters.
+    pub const PINS: RecordId = RecordId(0x0004);
+    /// Lifecycle, flags, inspection deadline.
+    pub const CARD: RecordId = RecordId(0x0005);
+    /// Registers, audit head, clock floor.
+    pub const COUNTERS: RecordId = RecordId(0x0006);
+    /// Rate table in force (signed envelope).
+    pub const RATES_ACTIVE: RecordId = RecordId(0x0007);
+    /// Rate table waiting for its effective date (empty = none).
+    pub const RATES_PENDING: RecordId = RecordId(0x0008);
+    /// First audit slot; slot `i` is `AUDIT_BASE + i`.
+    pub const AUDIT_BASE: u16 = 0x0100;
+}
+
+/// Audit records held on the card (a ring; older ones are covered by the chain hash).
+pub const AUDIT_CAPACITY: u32 = 64;
+
+/// The record holding audit record `seq`.
+pub fn audit_slot(seq: u32) -> RecordId {
+    RecordId(records::AUDIT_BASE + (seq % AUDIT_CAPACITY) as u16)
+}
+
+const FORMAT: u8 = 1;
+
+fn start() -> Vec<u8> {
+    let mut v = Vec::new();
+    v.put_u8(FORMAT);
+    v
+}
+
+fn open(bytes: &[u8]) -> Result<Reader<'_>, FormatError> {
+    let mut r = Reader::new(bytes);
+    if r.u8("record format")? != FORMAT {
+        return Err(FormatError::Invalid("record format"));
+    }
+    Ok(r)
+}
+
+/// Static personalization data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Meter ID.
+    pub meter_id: [u8; 12],
+    /// Authority key.
+    pub authority_key: PublicKey,
+    /// CA key.
+    pub ca_key: PublicKey,
+    /// Credit-issuer keys.
+    pub credit_issuer_keys: Vec<PublicKey>,
+    /// Seconds between inspections.
+    pub inspection_period: u32,
+    /// Indicium algorithm.
+    pub algorithm: IndiciumAlgorithm,
+    /// Postal certificate serial.
+    pub postal_cert_serial: u32,
+    /// Software ID.
+    pub software_id: [u8; 12],
+    /// Currency.
+    pub currency: [u8; 3],
+    /// Exponent.
+    pub exponent: u8,
+}
+
+impl Config {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put(&self.meter_id);
+        v.put(&self.authority_key);
+        v.put(&self.ca_key);
+        v.put_u8(self.credit_issuer_keys.len() as u8);
+        for k in &self.credit_issuer_keys {
+            v.put(k);
+        }
+        v.put_u32(self.inspection_period);
+        v.put_u8(self.algorithm as u8);
+        v.put_u32(self.postal_cert_serial);
+        v.put(&self.software_id);
+        v.put(&self.currency);
+        v.put_u8(self.exponent);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let meter_id = r.array("meter id")?;
+        let authority_key = r.array("authority key")?;
+        let ca_key = r.array("ca key")?;
+        let n = r.u8("issuers")?;
+        let mut credit_issuer_keys = Vec::new();
+        for _ in 0..n {
+            credit_issuer_keys.push(r.array("issuer")?);
+        }
+        let c = Self {
+            meter_id,
+            authority_key,
+            ca_key,
+            credit_issuer_keys,
+            inspection_period: r.u32("inspection period")?,
+            algorithm: IndiciumAlgorithm::from_byte(r.u8("algorithm")?)?,
+            postal_cert_serial: r.u32("postal cert serial")?,
+            software_id: r.array("software id")?,
+            currency: r.array("currency")?,
+            exponent: r.u8("exponent")?,
+        };
+        r.finish()?;
+        Ok(c)
+    }
+}
+
+/// Private key material. Wiped on drop and on tamper.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Secrets {
+    /// Device key ("certificate communication key").
+    pub device: SecretKey,
+    /// Device public key.
+    #[zeroize(skip)]
+    pub device_public: PublicKey,
+    /// Postal key (ECDSA indicia).
+    pub postal: Option<SecretKey>,
+    /// Postal public key.
+    #[zeroize(skip)]
+    pub postal_public: Option<PublicKey>,
+    /// Diversified indicium MAC key (HMAC indicia).
+    pub mac_key: Option<[u8; 32]>,
+}
+
+impl core::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Secrets(<redacted>)")
+    }
+}
+
+impl Secrets {
+    /// Encodes the record.
+    pub fn encode(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut v = zeroize::Zeroizing::new(start());
+        v.put(&self.device.0);
+        v.put(&self.device_public);
+        match (&self.postal, &self.postal_public) {
+            (Some(k), Some(p)) => {
+                v.put_u8(1);
+                v.put(&k.0);
+                v.put(p);
+            }
+            _ => v.put_u8(0),
+        }
+        match &self.mac_key {
+            Some(k) => {
+                v.put_u8(1);
+                v.put(k);
+            }
+            None => v.put_u8(0),
+        }
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let device = SecretKey(r.array("device key")?);
+        let device_public = r.array("device public")?;
+        let (postal, postal_public) = match r.u8("postal flag")? {
+            0 => (None, None),
+            1 => (Some(SecretKey(r.array("postal key")?)), Some(r.array("postal public")?)),
+            _ => return Err(FormatError::Invalid("postal flag")),
+        };
+        let mac_key = match r.u8("mac flag")? {
+            0 => None,
+            1 => Some(r.array("mac key")?),
+            _ => return Err(FormatError::Invalid("mac flag")),
+        };
+        r.finish()?;
+        Ok(Self { device, device_public, postal, postal_public, mac_key })
+    }
+}
+
+/// PIN and PUK with their counters.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct PinState {
+    /// PIN block.
+    pub pin: [u8; 8],
+    /// PUK block.
+    pub puk: [u8; 8],
+    /// PIN tries left.
+    pub pin_tries: u8,
+    /// PIN retry limit.
+    pub pin_limit: u8,
+    /// PUK tries left.
+    pub puk_tries: u8,
+    /// PUK retry limit.
+    pub puk_limit: u8,
+}
+
+impl core::fmt::Debug for PinState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PinState")
+            .field("pin_tries", &self.pin_tries)
+            .field("puk_tries", &self.puk_tries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PinState {
+    /// Encodes the record.
+    pub fn encode(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut v = zeroize::Zeroizing::new(start());
+        v.put(&self.pin);
+        v.put(&self.puk);
+        v.put(&[self.pin_tries, self.pin_limit, self.puk_tries, self.puk_limit]);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let s = Self {
+            pin: r.array("pin")?,
+            puk: r.array("puk")?,
+            pin_tries: r.u8("pin tries")?,
+            pin_limit: r.u8("pin limit")?,
+            puk_tries: r.u8("puk tries")?,
+            puk_limit: r.u8("puk limit")?,
+        };
+        r.finish()?;
+        if s.pin_tries > s.pin_limit || s.puk_tries > s.puk_limit {
+            return Err(FormatError::Invalid("retry counters"));
+        }
+        Ok(s)
+    }
+}
+
+/// Lifecycle record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardState {
+    /// Lifecycle.
+    pub lifecycle: Lifecycle,
+    /// Status flags (`apdu_specs::registers::flags`, without `PIN_VERIFIED`).
+    pub flags: u8,
+    /// Inspection deadline (0 before activation).
+    pub inspection_deadline: u64,
+}
+
+impl Default for CardState {
+    fn default() -> Self {
+        Self { lifecycle: Lifecycle::Personalization, flags: 0, inspection_deadline: 0 }
+    }
+}
+
+impl CardState {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put_u8(self.lifecycle.byte());
+        v.put_u8(self.flags);
+        v.put_u64(self.inspection_deadline);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let s = Self {
+            lifecycle: Lifecycle::from_byte(r.u8("lifecycle")?)?,
+            flags: r.u8("flags")?,
+            inspection_deadline: r.u64("deadline")?,
+        };
+        r.finish()?;
+        Ok(s)
+    }
+}
+
+/// Registers and everything that moves with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Money registers and counts.
+    pub regs: Registers,
+    /// Audit records written.
+    pub audit_records: u32,
+    /// Hash of the last audit record.
+    pub audit_head: [u8; 32],
+    /// Highest time the card has accepted (monotonic clock floor).
+    pub time_floor: u64,
+    /// Highest rate-table version ever accepted.
+    pub rate_version_seen: u32,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            regs: Registers::default(),
+            audit_records: 0,
+            audit_head: apdu_specs::audit::GENESIS,
+            time_floor: 0,
+            rate_version_seen: 0,
+        }
+    }
+}
+
+impl Counters {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put(&self.regs.encode());
+        v.put_u32(self.audit_records);
+        v.put(&self.audit_head);
+        v.put_u64(self.time_floor);
+        v.put_u32(self.rate_version_seen);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let regs = Registers::parse(r.take(apdu_specs::registers::REGISTERS_LEN, "registers")?)?;
+        let c = Self {
+            regs,
+            audit_records: r.u32("audit records")?,
+            audit_head: r.array("audit head")?,
+            time_floor: r.u64("time floor")?,
+            rate_version_seen: r.u32("rate version")?,
+        };
+        r.finish()?;
+        Ok(c)
+    }
+}
+
+/// A rate table with the signed bytes it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedTable {
+    /// Decoded table.
+    pub table: RateTable,
+    /// Signed envelope as received.
+    pub signed: Vec<u8>,
+}
+
+/// Active and pending rate tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rates {
+    /// In force.
+    pub active: Option<LoadedTable>,
+    /// Waiting for its effective date.
+    pub pending: Option<LoadedTable>,
+}
+
+impl Rates {
+    /// The table in force at `now`.
+    pub fn current(&self, now: u64) -> Option<&LoadedTable> {
+        match &self.pending {
+            Some(p) if p.table.effective_from <= now => Some(p),
+            _ => self.active.as_ref(),
+        }
+    }
+}
+
+/// Piece-count array length, re-exported for handlers.
+pub const COUNTS: usize = SERVICE_COUNT;
