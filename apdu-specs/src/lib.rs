@@ -19,6 +19,7 @@
 extern crate alloc;
 
 pub mod audit;
+pub mod capdu;
 pub mod codec;
 pub mod commands;
 pub mod date;

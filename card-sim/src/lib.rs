@@ -1,0 +1,20 @@
+//! # PCMeter simulated card
+//!
+//! Runs the `card-core` applet on a PC: a transactional store, the OS random
+//! source and a clock (the OS clock, or one injected by tests), plus power
+//! control (on, off, reset) and the tamper input.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod entropy;
+pub mod memory_store;
+pub mod platform;
+pub mod sim;
+
+pub use clock::SimClock;
+pub use entropy::Entropy;
+pub use memory_store::MemoryStore;
+pub use platform::SimPlatform;
+pub use sim::{SimCard, SimError};

@@ -1,0 +1,24 @@
+//! # PCMeter host driver
+//!
+//! The host side of the meter: byte transports with transactions, one APDU
+//! channel layer (encoding, chaining, `61xx`, `6Cxx`), a typed [`Meter`] API
+//! with typed errors that keep the status word, off-card verifiers and a
+//! Data Matrix renderer. APDUs are traced with `tracing` on target
+//! `pcmeter::apdu`, with PIN-bearing data redacted.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod channel;
+pub mod error;
+pub mod meter;
+pub mod pin;
+pub mod render;
+pub mod transport;
+pub mod verify;
+
+pub use error::{MeterError, ProtocolError};
+pub use meter::{Meter, PinStatus, PublicKeys, Session};
+pub use pin::Pin;
+pub use transport::in_process::{InProcessTransport, SharedCard};
+pub use transport::{Transaction, Transport, TransportError};

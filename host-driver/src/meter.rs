@@ -1,0 +1,329 @@
+//! The typed meter API: one method per service. Each call on [`Meter`] runs
+//! in its own transaction; [`Meter::transaction`] groups calls (for example
+//! VERIFY and several indicia) so no other client interleaves.
+//!
+//! After a card reset the meter reconnects and re-selects, then reports
+//! [`MeterError::PinStateLost`]: the PIN is never re-sent and nothing that
+//! spends value is retried. After an ambiguous failure of a value command,
+//! read the registers to learn what happened.
+
+use crate::channel::{ChannelConfig, Command, exchange};
+use crate::error::MeterError;
+use crate::pin::Pin;
+use crate::transport::{Transport, TransportError};
+use apdu_specs::audit::{Head, Record};
+use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, ins, reference};
+use apdu_specs::fci::Fci;
+use apdu_specs::mailpiece::MailPiece;
+use apdu_specs::rates::RateTable;
+use apdu_specs::registers::{Registers, Status};
+use apdu_specs::signed::Signed;
+use apdu_specs::sw::Sw;
+use apdu_specs::{FormatError, tags, tlv};
+
+/// Short-APDU maximum Ne.
+const NE_SHORT: usize = 256;
+
+/// Whether the PIN is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinStatus {
+    /// Verified in this session.
+    Verified,
+    /// Not verified; tries left.
+    NotVerified(u8),
+    /// Blocked.
+    Blocked,
+}
+
+/// The card's public keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeys {
+    /// Device key.
+    pub device: [u8; 65],
+    /// Postal key (ECDSA variant only).
+    pub postal: Option<[u8; 65]>,
+}
+
+/// A rate table read from the card, with its signed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRateTable {
+    /// Decoded table.
+    pub table: RateTable,
+    /// Envelope as stored on the card.
+    pub signed: Vec<u8>,
+}
+
+/// A meter behind a transport.
+pub struct Meter<T: Transport> {
+    transport: T,
+    config: ChannelConfig,
+    fci: Option<Fci>,
+}
+
+/// A transaction on the meter: every call inside it is exclusive.
+pub struct Session<'a, T: Transport + 'a> {
+    tx: T::Transaction<'a>,
+    config: ChannelConfig,
+}
+
+fn key65(bytes: &[u8], what: &'static str) -> Result<[u8; 65], FormatError> {
+    bytes.try_into().map_err(|_| FormatError::Invalid(what))
+}
+
+impl<'a, T: Transport + 'a> Session<'a, T> {
+    /// Sends a command; a non-9000 answer becomes a typed error.
+    pub fn call(&mut self, cmd: Command) -> Result<Vec<u8>, MeterError> {
+        let r = exchange(&mut self.tx, &cmd, &self.config)?;
+        if r.sw.is_ok() { Ok(r.data) } else { Err(MeterError::from_sw(r.sw)) }
+    }
+
+    /// Sends a command and returns the raw response and SW, whatever it is.
+    pub fn call_raw(&mut self, cmd: Command) -> Result<(Vec<u8>, Sw), MeterError> {
+        let r = exchange(&mut self.tx, &cmd, &self.config)?;
+        Ok((r.data, r.sw))
+    }
+
+    /// SELECT the meter application.
+    pub fn select(&mut self) -> Result<Fci, MeterError> {
+        let data = self.call(Command::new(CLA_ISO, ins::SELECT, 0x04, 0x00).data(&AID).expect(NE_SHORT))?;
+        Ok(Fci::parse(&data)?)
+    }
+
+    /// VERIFY the PIN.
+    pub fn verify_pin(&mut self, pin: &Pin) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN).data(pin.block().as_bytes())).map(drop)
+    }
+
+    /// Whether the PIN is verified, and the tries left.
+    pub fn pin_status(&mut self) -> Result<PinStatus, MeterError> {
+        match self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN)) {
+            Ok(_) => Ok(PinStatus::Verified),
+            Err(MeterError::WrongPin { tries_left, .. }) => Ok(PinStatus::NotVerified(tries_left)),
+            Err(MeterError::PinBlocked { .. }) => Ok(PinStatus::Blocked),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops the PIN verification.
+    pub fn logout(&mut self) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_ISO, ins::VERIFY, 0xFF, reference::PIN)).map(drop)
+    }
+
+    fn change(&mut self, p2: u8, old: &Pin, new: &Pin) -> Result<(), MeterError> {
+        let mut data = zeroize::Zeroizing::new(old.block().as_bytes().to_vec());
+        data.extend_from_slice(new.block().as_bytes());
+        self.call(Command::new(CLA_ISO, ins::CHANGE_REFERENCE_DATA, 0x00, p2).data(&data)).map(drop)
+    }
+
+    /// CHANGE REFERENCE DATA for the PIN.
+    pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<(), MeterError> {
+        self.change(reference::PIN, old, new)
+    }
+
+    /// CHANGE REFERENCE DATA for the PUK.
+    pub fn change_puk(&mut self, old: &Pin, new: &Pin) -> Result<(), MeterError> {
+        self.change(reference::PUK, old, new)
+    }
+
+    /// RESET RETRY COUNTER with the PUK, optionally setting a new PIN.
+    pub fn unblock_pin(&mut self, puk: &Pin, new_pin: Option<&Pin>) -> Result<(), MeterError> {
+        let mut data = zeroize::Zeroizing::new(puk.block().as_bytes().to_vec());
+        let p1 = match new_pin {
+            Some(p) => {
+                data.extend_from_slice(p.block().as_bytes());
+                0x00
+            }
+            None => 0x01,
+        };
+        self.call(Command::new(CLA_ISO, ins::RESET_RETRY_COUNTER, p1, reference::PIN).data(&data)).map(drop)
+    }
+
+    /// GET DATA of a tag.
+    pub fn get_data(&mut self, tag: u16) -> Result<Vec<u8>, MeterError> {
+        let [p1, p2] = tag.to_be_bytes();
+        self.call(Command::new(CLA_ISO, ins::GET_DATA, p1, p2).expect(NE_SHORT))
+    }
+
+    /// The money registers and counts.
+    pub fn registers(&mut self) -> Result<Registers, MeterError> {
+        Ok(Registers::parse(&self.get_data(tags::REGISTERS)?)?)
+    }
+
+    /// Card status.
+    pub fn status(&mut self) -> Result<Status, MeterError> {
+        Ok(Status::parse(&self.get_data(tags::STATUS)?)?)
+    }
+
+    /// The rate table in force.
+    pub fn rate_table(&mut self) -> Result<SignedRateTable, MeterError> {
+        let signed = self.get_data(tags::RATE_TABLE)?;
+        let table = RateTable::parse_body(Signed::parse(&signed)?.body)?;
+        Ok(SignedRateTable { table, signed })
+    }
+
+    /// The audit-log head.
+    pub fn audit_head(&mut self) -> Result<Head, MeterError> {
+        Ok(Head::parse(&self.get_data(tags::AUDIT_HEAD)?)?)
+    }
+
+    /// One audit record.
+    pub fn audit_record(&mut self, seq: u32) -> Result<Record, MeterError> {
+        let [p1, p2] = tags::AUDIT_RECORD.to_be_bytes();
+        let data = self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&seq.to_be_bytes()).expect(NE_SHORT))?;
+        Ok(Record::parse(&data)?)
+    }
+
+    /// The device and postal public keys.
+    pub fn public_keys(&mut self) -> Result<PublicKeys, MeterError> {
+        let data = self.get_data(tags::PUBLIC_KEYS)?;
+        let device = key65(tlv::find(&data, tags::DEVICE_KEY).ok_or(FormatError::Missing("device key"))?, "device key")?;
+        let postal = tlv::find(&data, tags::POSTAL_KEY).map(|k| key65(k, "postal key")).transpose()?;
+        Ok(PublicKeys { device, postal })
+    }
+
+    /// STORE DATA: loads a signed personalization profile.
+    pub fn personalize(&mut self, signed_profile: &[u8]) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::STORE_DATA, 0, 0).data(signed_profile)).map(drop)
+    }
+
+    /// ACTIVATE (irreversible).
+    pub fn activate(&mut self) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_ISO, ins::ACTIVATE, 0, 0)).map(drop)
+    }
+
+    /// PRINT INDICIUM: the card prices, debits, commits, then signs.
+    pub fn print_indicium(&mut self, piece: &MailPiece) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::PRINT_INDICIUM, 0, 0).data(&piece.encode()).expect(NE_SHORT))
+    }
+
+    /// UPDATE RATES with an authority-signed table.
+    pub fn update_rates(&mut self, signed_table: &[u8]) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::UPDATE_RATES, 0, 0).data(signed_table)).map(drop)
+    }
+
+    /// Every audit record the card still holds, oldest first.
+    pub fn audit_log(&mut self) -> Result<(Head, Vec<Record>), MeterError> {
+        let head = self.audit_head()?;
+        let records = (head.oldest..head.records).map(|seq| self.audit_record(seq)).collect::<Result<_, _>>()?;
+        Ok((head, records))
+    }
+}
+
+macro_rules! one_shot {
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, MeterError> {
+                let result = match self.transaction() {
+                    Ok(mut s) => s.$name($($arg),*),
+                    Err(e) => Err(e),
+                };
+                self.settle(result)
+            }
+        )*
+    };
+}
+
+impl<T: Transport> Meter<T> {
+    /// Wraps a transport (nothing is sent).
+    pub fn new(transport: T) -> Self {
+        Self { transport, config: ChannelConfig::default(), fci: None }
+    }
+
+    /// Wraps a transport and selects the meter.
+    pub fn connect(transport: T) -> Result<Self, MeterError> {
+        let mut m = Self::new(transport);
+        m.select()?;
+        Ok(m)
+    }
+
+    /// Sets how commands are framed.
+    pub fn with_config(mut self, config: ChannelConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The FCI from the last SELECT.
+    pub fn fci(&self) -> Option<&Fci> {
+        self.fci.as_ref()
+    }
+
+    /// The transport.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Starts a transaction grouping several calls.
+    pub fn transaction(&mut self) -> Result<Session<'_, T>, MeterError> {
+        let config = self.config;
+        Ok(Session { tx: self.transport.begin()?, config })
+    }
+
+    /// SELECT, remembering the FCI.
+    pub fn select(&mut self) -> Result<Fci, MeterError> {
+        let result = match self.transaction() {
+            Ok(mut s) => s.select(),
+            Err(e) => Err(e),
+        };
+        let fci = self.settle(result)?;
+        self.fci = Some(fci.clone());
+        Ok(fci)
+    }
+
+    /// Reconnects and re-selects after a reset or re-insertion.
+    pub fn recover(&mut self) -> Result<(), MeterError> {
+        self.transport.reconnect()?;
+        let fci = self.transaction()?.select()?;
+        self.fci = Some(fci);
+        Ok(())
+    }
+
+    /// Turns a reset seen during a call into a recovered connection and `PinStateLost`.
+    fn settle<R>(&mut self, result: Result<R, MeterError>) -> Result<R, MeterError> {
+        match result {
+            Err(MeterError::Transport(TransportError::CardReset)) => {
+                tracing::warn!("card reset detected: reconnecting; the PIN must be verified again");
+                self.recover()?;
+                Err(MeterError::PinStateLost)
+            }
+            other => other,
+        }
+    }
+
+    one_shot! {
+        /// VERIFY the PIN.
+        fn verify_pin(pin: &Pin) -> ();
+        /// PIN verification status.
+        fn pin_status() -> PinStatus;
+        /// Drops the PIN verification.
+        fn logout() -> ();
+        /// Changes the PIN.
+        fn change_pin(old: &Pin, new: &Pin) -> ();
+        /// Changes the PUK.
+        fn change_puk(old: &Pin, new: &Pin) -> ();
+        /// Unblocks the PIN with the PUK.
+        fn unblock_pin(puk: &Pin, new_pin: Option<&Pin>) -> ();
+        /// Registers.
+        fn registers() -> Registers;
+        /// Status.
+        fn status() -> Status;
+        /// Rate table in force.
+        fn rate_table() -> SignedRateTable;
+        /// Audit head.
+        fn audit_head() -> Head;
+        /// One audit record.
+        fn audit_record(seq: u32) -> Record;
+        /// All held audit records.
+        fn audit_log() -> (Head, Vec<Record>);
+        /// Public keys.
+        fn public_keys() -> PublicKeys;
+        /// Personalization.
+        fn personalize(signed_profile: &[u8]) -> ();
+        /// Activation.
+        fn activate() -> ();
+        /// An indicium.
+        fn print_indicium(piece: &MailPiece) -> Vec<u8>;
+        /// A rate-table update.
+        fn update_rates(signed_table: &[u8]) -> ();
+    }
+}
