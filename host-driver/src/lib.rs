@@ -10,10 +10,12 @@
 #![warn(missing_docs)]
 
 pub mod channel;
+pub mod demo;
 pub mod error;
 pub mod meter;
 pub mod pin;
 pub mod render;
+pub mod simulated;
 pub mod transport;
 pub mod verify;
 

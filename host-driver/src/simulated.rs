@@ -1,0 +1,133 @@
+//! A personalized, activated meter on a simulated card, with the authority
+//! keys that made it. Used by `pcmeter demo`, the tests and the benchmarks.
+
+use crate::error::MeterError;
+use crate::meter::Meter;
+use crate::pin::Pin;
+use crate::transport::in_process::{InProcessTransport, SharedCard};
+use apdu_specs::FormatError;
+use authority::keys::KeyError;
+use authority::profile::{ProfileBuilder, sign_profile};
+use authority::{MasterMacKey, SigningKeyPair, default_rate_table, sign_rate_table};
+use card_sim::{Entropy, SimCard, SimClock, SimError};
+use std::sync::{Arc, Mutex};
+
+/// The authority side of a meter: issuer (personalization), authority
+/// (rates, orders), CA and the MAC master key.
+pub struct AuthorityKeys {
+    /// Signs personalization profiles; installed in the card at manufacture.
+    pub issuer: SigningKeyPair,
+    /// Signs rate tables and later orders.
+    pub authority: SigningKeyPair,
+    /// Certificate authority key.
+    pub ca: SigningKeyPair,
+    /// Master key of the MAC indicium variant.
+    pub mac_master: MasterMacKey,
+}
+
+impl AuthorityKeys {
+    /// Fresh random keys.
+    pub fn generate() -> Result<Self, KeyError> {
+        Ok(Self {
+            issuer: SigningKeyPair::generate()?,
+            authority: SigningKeyPair::generate()?,
+            ca: SigningKeyPair::generate()?,
+            mac_master: MasterMacKey::generate()?,
+        })
+    }
+
+    /// Deterministic keys for fixtures (never for production).
+    pub fn from_seed(label: &str) -> Self {
+        let seed = SigningKeyPair::from_seed(&format!("{label}/mac")).secret_bytes();
+        Self {
+            issuer: SigningKeyPair::from_seed(&format!("{label}/issuer")),
+            authority: SigningKeyPair::from_seed(&format!("{label}/authority")),
+            ca: SigningKeyPair::from_seed(&format!("{label}/ca")),
+            mac_master: MasterMacKey::from_bytes(*seed),
+        }
+    }
+}
+
+/// How to build the meter.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Profile fields (meter ID, PIN, credit, variant …).
+    pub profile: ProfileBuilder,
+    /// Card clock.
+    pub clock: SimClock,
+    /// Card randomness.
+    pub entropy: Entropy,
+}
+
+impl Options {
+    /// A meter at `now` with `credit` minor units of test credit.
+    pub fn at(now: u64, credit: u64) -> Self {
+        Self {
+            profile: ProfileBuilder { initial_credit: credit, issued_at: now.saturating_sub(3600), ..ProfileBuilder::default() },
+            clock: SimClock::fixed(now),
+            entropy: Entropy::Os,
+        }
+    }
+}
+
+/// Why the fixture could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// Profile invalid.
+    #[error("profile: {0}")]
+    Profile(#[from] FormatError),
+    /// Card failed.
+    #[error("card: {0}")]
+    Card(#[from] SimError),
+    /// Meter call failed.
+    #[error("meter: {0}")]
+    Meter(#[from] MeterError),
+}
+
+/// A meter and its handles.
+pub struct SimulatedMeter {
+    /// The typed API over the in-process transport.
+    pub meter: Meter<InProcessTransport>,
+    /// The shared card (power and reset controls).
+    pub card: Arc<Mutex<SharedCard>>,
+    /// The card clock.
+    pub clock: SimClock,
+    /// The PIN.
+    pub pin: Pin,
+    /// The PUK.
+    pub puk: Pin,
+    /// The signed personalization profile that was loaded.
+    pub signed_profile: Vec<u8>,
+}
+
+/// Builds the signed profile for `opts`.
+pub fn signed_profile(keys: &AuthorityKeys, opts: &Options) -> Result<Vec<u8>, FormatError> {
+    let table = default_rate_table(1, opts.profile.issued_at);
+    let signed_table = sign_rate_table(&keys.authority, &table);
+    let profile = opts.profile.build(&keys.authority, keys.ca.public(), Vec::new(), Some(&keys.mac_master), signed_table)?;
+    Ok(sign_profile(&keys.issuer, &profile))
+}
+
+/// A manufactured but not yet personalized card, selected.
+pub fn blank(keys: &AuthorityKeys, opts: &Options) -> Result<(Meter<InProcessTransport>, Arc<Mutex<SharedCard>>), FixtureError> {
+    let card = SimCard::manufacture_in_memory(&keys.issuer.public(), opts.entropy.clone(), opts.clock.clone())?;
+    let shared = SharedCard::new(card);
+    let meter = Meter::connect(InProcessTransport::new(Arc::clone(&shared)))?;
+    Ok((meter, shared))
+}
+
+/// A personalized, activated meter with the PIN verified.
+pub fn operational(keys: &AuthorityKeys, opts: &Options) -> Result<SimulatedMeter, FixtureError> {
+    let (mut meter, card) = blank(keys, opts)?;
+    let signed_profile = signed_profile(keys, opts)?;
+    let pin = Pin::new(&opts.profile.pin)?;
+    let puk = Pin::new(&opts.profile.puk)?;
+    {
+        let mut s = meter.transaction()?;
+        s.personalize(&signed_profile)?;
+        s.verify_pin(&pin)?;
+        s.activate()?;
+    }
+    meter.select()?;
+    Ok(SimulatedMeter { meter, card, clock: opts.clock.clone(), pin, puk, signed_profile })
+}

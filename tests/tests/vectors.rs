@@ -1,0 +1,123 @@
+//! The transcript vectors in apdu-specs, replayed on the applet directly and
+//! through host-driver's transport; their generated parts checked against
+//! the generator; every status word seen checked against the reference.
+
+use apdu_specs::commands::{self, GENERIC_STATUS_WORDS};
+use apdu_specs::sw::Sw;
+use host_driver::transport::{Transaction, Transport};
+use host_driver::{InProcessTransport, SharedCard};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apdu-specs/vectors/foundation.apdu");
+
+fn generated_block(begin: &str) -> String {
+    let keys = tests::vector_keys();
+    let mut out = String::new();
+    match begin {
+        "fixture" => {
+            out.push_str(&format!("! anchor {}\n", hex::encode_upper(keys.issuer.public())));
+            out.push_str(&format!("! time {}\n", tests::FIXTURE_TIME));
+        }
+        _ => {
+            for a in tests::personalization_apdus(&keys, &tests::vector_options()) {
+                out.push_str(&format!("> {}\n< 9000\n", hex::encode_upper(a)));
+            }
+        }
+    }
+    out
+}
+
+fn regenerate(text: &str) -> String {
+    let mut out = text.to_string();
+    for name in ["fixture", "personalization"] {
+        let begin = format!("# begin {name} (generated)\n");
+        let end = format!("# end {name}\n");
+        let (Some(b), Some(e)) = (out.find(&begin), out.find(&end)) else { panic!("markers for {name} missing") };
+        out = format!("{}{}{}{}", &out[..b + begin.len()], generated_block(name), "", &out[e..]);
+    }
+    out
+}
+
+#[test]
+fn generated_parts_match_the_generator() {
+    let text = std::fs::read_to_string(FILE).unwrap();
+    let fresh = regenerate(&text);
+    if std::env::var_os("PCMETER_WRITE_VECTORS").is_some() {
+        std::fs::write(FILE, &fresh).unwrap();
+        return;
+    }
+    assert!(fresh == text, "vector file is stale: run PCMETER_WRITE_VECTORS=1 cargo test -p tests --test vectors");
+}
+
+#[test]
+fn transcripts_pass_on_the_card_directly() {
+    let vf = tests::foundation_vectors();
+    assert!(vf.transcripts.len() >= 2);
+    for t in &vf.transcripts {
+        let card = RefCell::new(tests::vector_card(&vf));
+        let steps = tests::replay(
+            &vf,
+            &t.name,
+            |c| card.borrow_mut().transmit(c).unwrap(),
+            || {
+                let mut card = card.borrow_mut();
+                card.power_off();
+                card.power_on().unwrap();
+            },
+        );
+        let steps = steps.unwrap_or_else(|m| panic!("direct replay: {m:?}"));
+        println!("transcript {}: {} exchanges on the applet", t.name, steps.len());
+    }
+}
+
+#[test]
+fn transcripts_pass_through_the_host_transport() {
+    let vf = tests::foundation_vectors();
+    for t in &vf.transcripts {
+        let shared = SharedCard::new(tests::vector_card(&vf));
+        let mut transport = InProcessTransport::new(Arc::clone(&shared));
+        let cycle = Arc::clone(&shared);
+        let steps = tests::replay(
+            &vf,
+            &t.name,
+            |c| {
+                // After a power cycle the transport reports the removal once; reconnect like PC/SC.
+                if transport.begin().is_err() {
+                    transport.reconnect().unwrap();
+                }
+                let mut tx = transport.begin().unwrap();
+                tx.transmit(c).unwrap()
+            },
+            || {
+                let mut card = cycle.lock().unwrap();
+                card.power_off();
+                card.power_on().unwrap();
+            },
+        );
+        steps.unwrap_or_else(|m| panic!("host replay: {m:?}"));
+    }
+}
+
+#[test]
+fn every_status_word_in_the_vectors_is_documented() {
+    let vf = tests::foundation_vectors();
+    for t in &vf.transcripts {
+        let card = RefCell::new(tests::vector_card(&vf));
+        let steps = tests::replay(&vf, &t.name, |c| card.borrow_mut().transmit(c).unwrap(), || {
+            let mut card = card.borrow_mut();
+            card.power_off();
+            card.power_on().unwrap();
+        })
+        .unwrap();
+        for (step, r) in steps {
+            let sw = Sw::from_response(&r).unwrap();
+            let ins = step.capdu.get(1).copied().unwrap_or(0);
+            let documented = match commands::by_ins(ins) {
+                Some(spec) => commands::documents(spec, sw),
+                None => GENERIC_STATUS_WORDS.iter().any(|(s, _)| *s == sw.family()),
+            };
+            assert!(documented, "line {}: SW {sw} not documented for INS {ins:02X}", step.line);
+        }
+    }
+}
