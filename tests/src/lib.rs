@@ -103,3 +103,155 @@ pub fn replay(
     }
     Ok(seen)
 }
+
+/// A card driven with raw APDUs (the applet directly, no host layer).
+pub struct DirectCard {
+    /// The simulated card.
+    pub card: SimCard,
+    /// Its clock.
+    pub clock: SimClock,
+}
+
+impl DirectCard {
+    /// A blank card manufactured with the vector issuer key, selected.
+    pub fn blank() -> Self {
+        let keys = vector_keys();
+        let clock = SimClock::fixed(FIXTURE_TIME);
+        let card = SimCard::manufacture_in_memory(&keys.issuer.public(), Entropy::seeded(7), clock.clone()).unwrap();
+        let mut c = Self { card, clock };
+        c.select();
+        c
+    }
+
+    /// A personalized, activated card; selected, PIN *not* verified.
+    pub fn operational() -> Self {
+        Self::operational_with_credit(FIXTURE_CREDIT)
+    }
+
+    /// As [`Self::operational`] with another initial credit.
+    pub fn operational_with_credit(credit: u64) -> Self {
+        let mut c = Self::blank();
+        let mut opts = vector_options();
+        opts.profile.initial_credit = credit;
+        for a in personalization_apdus(&vector_keys(), &opts) {
+            assert_eq!(c.sw(&a), 0x9000);
+        }
+        assert_eq!(c.verify("123456"), 0x9000);
+        assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), 0x9000);
+        c.power_cycle();
+        c
+    }
+
+    /// Sends an APDU; returns data and SW.
+    pub fn send(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
+        let r = self.card.transmit(apdu).expect("card powered");
+        assert!(r.len() >= 2, "response without status word");
+        let (d, sw) = r.split_at(r.len() - 2);
+        (d.to_vec(), u16::from_be_bytes([sw[0], sw[1]]))
+    }
+
+    /// Sends hex; returns data and SW.
+    pub fn hex(&mut self, apdu: &str) -> (Vec<u8>, u16) {
+        let clean: String = apdu.chars().filter(|c| !c.is_whitespace()).collect();
+        self.send(&hex::decode(clean).unwrap())
+    }
+
+    /// Sends an APDU; returns the SW.
+    pub fn sw(&mut self, apdu: &[u8]) -> u16 {
+        self.send(apdu).1
+    }
+
+    /// SELECT.
+    pub fn select(&mut self) {
+        assert_eq!(self.sw(&select_apdu()), 0x9000);
+    }
+
+    /// VERIFY with digits.
+    pub fn verify(&mut self, digits: &str) -> u16 {
+        let block = apdu_specs::pin::PinBlock::from_digits(digits).unwrap();
+        let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+        a.extend_from_slice(block.as_bytes());
+        self.sw(&a)
+    }
+
+    /// PRINT INDICIUM for a piece mailed today.
+    pub fn print(&mut self, class: u8, grams: u32) -> (Vec<u8>, u16) {
+        let piece = apdu_specs::mailpiece::MailPiece {
+            rate_class: class,
+            weight_grams: grams,
+            date: apdu_specs::date::yyyymmdd_from_unix(self.clock.now().unwrap()),
+            origin: *b"10001",
+            destination: *b"94105",
+        };
+        let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
+        a.extend_from_slice(&piece.encode());
+        a.push(0);
+        self.send(&a)
+    }
+
+    /// An APDU sending `data` with (CLA, INS, P1, P2), chained in short APDUs when long.
+    pub fn send_chained(&mut self, header: [u8; 4], data: &[u8]) -> (Vec<u8>, u16) {
+        let chunks: Vec<&[u8]> = data.chunks(255).collect();
+        let n = chunks.len();
+        let mut last = (Vec::new(), 0x9000);
+        for (i, c) in chunks.into_iter().enumerate() {
+            let cla = if i + 1 < n { header[0] | CLA_CHAIN } else { header[0] };
+            let mut a = vec![cla, header[1], header[2], header[3], c.len() as u8];
+            a.extend_from_slice(c);
+            last = self.send(&a);
+            if i + 1 < n && last.1 != 0x9000 {
+                return last;
+            }
+        }
+        last
+    }
+
+    /// UPDATE RATES with a signed table.
+    pub fn update_rates(&mut self, signed: &[u8]) -> u16 {
+        self.send_chained([0x80, 0x62, 0x00, 0x00], signed).1
+    }
+
+    /// GET DATA of a tag (data must come with 9000).
+    pub fn get(&mut self, tag: u16) -> Vec<u8> {
+        let [p1, p2] = tag.to_be_bytes();
+        let (d, sw) = self.send(&[0x00, 0xCA, p1, p2, 0x00]);
+        assert_eq!(sw, 0x9000, "GET DATA {tag:04X}");
+        d
+    }
+
+    /// The registers.
+    pub fn registers(&mut self) -> apdu_specs::registers::Registers {
+        apdu_specs::registers::Registers::parse(&self.get(apdu_specs::tags::REGISTERS)).unwrap()
+    }
+
+    /// The status.
+    pub fn status(&mut self) -> apdu_specs::registers::Status {
+        apdu_specs::registers::Status::parse(&self.get(apdu_specs::tags::STATUS)).unwrap()
+    }
+
+    /// Power off and on, then SELECT.
+    pub fn power_cycle(&mut self) {
+        self.card.power_off();
+        self.card.power_on().unwrap();
+        self.select();
+    }
+
+    /// Everything observable about persistent state, for "nothing changed" checks.
+    /// Taken without disturbing the session (GET DATA only).
+    pub fn snapshot(&mut self) -> Vec<Vec<u8>> {
+        let mut status = self.get(apdu_specs::tags::STATUS);
+        // Drop the PIN-verified flag: it is session state, not persistent state.
+        status[3] &= !apdu_specs::registers::flags::PIN_VERIFIED;
+        let mut out = vec![self.get(apdu_specs::tags::REGISTERS), status, self.get(apdu_specs::tags::AUDIT_HEAD)];
+        let (rates, _) = self.send(&[0x00, 0xCA, 0xDF, 0x22, 0x00]);
+        out.push(rates);
+        out
+    }
+}
+
+/// A signed rate table from the vector authority.
+pub fn signed_table(version: u32, effective_from: u64, tweak: impl FnOnce(&mut apdu_specs::rates::RateTable)) -> Vec<u8> {
+    let mut t = authority::default_rate_table(version, effective_from);
+    tweak(&mut t);
+    authority::sign_rate_table(&vector_keys().authority, &t)
+}
