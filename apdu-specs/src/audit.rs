@@ -46,8 +46,16 @@ impl Event {
     pub fn from_byte(b: u8) -> Result<Self, FormatError> {
         use Event::*;
         [
-            Personalized, Activated, Indicium, RatesUpdated, PinChanged, PinUnblocked, Locked, Tampered,
-            ServiceCharged, PukChanged,
+            Personalized,
+            Activated,
+            Indicium,
+            RatesUpdated,
+            PinChanged,
+            PinUnblocked,
+            Locked,
+            Tampered,
+            ServiceCharged,
+            PukChanged,
         ]
         .into_iter()
         .find(|e| *e as u8 == b)

@@ -22,12 +22,7 @@ pub enum EncodeError {
 
 /// Encodes one C-APDU. `ne` = 0 means no Le field. Short form is used when
 /// the data fits in 255 bytes and Ne ≤ 256, unless `force_extended`.
-pub fn encode(
-    header: [u8; 4],
-    data: &[u8],
-    ne: usize,
-    force_extended: bool,
-) -> Result<Vec<u8>, EncodeError> {
+pub fn encode(header: [u8; 4], data: &[u8], ne: usize, force_extended: bool) -> Result<Vec<u8>, EncodeError> {
     if data.len() > MAX_EXTENDED_DATA {
         return Err(EncodeError::DataTooLong);
     }

@@ -90,11 +90,7 @@ impl<'a> Reader<'a> {
 
     /// Fails if any byte is left unread.
     pub fn finish(self) -> Result<(), FormatError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(FormatError::Trailing(self.rest.len()))
-        }
+        if self.rest.is_empty() { Ok(()) } else { Err(FormatError::Trailing(self.rest.len())) }
     }
 }
 

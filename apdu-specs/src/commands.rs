@@ -104,7 +104,9 @@ impl Charge {
     pub fn describe(self) -> String {
         match self {
             Self::None => String::from("none"),
-            Self::Postage => String::from("postage from the rate table (class, weight); AR_p += postage, DR -= postage"),
+            Self::Postage => {
+                String::from("postage from the rate table (class, weight); AR_p += postage, DR -= postage")
+            }
             Self::Fee(s) => format!("rate-table fee for {}; AR_c += fee, DR -= fee", s.name()),
         }
     }
@@ -203,10 +205,7 @@ lifecycle byte, largest command data and largest response.",
         purpose: "Returns the next part of a response announced by `61xx`. Any other command drops the pending response.",
         c_data: "None; Le is the number of bytes wanted (`00` = up to 256).",
         r_data: "Up to Le bytes of the pending response, followed by `61xx` while more remain.",
-        status_words: &[
-            (Sw::OK, "last part served"),
-            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
-        ],
+        status_words: &[(Sw::OK, "last part served"), (Sw::WRONG_P1P2, "P1-P2 other than 0000")],
     },
     CommandSpec {
         name: "VERIFY",
@@ -295,10 +294,7 @@ decremented before comparing.",
         purpose: "Reads a data object. When TERMINATED only the status `DF21` is served.",
         c_data: "None.",
         r_data: "The object (layouts in `registers.rs`, `audit.rs`, `signed.rs`; `DF24` is `81` device key, `82` postal key).",
-        status_words: &[
-            (Sw::OK, "object returned"),
-            (Sw::NOT_FOUND, "unknown tag, or the object does not exist yet"),
-        ],
+        status_words: &[(Sw::OK, "object returned"), (Sw::NOT_FOUND, "unknown tag, or the object does not exist yet")],
     },
     CommandSpec {
         name: "GET DATA (audit record)",
@@ -361,7 +357,10 @@ device key (and postal key, ECDSA variant) on the card. Accepted once.",
         status_words: &[
             (Sw::OK, "activated"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "not personalized yet, or the card clock is unavailable or behind its floor"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "not personalized yet, or the card clock is unavailable or behind its floor",
+            ),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],
     },
@@ -385,9 +384,15 @@ With too little in DR nothing changes.",
             (Sw::OK, "indicium returned; registers updated"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the postage; nothing changed"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
-            (Sw::BAD_DATA, "bad date, postcode, weight outside the class, or mailing date before today / more than 30 days ahead"),
+            (
+                Sw::BAD_DATA,
+                "bad date, postcode, weight outside the class, or mailing date before today / more than 30 days ahead",
+            ),
             (Sw::NOT_FOUND, "rate class not in the table"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue (the meter locks itself), card clock behind its floor, or a register outgrew its indicium field"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "inspection overdue (the meter locks itself), card clock behind its floor, or a register outgrew its indicium field",
+            ),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],
     },

@@ -18,12 +18,8 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// All states, in lifecycle order.
-    pub const ALL: [Lifecycle; 4] = [
-        Lifecycle::Personalization,
-        Lifecycle::Operational,
-        Lifecycle::Locked,
-        Lifecycle::Terminated,
-    ];
+    pub const ALL: [Lifecycle; 4] =
+        [Lifecycle::Personalization, Lifecycle::Operational, Lifecycle::Locked, Lifecycle::Terminated];
 
     /// The LCS byte.
     pub fn byte(self) -> u8 {

@@ -41,9 +41,7 @@ pub fn postcode(text: &str) -> Option<[u8; 5]> {
 
 fn valid_postcode(p: &[u8; 5]) -> bool {
     let trimmed = p.iter().rposition(|b| *b != b' ').map_or(0, |i| i + 1);
-    trimmed > 0
-        && p.iter().take(trimmed).all(u8::is_ascii_alphanumeric)
-        && p.iter().skip(trimmed).all(|b| *b == b' ')
+    trimmed > 0 && p.iter().take(trimmed).all(u8::is_ascii_alphanumeric) && p.iter().skip(trimmed).all(|b| *b == b' ')
 }
 
 impl MailPiece {

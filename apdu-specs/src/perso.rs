@@ -141,9 +141,21 @@ impl Profile {
     pub fn parse_body(body: &[u8]) -> Result<Self, FormatError> {
         let items = tlv::parse_unique(body)?;
         let known = [
-            tag::METER_ID, tag::AUTHORITY_KEY, tag::CA_KEY, tag::CREDIT_ISSUER_KEYS, tag::PIN, tag::PUK,
-            tag::RETRY_LIMITS, tag::INSPECTION_PERIOD, tag::INDICIUM_ALGORITHM, tag::MAC_KEY,
-            tag::POSTAL_CERT_SERIAL, tag::SOFTWARE_ID, tag::INITIAL_CREDIT, tag::ISSUED_AT, tag::RATE_TABLE,
+            tag::METER_ID,
+            tag::AUTHORITY_KEY,
+            tag::CA_KEY,
+            tag::CREDIT_ISSUER_KEYS,
+            tag::PIN,
+            tag::PUK,
+            tag::RETRY_LIMITS,
+            tag::INSPECTION_PERIOD,
+            tag::INDICIUM_ALGORITHM,
+            tag::MAC_KEY,
+            tag::POSTAL_CERT_SERIAL,
+            tag::SOFTWARE_ID,
+            tag::INITIAL_CREDIT,
+            tag::ISSUED_AT,
+            tag::RATE_TABLE,
         ];
         if items.iter().any(|(t, _)| !known.contains(t)) {
             return Err(FormatError::Invalid("unknown tag"));
@@ -153,11 +165,7 @@ impl Profile {
         if !printable(&meter_id) || !printable(&software_id) {
             return Err(FormatError::Invalid("identifier characters"));
         }
-        let issuers_raw = items
-            .iter()
-            .find(|(t, _)| *t == tag::CREDIT_ISSUER_KEYS)
-            .map(|(_, v)| *v)
-            .unwrap_or(&[]);
+        let issuers_raw = items.iter().find(|(t, _)| *t == tag::CREDIT_ISSUER_KEYS).map(|(_, v)| *v).unwrap_or(&[]);
         if issuers_raw.len() % PUBLIC_KEY_LEN != 0 || issuers_raw.len() / PUBLIC_KEY_LEN > MAX_CREDIT_ISSUERS {
             return Err(FormatError::Invalid("credit issuer keys"));
         }

@@ -78,12 +78,7 @@ impl RateTable {
         if grams == 0 {
             return Err(PriceError::WeightOutOfRange);
         }
-        class
-            .breaks
-            .iter()
-            .find(|b| grams <= b.max_grams)
-            .map(|b| b.price)
-            .ok_or(PriceError::WeightOutOfRange)
+        class.breaks.iter().find(|b| grams <= b.max_grams).map(|b| b.price).ok_or(PriceError::WeightOutOfRange)
     }
 
     /// Flat fee of a certificate service (0 for postage, which is priced by class).
@@ -200,10 +195,7 @@ mod tests {
             exponent: 2,
             classes: alloc::vec![RateClass {
                 id: 1,
-                breaks: alloc::vec![
-                    WeightBreak { max_grams: 28, price: 73 },
-                    WeightBreak { max_grams: 56, price: 97 }
-                ],
+                breaks: alloc::vec![WeightBreak { max_grams: 28, price: 73 }, WeightBreak { max_grams: 56, price: 97 }],
             }],
             fees,
         }

@@ -33,9 +33,7 @@ pub const REGISTERS_LEN: usize = 8 * 4 + 4 + 8 + 4 * SERVICE_COUNT;
 impl Registers {
     /// True when AR_p + AR_c + DR == CT (without overflow).
     pub fn balanced(&self) -> bool {
-        self.ar_postage
-            .checked_add(self.ar_certificates)
-            .and_then(|s| s.checked_add(self.descending))
+        self.ar_postage.checked_add(self.ar_certificates).and_then(|s| s.checked_add(self.descending))
             == Some(self.control_total)
     }
 

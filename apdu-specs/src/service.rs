@@ -70,10 +70,7 @@ impl Service {
 
     /// Decodes a service code.
     pub fn from_code(code: u8) -> Result<Self, FormatError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.code() == code)
-            .ok_or(FormatError::Invalid("service"))
+        Self::ALL.into_iter().find(|s| s.code() == code).ok_or(FormatError::Invalid("service"))
     }
 
     /// Human-readable name.

@@ -48,9 +48,7 @@ impl<'a> Signed<'a> {
         if items.next().is_some() {
             return Err(FormatError::Invalid("envelope (extra objects)"));
         }
-        let signature: [u8; 64] = sig
-            .try_into()
-            .map_err(|_| FormatError::Invalid("signature length"))?;
+        let signature: [u8; 64] = sig.try_into().map_err(|_| FormatError::Invalid("signature length"))?;
         Ok(Self { body, signature })
     }
 

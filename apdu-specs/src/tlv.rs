@@ -86,10 +86,7 @@ fn take_one(data: &[u8]) -> Result<(u16, &[u8], &[u8]), FormatError> {
         }
         0x82 => {
             let bytes = rest.get(..2).ok_or(FormatError::Truncated("length"))?;
-            let len = usize::from(u16::from_be_bytes([
-                *bytes.first().unwrap_or(&0),
-                *bytes.get(1).unwrap_or(&0),
-            ]));
+            let len = usize::from(u16::from_be_bytes([*bytes.first().unwrap_or(&0), *bytes.get(1).unwrap_or(&0)]));
             if len < 0x100 {
                 return Err(FormatError::Invalid("length (not minimal)"));
             }
@@ -119,10 +116,7 @@ pub fn parse_unique(data: &[u8]) -> Result<Vec<(u16, &[u8])>, FormatError> {
 
 /// Finds the first object with `tag` in a flat list (malformed input finds nothing).
 pub fn find(data: &[u8], tag: u16) -> Option<&[u8]> {
-    iter(data)
-        .map_while(Result::ok)
-        .find(|(t, _)| *t == tag)
-        .map(|(_, v)| v)
+    iter(data).map_while(Result::ok).find(|(t, _)| *t == tag).map(|(_, v)| v)
 }
 
 #[cfg(test)]

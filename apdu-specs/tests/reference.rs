@@ -30,7 +30,10 @@ fn reference_pages_match_the_command_table() {
             stale.push(format!("{} (no such command)", path.display()));
         }
     }
-    assert!(stale.is_empty(), "reference out of date: {stale:?}; run PCMETER_UPDATE_REFERENCE=1 cargo test -p apdu-specs");
+    assert!(
+        stale.is_empty(),
+        "reference out of date: {stale:?}; run PCMETER_UPDATE_REFERENCE=1 cargo test -p apdu-specs"
+    );
 }
 
 #[test]

@@ -69,7 +69,8 @@ impl SigningKeyPair {
     pub fn from_seed(label: &str) -> Self {
         let mut counter = 0u32;
         loop {
-            let digest: [u8; 32] = Sha256::new().chain_update(label).chain_update(counter.to_be_bytes()).finalize().into();
+            let digest: [u8; 32] =
+                Sha256::new().chain_update(label).chain_update(counter.to_be_bytes()).finalize().into();
             if let Ok(k) = Self::from_secret(&digest) {
                 return k;
             }
@@ -127,12 +128,7 @@ pub(crate) fn read_file(path: &Path) -> Result<String, KeyError> {
 /// Creates (or replaces) a file readable only by its owner.
 pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(path))?;
+    let mut f =
+        fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io_err(path))?;
     f.write_all(contents).and_then(|_| f.sync_all()).map_err(io_err(path))
 }

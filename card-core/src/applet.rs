@@ -6,13 +6,13 @@ use crate::command::Command;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{CardState, Config, Counters, LoadedTable, PinState, Rates, Secrets, records};
+use alloc::vec::Vec;
 use apdu_specs::commands::{CommandSpec, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::rates::RateTable;
 use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
 use apdu_specs::{FormatError, tags};
-use alloc::vec::Vec;
 
 /// Why the applet could not start from its store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

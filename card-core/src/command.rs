@@ -3,12 +3,12 @@
 //! checked even earlier, by the dispatcher, from the `apdu-specs` table.
 
 use crate::iso::Request;
+use alloc::vec::Vec;
 use apdu_specs::commands::{ins, reference};
 use apdu_specs::mailpiece::{MAIL_PIECE_LEN, MailPiece};
 use apdu_specs::pin::{PIN_BLOCK_LEN, PinBlock};
 use apdu_specs::sw::Sw;
 use apdu_specs::tags;
-use alloc::vec::Vec;
 
 /// Which reference data a PIN command addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@
 //! - any command but GET RESPONSE drops a pending response;
 //! - `6100` (not `61FF`) announces 256 or more remaining bytes.
 
+use alloc::vec::Vec;
 use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, Lookup, MAX_COMMAND_DATA, ins};
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 use iso7816::command::{CommandView, FromSliceError};
 
 /// A complete (de-chained) command handed to the applet.
@@ -41,11 +41,7 @@ impl Request {
     /// `6Cxx` when an explicit Le is too short for a response of `len` bytes
     /// (≤ 256). Value commands call this *before* changing anything.
     pub fn ensure_le(&self, len: usize) -> Result<(), Sw> {
-        if self.ne != 0 && self.ne < len && len <= 256 && !self.is_max_le() {
-            Err(Sw::wrong_le(len))
-        } else {
-            Ok(())
-        }
+        if self.ne != 0 && self.ne < len && len <= 256 && !self.is_max_le() { Err(Sw::wrong_le(len)) } else { Ok(()) }
     }
 
     fn is_max_le(&self) -> bool {

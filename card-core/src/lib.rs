@@ -15,10 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Reachable code never panics: no unwrap, expect, panic or unchecked indexing.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 extern crate alloc;
 

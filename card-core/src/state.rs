@@ -3,6 +3,7 @@
 //! one audit slot). Each record starts with a format byte.
 
 use crate::platform::{PublicKey, RecordId, SecretKey};
+use alloc::vec::Vec;
 use apdu_specs::FormatError;
 use apdu_specs::codec::{Reader, Writer};
 use apdu_specs::indicium::IndiciumAlgorithm;
@@ -10,7 +11,6 @@ use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::Registers;
 use apdu_specs::service::SERVICE_COUNT;
-use alloc::vec::Vec;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Record identifiers.

@@ -58,7 +58,16 @@ impl Command {
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Command({:02X} {:02X} {:02X} {:02X}, {} data bytes, Ne {})", self.cla, self.ins, self.p1, self.p2, self.data.len(), self.ne)
+        write!(
+            f,
+            "Command({:02X} {:02X} {:02X} {:02X}, {} data bytes, Ne {})",
+            self.cla,
+            self.ins,
+            self.p1,
+            self.p2,
+            self.data.len(),
+            self.ne
+        )
     }
 }
 
@@ -112,13 +121,20 @@ fn ne_of(sw2: u8) -> usize {
 
 /// Sends `cmd` in one transaction: chains long data, follows `61xx` and `6Cxx`.
 /// A refusal is returned as a `Response` with its SW, not as an error.
-pub fn exchange<X: Transaction + ?Sized>(tx: &mut X, cmd: &Command, cfg: &ChannelConfig) -> Result<Response, MeterError> {
+pub fn exchange<X: Transaction + ?Sized>(
+    tx: &mut X,
+    cmd: &Command,
+    cfg: &ChannelConfig,
+) -> Result<Response, MeterError> {
     let secret = cmd.secret();
     let chunk = cfg.max_chunk.clamp(1, capdu::MAX_EXTENDED_DATA);
     let mut parts: Vec<&[u8]> = cmd.data.chunks(chunk).collect();
     let last = parts.pop().unwrap_or(&[]);
     for part in parts {
-        let apdu = Zeroizing::new(capdu::encode([cmd.cla | CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2], part, 0, false).map_err(ProtocolError::from)?);
+        let apdu = Zeroizing::new(
+            capdu::encode([cmd.cla | CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2], part, 0, false)
+                .map_err(ProtocolError::from)?,
+        );
         let r = send(tx, &apdu, secret, 0)?;
         if !r.sw.is_ok() {
             return Ok(r);
@@ -146,7 +162,9 @@ pub fn exchange<X: Transaction + ?Sized>(tx: &mut X, cmd: &Command, cfg: &Channe
             }
             0x61 => {
                 ne = ne_of(r.sw.sw2());
-                apdu = Zeroizing::new(capdu::encode([0x00, ins::GET_RESPONSE, 0, 0], &[], ne, false).map_err(ProtocolError::from)?);
+                apdu = Zeroizing::new(
+                    capdu::encode([0x00, ins::GET_RESPONSE, 0, 0], &[], ne, false).map_err(ProtocolError::from)?,
+                );
                 reissued = true;
             }
             _ => return Ok(response),

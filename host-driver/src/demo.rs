@@ -88,7 +88,10 @@ pub fn run(out: &Path, hmac_variant: bool) -> Result<Report, DemoError> {
 
     let _ = writeln!(t, "PCMeter demo: a postage meter on a simulated smart card\n");
     let _ = writeln!(t, "1. Authority    generated issuer, authority and CA keys (ECDSA P-256)");
-    let _ = writeln!(t, "                signed rate table v1: 3 postage classes, a fee for each of 11 certificate services");
+    let _ = writeln!(
+        t,
+        "                signed rate table v1: 3 postage classes, a fee for each of 11 certificate services"
+    );
     let mut sim = operational(&keys, &opts)?;
     let m = &mut sim.meter;
     let fci = m.fci().cloned();
@@ -162,13 +165,14 @@ pub fn run(out: &Path, hmac_variant: bool) -> Result<Report, DemoError> {
     t.push_str(&row("postage pieces", regs.count(Service::Postage).to_string()));
     t.push_str(&row("recharges (NT)", regs.recharge_seq.to_string()));
     t.push_str(&rule);
-    let _ = writeln!(
-        t,
-        "   AR_p + AR_c + DR == CT: {}",
-        if regs.balanced() { "holds" } else { "VIOLATED" }
-    );
+    let _ = writeln!(t, "   AR_p + AR_c + DR == CT: {}", if regs.balanced() { "holds" } else { "VIOLATED" });
     let (head, records) = m.audit_log()?;
     crate::verify::verify_audit_chain(&head, &records)?;
-    let _ = writeln!(t, "   audit log: {} hash-chained records, chain verified, head {}", head.records, hex::encode(&head.hash[..8]));
+    let _ = writeln!(
+        t,
+        "   audit log: {} hash-chained records, chain verified, head {}",
+        head.records,
+        hex::encode(&head.hash[..8])
+    );
     Ok(Report { printed, registers: regs, text: t })
 }

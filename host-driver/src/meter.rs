@@ -169,14 +169,16 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
     /// One audit record.
     pub fn audit_record(&mut self, seq: u32) -> Result<Record, MeterError> {
         let [p1, p2] = tags::AUDIT_RECORD.to_be_bytes();
-        let data = self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&seq.to_be_bytes()).expect(NE_SHORT))?;
+        let data =
+            self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&seq.to_be_bytes()).expect(NE_SHORT))?;
         Ok(Record::parse(&data)?)
     }
 
     /// The device and postal public keys.
     pub fn public_keys(&mut self) -> Result<PublicKeys, MeterError> {
         let data = self.get_data(tags::PUBLIC_KEYS)?;
-        let device = key65(tlv::find(&data, tags::DEVICE_KEY).ok_or(FormatError::Missing("device key"))?, "device key")?;
+        let device =
+            key65(tlv::find(&data, tags::DEVICE_KEY).ok_or(FormatError::Missing("device key"))?, "device key")?;
         let postal = tlv::find(&data, tags::POSTAL_KEY).map(|k| key65(k, "postal key")).transpose()?;
         Ok(PublicKeys { device, postal })
     }

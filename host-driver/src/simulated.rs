@@ -63,7 +63,11 @@ impl Options {
     /// A meter at `now` with `credit` minor units of test credit.
     pub fn at(now: u64, credit: u64) -> Self {
         Self {
-            profile: ProfileBuilder { initial_credit: credit, issued_at: now.saturating_sub(3600), ..ProfileBuilder::default() },
+            profile: ProfileBuilder {
+                initial_credit: credit,
+                issued_at: now.saturating_sub(3600),
+                ..ProfileBuilder::default()
+            },
             clock: SimClock::fixed(now),
             entropy: Entropy::Os,
         }
@@ -104,12 +108,16 @@ pub struct SimulatedMeter {
 pub fn signed_profile(keys: &AuthorityKeys, opts: &Options) -> Result<Vec<u8>, FormatError> {
     let table = default_rate_table(1, opts.profile.issued_at);
     let signed_table = sign_rate_table(&keys.authority, &table);
-    let profile = opts.profile.build(&keys.authority, keys.ca.public(), Vec::new(), Some(&keys.mac_master), signed_table)?;
+    let profile =
+        opts.profile.build(&keys.authority, keys.ca.public(), Vec::new(), Some(&keys.mac_master), signed_table)?;
     Ok(sign_profile(&keys.issuer, &profile))
 }
 
 /// A manufactured but not yet personalized card, selected.
-pub fn blank(keys: &AuthorityKeys, opts: &Options) -> Result<(Meter<InProcessTransport>, Arc<Mutex<SharedCard>>), FixtureError> {
+pub fn blank(
+    keys: &AuthorityKeys,
+    opts: &Options,
+) -> Result<(Meter<InProcessTransport>, Arc<Mutex<SharedCard>>), FixtureError> {
     let card = SimCard::manufacture_in_memory(&keys.issuer.public(), opts.entropy.clone(), opts.clock.clone())?;
     let shared = SharedCard::new(card);
     let meter = Meter::connect(InProcessTransport::new(Arc::clone(&shared)))?;

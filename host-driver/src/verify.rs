@@ -1,8 +1,8 @@
 //! Off-card verifiers: indicia and the audit chain.
 
+use apdu_specs::FormatError;
 use apdu_specs::audit::{GENESIS, Head, Record};
 use apdu_specs::indicium::{Indicium, IndiciumAlgorithm, IndiciumBody};
-use apdu_specs::FormatError;
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
 use sha2::{Digest, Sha256};

@@ -250,8 +250,21 @@ impl DirectCard {
 }
 
 /// A signed rate table from the vector authority.
-pub fn signed_table(version: u32, effective_from: u64, tweak: impl FnOnce(&mut apdu_specs::rates::RateTable)) -> Vec<u8> {
+pub fn signed_table(
+    version: u32,
+    effective_from: u64,
+    tweak: impl FnOnce(&mut apdu_specs::rates::RateTable),
+) -> Vec<u8> {
     let mut t = authority::default_rate_table(version, effective_from);
     tweak(&mut t);
     authority::sign_rate_table(&vector_keys().authority, &t)
+}
+
+/// True when `sw` is documented for the command `capdu` carries (or generically).
+pub fn documented(capdu: &[u8], sw: apdu_specs::sw::Sw) -> bool {
+    use apdu_specs::commands::{self, GENERIC_STATUS_WORDS};
+    match capdu.get(1).and_then(|ins| commands::by_ins(*ins)) {
+        Some(spec) => commands::documents(spec, sw),
+        None => GENERIC_STATUS_WORDS.iter().any(|(s, _)| *s == sw.family()),
+    }
 }

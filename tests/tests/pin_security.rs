@@ -1,8 +1,8 @@
 //! PIN and security-state behaviour: 6982 without the PIN, 6983 when blocked,
 //! the retry limit, decrement-before-compare, and reset clearing the state.
 
-use card_core::platform::{Platform, RecordId, Store, StoreError, WriteSet};
 use card_core::Applet;
+use card_core::platform::{Platform, RecordId, Store, StoreError, WriteSet};
 use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
 use tests::{DirectCard, FIXTURE_TIME, signed_table};
 
@@ -120,7 +120,7 @@ fn the_pin_is_not_compared_unless_the_decrement_was_committed() {
     let keys = tests::vector_keys();
     let platform = SimPlatform::new(FlakyStore::default(), Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
     let mut applet = Applet::manufacture(platform, &keys.issuer.public()).unwrap();
-    let mut send = |a: &[u8], applet: &mut Applet<SimPlatform<FlakyStore>>| {
+    let send = |a: &[u8], applet: &mut Applet<SimPlatform<FlakyStore>>| {
         let r = applet.process(a);
         u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
     };

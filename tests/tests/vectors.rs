@@ -104,11 +104,16 @@ fn every_status_word_in_the_vectors_is_documented() {
     let vf = tests::foundation_vectors();
     for t in &vf.transcripts {
         let card = RefCell::new(tests::vector_card(&vf));
-        let steps = tests::replay(&vf, &t.name, |c| card.borrow_mut().transmit(c).unwrap(), || {
-            let mut card = card.borrow_mut();
-            card.power_off();
-            card.power_on().unwrap();
-        })
+        let steps = tests::replay(
+            &vf,
+            &t.name,
+            |c| card.borrow_mut().transmit(c).unwrap(),
+            || {
+                let mut card = card.borrow_mut();
+                card.power_off();
+                card.power_on().unwrap();
+            },
+        )
         .unwrap();
         for (step, r) in steps {
             let sw = Sw::from_response(&r).unwrap();

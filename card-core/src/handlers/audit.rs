@@ -20,14 +20,8 @@ impl<P: Platform> Core<P> {
         for (o, b) in d.iter_mut().zip(detail) {
             *o = *b;
         }
-        let record = Record {
-            seq: counters.audit_records,
-            time,
-            event,
-            amount,
-            detail: d,
-            prev_hash: counters.audit_head,
-        };
+        let record =
+            Record { seq: counters.audit_records, time, event, amount, detail: d, prev_hash: counters.audit_head };
         let encoded = record.encode();
         counters.audit_head = self.platform.crypto().sha256(&[&encoded]);
         counters.audit_records = counters.audit_records.wrapping_add(1);

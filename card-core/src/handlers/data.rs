@@ -3,12 +3,12 @@
 use crate::applet::Core;
 use crate::platform::{Platform, Store};
 use crate::state::audit_slot;
+use alloc::vec::Vec;
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::{Status, flags};
 use apdu_specs::sw::Sw;
 use apdu_specs::{tags, tlv};
-use alloc::vec::Vec;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn status(&self) -> Status {

@@ -5,6 +5,7 @@ use crate::applet::Core;
 use crate::iso::Request;
 use crate::platform::{CryptoEngine, Platform, WriteSet};
 use crate::state::records;
+use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::date::days_from_yyyymmdd;
 use apdu_specs::indicium::{IndiciumAlgorithm, IndiciumBody};
@@ -14,7 +15,6 @@ use apdu_specs::rates::PriceError;
 use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 
 /// How many days ahead a mailing date may be.
 pub const MAX_DAYS_AHEAD: i64 = 30;

@@ -3,6 +3,7 @@
 use crate::applet::Core;
 use crate::platform::{CryptoEngine, Platform, SecretKey, WriteSet};
 use crate::state::{Config, Counters, LoadedTable, PinState, Secrets, records};
+use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::indicium::IndiciumAlgorithm;
 use apdu_specs::lifecycle::Lifecycle;
@@ -10,7 +11,6 @@ use apdu_specs::perso::Profile;
 use apdu_specs::rates::RateTable;
 use apdu_specs::signed::{DOMAIN_PERSONALIZATION, DOMAIN_RATE_TABLE};
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn store_data(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
@@ -68,7 +68,14 @@ impl<P: Platform> Core<P> {
         counters.rate_version_seen = table.version;
         let time = self.display_time().max(profile.issued_at);
         let mut set = WriteSet::new();
-        self.append_audit(&mut counters, &mut set, time, Event::Personalized, profile.initial_credit, &profile.meter_id);
+        self.append_audit(
+            &mut counters,
+            &mut set,
+            time,
+            Event::Personalized,
+            profile.initial_credit,
+            &profile.meter_id,
+        );
         set.put(records::CONFIG, config.encode());
         set.put(records::SECRETS, secrets.encode().to_vec());
         set.put(records::PINS, pins.encode().to_vec());

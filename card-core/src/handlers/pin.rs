@@ -9,10 +9,10 @@ use crate::applet::Core;
 use crate::command::{Reference, VerifyOp};
 use crate::platform::{Platform, WriteSet};
 use crate::state::{PinState, records};
+use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::pin::PinBlock;
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 use subtle::ConstantTimeEq;
 
 /// Constant-time comparison of two reference-data blocks.
@@ -65,11 +65,7 @@ impl<P: Platform> Core<P> {
         set.put(records::PINS, pins.encode().to_vec());
         self.commit(&set)?;
         self.state.pins = Some(pins.clone());
-        if blocks_match(pins.reference(which), candidate.as_bytes()) {
-            Ok(pins)
-        } else {
-            Err(Sw::wrong_pin(left))
-        }
+        if blocks_match(pins.reference(which), candidate.as_bytes()) { Ok(pins) } else { Err(Sw::wrong_pin(left)) }
     }
 
     /// Commits `pins` (plus an optional audit event) and mirrors it.

@@ -3,11 +3,11 @@
 use crate::applet::Core;
 use crate::platform::{Platform, WriteSet};
 use crate::state::{Counters, LoadedTable, Rates, records};
+use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::rates::RateTable;
 use apdu_specs::signed::DOMAIN_RATE_TABLE;
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 
 /// The rate tables after promoting a pending table that is due at `now`,
 /// with the writes that make it so.

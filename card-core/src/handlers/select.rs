@@ -2,10 +2,10 @@
 
 use crate::applet::{Core, Session};
 use crate::platform::Platform;
+use alloc::vec::Vec;
 use apdu_specs::commands::{AID, MAX_COMMAND_DATA, MAX_RESPONSE_DATA};
 use apdu_specs::fci::Fci;
 use apdu_specs::sw::Sw;
-use alloc::vec::Vec;
 
 /// Applet version reported in the FCI.
 pub const VERSION: (u8, u8) = (1, 0);

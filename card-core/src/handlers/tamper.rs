@@ -3,10 +3,10 @@
 use crate::applet::Core;
 use crate::platform::{Platform, Store, StoreError, WriteSet};
 use crate::state::records;
+use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
-use alloc::vec::Vec;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn tamper(&mut self) -> Result<(), StoreError> {

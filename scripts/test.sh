@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every check and test of PCMeter. Installs the system packages it needs
+# (as root, with apt) or prints the exact install line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command:package pairs the tests need.
+need=(dmtxread:dmtx-utils)
+missing=()
+for pair in "${need[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing system packages; install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== card-core builds as no_std (with and without the soft crypto engine)"
+cargo build -p card-core --no-default-features
+cargo build -p card-core
+echo "== cargo test"
+CI="${CI:-}" cargo test --workspace
