@@ -20,6 +20,10 @@ impl<P: Platform> Core<P> {
         let issuer = self.state.issuer_key;
         let body = self.verified_body(data, DOMAIN_PERSONALIZATION, &issuer)?;
         let profile = Profile::parse_body(body).map_err(|_| Sw::BAD_DATA)?;
+        // DR is printed in 5 bytes: a credit that cannot be printed is refused.
+        if !apdu_specs::codec::fits(profile.initial_credit, 5) {
+            return Err(Sw::BAD_DATA);
+        }
         let crypto = self.platform.crypto();
         let keys_valid = [&profile.authority_key, &profile.ca_key]
             .into_iter()

@@ -1,0 +1,173 @@
+//! `pcmeter-bench`: measures the meter against the raw limits of the machine
+//! in one run and prints a Markdown report (copied into docs/BENCHMARKS.md).
+//!
+//! Run: `cargo run --release -p bench -- [--quick]`
+
+use apdu_specs::mailpiece::MailPiece;
+use card_core::Applet;
+use card_core::platform::CryptoEngine;
+use card_core::soft_engine::SoftEngine;
+use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts live and peak heap bytes.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates to the system allocator; only adds counters.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn best_of<F: FnMut() -> Duration>(runs: usize, mut f: F) -> Duration {
+    (0..runs).map(|_| f()).min().unwrap_or_default()
+}
+
+type SimApplet = Applet<SimPlatform<MemoryStore>>;
+
+fn operational_applet() -> SimApplet {
+    let keys = tests::vector_keys();
+    let mut opts = tests::vector_options();
+    opts.profile.initial_credit = 100_000_000_000;
+    let platform = SimPlatform::new(MemoryStore::new(), Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
+    let mut a = Applet::manufacture(platform, &keys.issuer.public()).unwrap();
+    let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
+    ok(a.process(&tests::select_apdu()));
+    for apdu in tests::personalization_apdus(&keys, &opts) {
+        ok(a.process(&apdu));
+    }
+    let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+    verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+    ok(a.process(&verify));
+    ok(a.process(&[0x00, 0x44, 0x00, 0x00]));
+    a
+}
+
+fn indicium_apdu() -> Vec<u8> {
+    let piece = MailPiece { rate_class: 1, weight_grams: 1, date: tests::FIXTURE_DATE, origin: *b"10001", destination: *b"94105" };
+    let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
+    a.extend_from_slice(&piece.encode());
+    a.push(0);
+    a
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n = if quick { 500 } else { 5_000 };
+    let runs = if quick { 2 } else { 5 };
+    let mut out = String::new();
+    let push = |out: &mut String, line: String| {
+        println!("{line}");
+        out.push_str(&line);
+        out.push('\n');
+    };
+
+    // Raw limit: P-256 sign of a 32-byte digest by the same engine (hedged RFC 6979).
+    let mut engine = SoftEngine::new(Entropy::Os);
+    let (key, _) = engine.p256_generate().unwrap();
+    let digest = [7u8; 32];
+    let sign = best_of(runs, || {
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(engine.p256_sign_digest(&key, &digest).unwrap());
+        }
+        t.elapsed()
+    });
+    let sign_rate = rate(n, sign);
+
+    // Indicia through the full APDU path on the memory store.
+    let mut applet = operational_applet();
+    let ind = indicium_apdu();
+    let ind_time = best_of(runs, || {
+        let t = Instant::now();
+        for _ in 0..n {
+            let r = applet.process(&ind);
+            assert_eq!(r.len(), 126, "indicium refused: {:02X?}", &r[r.len() - 2..]);
+            std::hint::black_box(r);
+        }
+        t.elapsed()
+    });
+    let ind_rate = rate(n, ind_time);
+
+    // Peak heap of one indicium APDU.
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    std::hint::black_box(applet.process(&ind));
+    let peak_indicium = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    // Peak heap of the largest command: a 262-byte rate table chained in.
+    let table = tests::signed_table(2, tests::FIXTURE_TIME - 1, |_| {});
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    for (i, chunk) in table.chunks(255).enumerate() {
+        let last = (i + 1) * 255 >= table.len();
+        let mut a = vec![if last { 0x80 } else { 0x90 }, 0x62, 0, 0, chunk.len() as u8];
+        a.extend_from_slice(chunk);
+        std::hint::black_box(applet.process(&a));
+    }
+    let peak_rates = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let image = applet.platform_mut().store_ref().image_size();
+
+    // The same through host-driver's typed API (in-process transport).
+    let keys = host_driver::simulated::AuthorityKeys::from_seed("bench");
+    let mut sim = host_driver::simulated::operational(&keys, &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000)).unwrap();
+    sim.meter.verify_pin(&sim.pin).unwrap();
+    let piece = MailPiece { rate_class: 1, weight_grams: 1, date: tests::FIXTURE_DATE, origin: *b"10001", destination: *b"94105" };
+    let host_time = best_of(runs, || {
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(sim.meter.print_indicium(&piece).unwrap());
+        }
+        t.elapsed()
+    });
+    let host_rate = rate(n, host_time);
+
+    // Bulk: 10,000 labels (indicium + Data Matrix PNG), with progress.
+    let labels = if quick { 1_000 } else { 10_000 };
+    let t = Instant::now();
+    let mut s = sim.meter.transaction().unwrap();
+    for i in 1..=labels {
+        let ind = s.print_indicium(&piece).unwrap();
+        std::hint::black_box(host_driver::render::png(&ind, 4).unwrap());
+        if i % (labels / 10) == 0 {
+            eprintln!("bulk: {i}/{labels} labels, {:.1} s", t.elapsed().as_secs_f64());
+        }
+    }
+    drop(s);
+    let bulk = t.elapsed();
+
+    push(&mut out, format!("| measurement | value | target | verdict |"));
+    push(&mut out, "|---|---|---|---|".into());
+    push(&mut out, format!("| raw P-256 sign (soft engine, 32-byte digest) | {sign_rate:.0} /s | limit | — |"));
+    let ratio = ind_rate / sign_rate;
+    push(&mut out, format!(
+        "| indicia, in process, memory store (APDU + state machine + commit + sign) | {ind_rate:.0} /s = {ratio:.3} × raw sign | ≥ 0.85 × raw sign | {} |",
+        if ratio >= 0.85 { "met" } else { "NOT met" }
+    ));
+    push(&mut out, format!("| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign | — | — |", host_rate / sign_rate));
+    push(&mut out, format!("| peak heap, one PRINT INDICIUM APDU | {peak_indicium} B | < 16 KiB | {} |", if peak_indicium < 16 * 1024 { "met" } else { "NOT met" }));
+    push(&mut out, format!("| peak heap, UPDATE RATES (262 B, chained) | {peak_rates} B | < 16 KiB | {} |", if peak_rates < 16 * 1024 { "met" } else { "NOT met" }));
+    push(&mut out, format!("| persistent image, personalized, full rate table, 64 audit records | {image} B | < 64 KiB | {} |", if image < 64 * 1024 { "met" } else { "NOT met" }));
+    push(&mut out, format!("| bulk: {labels} labels (indicium + Data Matrix PNG) | {:.2} s ({:.0} labels/s) | reported | — |", bulk.as_secs_f64(), rate(labels, bulk)));
+    let _ = out;
+}
