@@ -65,7 +65,13 @@ fn operational_applet() -> SimApplet {
 }
 
 fn indicium_apdu() -> Vec<u8> {
-    let piece = MailPiece { rate_class: 1, weight_grams: 1, date: tests::FIXTURE_DATE, origin: *b"10001", destination: *b"94105" };
+    let piece = MailPiece {
+        rate_class: 1,
+        weight_grams: 1,
+        date: tests::FIXTURE_DATE,
+        origin: *b"10001",
+        destination: *b"94105",
+    };
     let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
     a.extend_from_slice(&piece.encode());
     a.push(0);
@@ -76,12 +82,6 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n = if quick { 500 } else { 5_000 };
     let runs = if quick { 2 } else { 5 };
-    let mut out = String::new();
-    let push = |out: &mut String, line: String| {
-        println!("{line}");
-        out.push_str(&line);
-        out.push('\n');
-    };
 
     // Raw limit: P-256 sign of a 32-byte digest by the same engine (hedged RFC 6979).
     let mut engine = SoftEngine::new(Entropy::Os);
@@ -130,9 +130,19 @@ fn main() {
 
     // The same through host-driver's typed API (in-process transport).
     let keys = host_driver::simulated::AuthorityKeys::from_seed("bench");
-    let mut sim = host_driver::simulated::operational(&keys, &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000)).unwrap();
+    let mut sim = host_driver::simulated::operational(
+        &keys,
+        &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000),
+    )
+    .unwrap();
     sim.meter.verify_pin(&sim.pin).unwrap();
-    let piece = MailPiece { rate_class: 1, weight_grams: 1, date: tests::FIXTURE_DATE, origin: *b"10001", destination: *b"94105" };
+    let piece = MailPiece {
+        rate_class: 1,
+        weight_grams: 1,
+        date: tests::FIXTURE_DATE,
+        origin: *b"10001",
+        destination: *b"94105",
+    };
     let host_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {
@@ -156,18 +166,33 @@ fn main() {
     drop(s);
     let bulk = t.elapsed();
 
-    push(&mut out, format!("| measurement | value | target | verdict |"));
-    push(&mut out, "|---|---|---|---|".into());
-    push(&mut out, format!("| raw P-256 sign (soft engine, 32-byte digest) | {sign_rate:.0} /s | limit | — |"));
+    println!("| measurement | value | target | verdict |");
+    println!("|---|---|---|---|");
+    println!("| raw P-256 sign (soft engine, 32-byte digest) | {sign_rate:.0} /s | limit | — |");
     let ratio = ind_rate / sign_rate;
-    push(&mut out, format!(
+    println!(
         "| indicia, in process, memory store (APDU + state machine + commit + sign) | {ind_rate:.0} /s = {ratio:.3} × raw sign | ≥ 0.85 × raw sign | {} |",
         if ratio >= 0.85 { "met" } else { "NOT met" }
-    ));
-    push(&mut out, format!("| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign | — | — |", host_rate / sign_rate));
-    push(&mut out, format!("| peak heap, one PRINT INDICIUM APDU | {peak_indicium} B | < 16 KiB | {} |", if peak_indicium < 16 * 1024 { "met" } else { "NOT met" }));
-    push(&mut out, format!("| peak heap, UPDATE RATES (262 B, chained) | {peak_rates} B | < 16 KiB | {} |", if peak_rates < 16 * 1024 { "met" } else { "NOT met" }));
-    push(&mut out, format!("| persistent image, personalized, full rate table, 64 audit records | {image} B | < 64 KiB | {} |", if image < 64 * 1024 { "met" } else { "NOT met" }));
-    push(&mut out, format!("| bulk: {labels} labels (indicium + Data Matrix PNG) | {:.2} s ({:.0} labels/s) | reported | — |", bulk.as_secs_f64(), rate(labels, bulk)));
-    let _ = out;
+    );
+    println!(
+        "| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign | — | — |",
+        host_rate / sign_rate
+    );
+    println!(
+        "| peak heap, one PRINT INDICIUM APDU | {peak_indicium} B | < 16 KiB | {} |",
+        if peak_indicium < 16 * 1024 { "met" } else { "NOT met" }
+    );
+    println!(
+        "| peak heap, UPDATE RATES (262 B, chained) | {peak_rates} B | < 16 KiB | {} |",
+        if peak_rates < 16 * 1024 { "met" } else { "NOT met" }
+    );
+    println!(
+        "| persistent image, personalized, full rate table, 64 audit records | {image} B | < 64 KiB | {} |",
+        if image < 64 * 1024 { "met" } else { "NOT met" }
+    );
+    println!(
+        "| bulk: {labels} labels (indicium + Data Matrix PNG) | {:.2} s ({:.0} labels/s) | reported | — |",
+        bulk.as_secs_f64(),
+        rate(labels, bulk)
+    );
 }
