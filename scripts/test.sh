@@ -30,4 +30,9 @@ echo "== card-core builds as no_std (with and without the soft crypto engine)"
 cargo build -p card-core --no-default-features
 cargo build -p card-core
 echo "== cargo test"
-CI="${CI:-}" cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+CI="${CI:-}" cargo test --workspace 2>&1 | tee "$log"
+# One closing line with the totals of every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
