@@ -3,7 +3,6 @@
 //!
 //! Run: `cargo run --release -p bench -- [--quick]`
 
-use apdu_specs::mailpiece::MailPiece;
 use card_core::Applet;
 use card_core::platform::CryptoEngine;
 use card_core::soft_engine::SoftEngine;
@@ -65,13 +64,7 @@ fn operational_applet() -> SimApplet {
 }
 
 fn indicium_apdu() -> Vec<u8> {
-    let piece = MailPiece {
-        rate_class: 1,
-        weight_grams: 1,
-        date: tests::FIXTURE_DATE,
-        origin: *b"10001",
-        destination: *b"94105",
-    };
+    let piece = tests::piece(1, 1);
     let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
     a.extend_from_slice(&piece.encode());
     a.push(0);
@@ -136,13 +129,7 @@ fn main() {
     )
     .unwrap();
     sim.meter.verify_pin(&sim.pin).unwrap();
-    let piece = MailPiece {
-        rate_class: 1,
-        weight_grams: 1,
-        date: tests::FIXTURE_DATE,
-        origin: *b"10001",
-        destination: *b"94105",
-    };
+    let piece = tests::piece(1, 1);
     let host_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {

@@ -50,6 +50,32 @@ pub fn personalization_apdus(keys: &AuthorityKeys, opts: &Options) -> Vec<Vec<u8
         .collect()
 }
 
+/// A mail piece posted on the fixture date from 10001 to 94105.
+pub fn piece(class: u8, grams: u32) -> apdu_specs::mailpiece::MailPiece {
+    apdu_specs::mailpiece::MailPiece {
+        rate_class: class,
+        weight_grams: grams,
+        date: FIXTURE_DATE,
+        origin: *b"10001",
+        destination: *b"94105",
+    }
+}
+
+/// Replays transcript `name` on a fresh vector card driven directly.
+pub fn replay_on_card(vf: &VectorFile, name: &str) -> Result<Vec<(Step, Vec<u8>)>, Mismatch> {
+    let card = std::cell::RefCell::new(vector_card(vf));
+    replay(
+        vf,
+        name,
+        |c| card.borrow_mut().transmit(c).expect("card powered"),
+        || {
+            let mut card = card.borrow_mut();
+            card.power_off();
+            card.power_on().expect("power on");
+        },
+    )
+}
+
 /// The SELECT APDU.
 pub fn select_apdu() -> Vec<u8> {
     let mut a = vec![0x00, ins::SELECT, 0x04, 0x00, AID.len() as u8];

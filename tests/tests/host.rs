@@ -3,20 +3,15 @@
 //! and recovery after a card reset without re-sending the PIN.
 
 use apdu_specs::commands::{CLA_ISO, ins};
-use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::sw::Sw;
 use host_driver::channel::{ChannelConfig, Command, exchange};
 use host_driver::simulated::{AuthorityKeys, Options, SimulatedMeter, operational};
 use host_driver::transport::{Transaction, Transport, TransportError};
 use host_driver::{Meter, MeterError, Pin, PinStatus, ProtocolError};
-use tests::{FIXTURE_DATE, FIXTURE_TIME};
+use tests::{FIXTURE_TIME, piece};
 
 fn meter(credit: u64) -> SimulatedMeter {
     operational(&AuthorityKeys::from_seed("host-tests"), &Options::at(FIXTURE_TIME, credit)).unwrap()
-}
-
-fn piece(class: u8, grams: u32) -> MailPiece {
-    MailPiece { rate_class: class, weight_grams: grams, date: FIXTURE_DATE, origin: *b"10001", destination: *b"94105" }
 }
 
 #[test]

@@ -2,16 +2,11 @@
 //! its own test binary: `tracing` caches callsite interest process-wide, so a
 //! scoped subscriber must not race with other tests' threads.
 
-use apdu_specs::mailpiece::MailPiece;
 use host_driver::Pin;
 use host_driver::simulated::{AuthorityKeys, Options, operational};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tests::{FIXTURE_DATE, FIXTURE_TIME};
-
-fn piece(class: u8, grams: u32) -> MailPiece {
-    MailPiece { rate_class: class, weight_grams: grams, date: FIXTURE_DATE, origin: *b"10001", destination: *b"94105" }
-}
+use tests::{FIXTURE_TIME, piece};
 
 fn meter(credit: u64) -> host_driver::simulated::SimulatedMeter {
     operational(&AuthorityKeys::from_seed("trace-tests"), &Options::at(FIXTURE_TIME, credit)).unwrap()

@@ -2,11 +2,9 @@
 //! through host-driver's transport; their generated parts checked against
 //! the generator; every status word seen checked against the reference.
 
-use apdu_specs::commands::{self, GENERIC_STATUS_WORDS};
 use apdu_specs::sw::Sw;
 use host_driver::transport::{Transaction, Transport};
 use host_driver::{InProcessTransport, SharedCard};
-use std::cell::RefCell;
 use std::sync::Arc;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apdu-specs/vectors/foundation.apdu");
@@ -55,17 +53,7 @@ fn transcripts_pass_on_the_card_directly() {
     let vf = tests::foundation_vectors();
     assert!(vf.transcripts.len() >= 2);
     for t in &vf.transcripts {
-        let card = RefCell::new(tests::vector_card(&vf));
-        let steps = tests::replay(
-            &vf,
-            &t.name,
-            |c| card.borrow_mut().transmit(c).unwrap(),
-            || {
-                let mut card = card.borrow_mut();
-                card.power_off();
-                card.power_on().unwrap();
-            },
-        );
+        let steps = tests::replay_on_card(&vf, &t.name);
         let steps = steps.unwrap_or_else(|m| panic!("direct replay: {m:?}"));
         println!("transcript {}: {} exchanges on the applet", t.name, steps.len());
     }
@@ -103,26 +91,10 @@ fn transcripts_pass_through_the_host_transport() {
 fn every_status_word_in_the_vectors_is_documented() {
     let vf = tests::foundation_vectors();
     for t in &vf.transcripts {
-        let card = RefCell::new(tests::vector_card(&vf));
-        let steps = tests::replay(
-            &vf,
-            &t.name,
-            |c| card.borrow_mut().transmit(c).unwrap(),
-            || {
-                let mut card = card.borrow_mut();
-                card.power_off();
-                card.power_on().unwrap();
-            },
-        )
-        .unwrap();
-        for (step, r) in steps {
+        for (step, r) in tests::replay_on_card(&vf, &t.name).unwrap() {
             let sw = Sw::from_response(&r).unwrap();
             let ins = step.capdu.get(1).copied().unwrap_or(0);
-            let documented = match commands::by_ins(ins) {
-                Some(spec) => commands::documents(spec, sw),
-                None => GENERIC_STATUS_WORDS.iter().any(|(s, _)| *s == sw.family()),
-            };
-            assert!(documented, "line {}: SW {sw} not documented for INS {ins:02X}", step.line);
+            assert!(tests::documented(&step.capdu, sw), "line {}: SW {sw} not documented for INS {ins:02X}", step.line);
         }
     }
 }
