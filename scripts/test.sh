@@ -4,11 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command:package pairs the tests need.
-need=(dmtxread:dmtx-utils)
+# path-or-command:package pairs the tests need.
+need=(
+  dmtxread:dmtx-utils
+  pcscd:pcscd
+  /usr/include/PCSC/winscard.h:libpcsclite-dev
+  /usr/lib/pcsc/drivers/serial/libifdvpcd.so:vsmartcard-vpcd
+  scriptor:pcsc-tools
+  opensc-tool:opensc
+)
 missing=()
 for pair in "${need[@]}"; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  what=${pair%%:*}
+  if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null 2>&1 && continue; fi
+  missing+=("${pair#*:}")
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -21,6 +30,10 @@ if ((${#missing[@]})); then
     exit 1
   fi
 fi
+
+# pcscd is started by the PC/SC tests themselves (tests/src/pcsc_rig.rs:
+# `pcscd -f`, never `-a`) and stopped by PID; it needs its socket directory.
+mkdir -p /run/pcscd 2>/dev/null || true
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -9,12 +9,15 @@
 
 pub mod clock;
 pub mod entropy;
+pub mod image_store;
 pub mod memory_store;
 pub mod platform;
 pub mod sim;
+pub mod vpcd;
 
 pub use clock::SimClock;
 pub use entropy::Entropy;
+pub use image_store::ImageFileStore;
 pub use memory_store::MemoryStore;
 pub use platform::SimPlatform;
 pub use sim::{SimCard, SimError};

@@ -4,6 +4,7 @@
 use crate::error::MeterError;
 use crate::meter::Meter;
 use crate::pin::Pin;
+use crate::transport::Transport;
 use crate::transport::in_process::{InProcessTransport, SharedCard};
 use apdu_specs::FormatError;
 use authority::keys::KeyError;
@@ -124,9 +125,23 @@ pub fn blank(
     Ok((meter, shared))
 }
 
-/// A personalized, activated meter with the PIN verified.
-pub fn operational(keys: &AuthorityKeys, opts: &Options) -> Result<SimulatedMeter, FixtureError> {
-    let (mut meter, card) = blank(keys, opts)?;
+/// What bringing a meter up produced.
+pub struct BroughtUp {
+    /// The PIN.
+    pub pin: Pin,
+    /// The PUK.
+    pub puk: Pin,
+    /// The signed profile that was loaded.
+    pub signed_profile: Vec<u8>,
+}
+
+/// Personalizes, verifies and activates a blank meter over any transport,
+/// then selects it again (the PIN is no longer verified).
+pub fn bring_up<T: Transport>(
+    meter: &mut Meter<T>,
+    keys: &AuthorityKeys,
+    opts: &Options,
+) -> Result<BroughtUp, FixtureError> {
     let signed_profile = signed_profile(keys, opts)?;
     let pin = Pin::new(&opts.profile.pin)?;
     let puk = Pin::new(&opts.profile.puk)?;
@@ -137,5 +152,19 @@ pub fn operational(keys: &AuthorityKeys, opts: &Options) -> Result<SimulatedMete
         s.activate()?;
     }
     meter.select()?;
-    Ok(SimulatedMeter { meter, card, clock: opts.clock.clone(), pin, puk, signed_profile })
+    Ok(BroughtUp { pin, puk, signed_profile })
+}
+
+/// A personalized, activated meter in process (PIN not verified).
+pub fn operational(keys: &AuthorityKeys, opts: &Options) -> Result<SimulatedMeter, FixtureError> {
+    let (mut meter, card) = blank(keys, opts)?;
+    let up = bring_up(&mut meter, keys, opts)?;
+    Ok(SimulatedMeter {
+        meter,
+        card,
+        clock: opts.clock.clone(),
+        pin: up.pin,
+        puk: up.puk,
+        signed_profile: up.signed_profile,
+    })
 }

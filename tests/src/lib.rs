@@ -1,6 +1,9 @@
 //! Shared fixtures for the workspace tests: the deterministic vector card,
 //! the transcript replayer, and snapshots of observable card state.
 
+pub mod pcsc_rig;
+pub mod suite;
+
 use apdu_specs::commands::{AID, CLA_CHAIN, CLA_PROPRIETARY, ins};
 use apdu_specs::vectors::{Step, VectorFile};
 use authority::profile::ProfileBuilder;

@@ -3,6 +3,7 @@
 //! (PC/SC `SCardBeginTransaction`; a mutex in process).
 
 pub mod in_process;
+pub mod pcsc;
 
 /// Transport failures, told apart so that callers can react correctly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,78 @@
+//! `pcmeter-card`: the simulated meter card as a daemon behind pcscd's vpcd
+//! driver. The card state lives in one file (created on first start from
+//! `--issuer-key`); SIGINT or SIGTERM stops it cleanly.
+
+use card_sim::vpcd::{self, Control, EchoCard};
+use card_sim::{Entropy, ImageFileStore, SimCard, SimClock, SimPlatform};
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "pcmeter-card", version, about = "PCMeter simulated card for pcscd + vpcd")]
+struct Args {
+    /// Card state file (created on first start).
+    #[arg(long, required_unless_present = "echo")]
+    state: Option<PathBuf>,
+    /// Issuer public key (65 bytes hex) to manufacture a new card with.
+    #[arg(long)]
+    issuer_key: Option<String>,
+    /// vpcd address.
+    #[arg(long, default_value = vpcd::DEFAULT_ADDR)]
+    vpcd: String,
+    /// Freeze the card clock at this Unix time (tests).
+    #[arg(long)]
+    fixed_time: Option<u64>,
+    /// Serve an echo card (benchmark baseline) instead of the meter.
+    #[arg(long)]
+    echo: bool,
+    /// Log filter.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let control = Control::default();
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, control.stop_flag()).map_err(|e| format!("signal handler: {e}"))?;
+    }
+    if args.echo {
+        tracing::info!(vpcd = %args.vpcd, "serving an echo card");
+        return vpcd::serve(&mut EchoCard, &args.vpcd, &control).map_err(|e| e.to_string());
+    }
+    let path = args.state.ok_or("--state is required")?;
+    let store = ImageFileStore::open(&path).map_err(|e| e.to_string())?;
+    let clock = args.fixed_time.map_or(SimClock::System, SimClock::fixed);
+    let fresh = store.is_empty();
+    let platform = SimPlatform::new(store, Entropy::Os, clock);
+    let mut card = if fresh {
+        let hex_key = args.issuer_key.ok_or("new card: --issuer-key is required to manufacture it")?;
+        let key: [u8; 65] = hex::decode(hex_key.trim())
+            .map_err(|e| format!("--issuer-key: {e}"))?
+            .try_into()
+            .map_err(|_| "--issuer-key: expected 65 bytes")?;
+        tracing::info!(path = %path.display(), "manufacturing a new card");
+        SimCard::manufacture(platform, &key).map_err(|e| e.to_string())?
+    } else {
+        SimCard::from_platform(platform).map_err(|e| format!("{}: {e}", path.display()))?
+    };
+    card.power_off();
+    tracing::info!(vpcd = %args.vpcd, state = %path.display(), "serving the meter card");
+    vpcd::serve(&mut card, &args.vpcd, &control).map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pcmeter-card: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! PC/SC transport (crate `pcsc`, pcsc-lite on Linux). Each [`Transaction`]
+//! is one `SCardBeginTransaction` scope. Buffers are sized for extended
+//! APDUs. Disconnecting leaves the card as it is (`SCARD_LEAVE_CARD`), so one
+//! client going away never resets another client's session.
+
+use super::{Transaction, Transport, TransportError};
+use pcsc::{Card, Context, Disposition, Error as PcscError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
+use std::ffi::CString;
+
+/// Maps a PC/SC error to a transport error.
+pub fn map_error(e: PcscError) -> TransportError {
+    match e {
+        PcscError::NoReadersAvailable | PcscError::NoService | PcscError::ServiceStopped => TransportError::NoReader,
+        PcscError::UnknownReader | PcscError::ReaderUnavailable => TransportError::ReaderNotFound(e.to_string()),
+        PcscError::NoSmartcard | PcscError::UnpoweredCard => TransportError::CardAbsent,
+        PcscError::RemovedCard => TransportError::CardRemoved,
+        PcscError::SharingViolation => TransportError::Busy,
+        PcscError::ResetCard => TransportError::CardReset,
+        PcscError::Timeout => TransportError::Timeout,
+        other => TransportError::Other(other.to_string()),
+    }
+}
+
+/// Lists the names of the connected readers.
+pub fn list_readers() -> Result<Vec<String>, TransportError> {
+    let ctx = Context::establish(Scope::User).map_err(map_error)?;
+    match ctx.list_readers_owned() {
+        Ok(names) => Ok(names.into_iter().map(|n| n.to_string_lossy().into_owned()).collect()),
+        Err(PcscError::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(map_error(e)),
+    }
+}
+
+/// A card connection through PC/SC.
+pub struct PcscTransport {
+    ctx: Context,
+    card: Option<Card>,
+    reader: CString,
+    mode: ShareMode,
+    buf: Vec<u8>,
+}
+
+impl PcscTransport {
+    /// Connects to the card in `reader` (shared unless `exclusive`).
+    pub fn connect(reader: &str, exclusive: bool) -> Result<Self, TransportError> {
+        let ctx = Context::establish(Scope::User).map_err(map_error)?;
+        let readers = list_readers()?;
+        if readers.is_empty() {
+            return Err(TransportError::NoReader);
+        }
+        if !readers.iter().any(|r| r == reader) {
+            return Err(TransportError::ReaderNotFound(reader.to_owned()));
+        }
+        let reader = CString::new(reader).map_err(|_| TransportError::ReaderNotFound(reader.to_owned()))?;
+        let mode = if exclusive { ShareMode::Exclusive } else { ShareMode::Shared };
+        let card = ctx.connect(&reader, mode, Protocols::ANY).map_err(map_error)?;
+        Ok(Self { ctx, card: Some(card), reader, mode, buf: vec![0u8; MAX_BUFFER_SIZE_EXTENDED] })
+    }
+
+    /// The reader name.
+    pub fn reader(&self) -> String {
+        self.reader.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for PcscTransport {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(Disposition::LeaveCard);
+        }
+    }
+}
+
+/// One `SCardBeginTransaction` scope.
+pub struct PcscTransaction<'a> {
+    tx: pcsc::Transaction<'a>,
+    buf: &'a mut [u8],
+}
+
+impl Transport for PcscTransport {
+    type Transaction<'a> = PcscTransaction<'a>;
+
+    fn begin(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        let tx = card.transaction2().map_err(|(_, e)| map_error(e))?;
+        Ok(PcscTransaction { tx, buf: &mut self.buf })
+    }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        if let Some(card) = self.card.as_mut()
+            && card.reconnect(self.mode, Protocols::ANY, Disposition::LeaveCard).is_ok()
+        {
+            return Ok(());
+        }
+        // The old handle is gone (card removed): connect anew.
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(Disposition::LeaveCard);
+        }
+        self.card = Some(self.ctx.connect(&self.reader, self.mode, Protocols::ANY).map_err(map_error)?);
+        Ok(())
+    }
+
+    fn reader_name(&self) -> String {
+        self.reader()
+    }
+}
+
+impl Transaction for PcscTransaction<'_> {
+    fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.tx.transmit(capdu, self.buf).map(<[u8]>::to_vec).map_err(map_error)
+    }
+}

@@ -1,0 +1,226 @@
+//! The typed-API suite, written once and run on every transport: in process
+//! and through pcscd + vpcd. A [`Rig`] provides fresh cards and the physical
+//! events (reset by another client, removal, insertion).
+
+use crate::{FIXTURE_TIME, piece};
+use apdu_specs::Service;
+use apdu_specs::commands::{CLA_ISO, ins};
+use apdu_specs::sw::Sw;
+use host_driver::channel::{ChannelConfig, Command, exchange};
+use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use host_driver::transport::{Transport, TransportError};
+use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
+use host_driver::{Meter, MeterError, Pin, PinStatus};
+
+/// A source of fresh meters and physical events.
+pub trait Rig {
+    /// The transport it yields.
+    type T: Transport;
+    /// A selected meter on a fresh card manufactured with `keys.issuer`.
+    fn blank(&mut self, keys: &AuthorityKeys, opts: &Options) -> Meter<Self::T>;
+    /// Another client resets the card.
+    fn reset_card(&mut self);
+    /// The card leaves the reader.
+    fn remove_card(&mut self);
+    /// The card comes back.
+    fn insert_card(&mut self);
+}
+
+/// An operational meter and its secrets.
+pub struct Up<T: Transport> {
+    /// The meter (PIN not verified).
+    pub meter: Meter<T>,
+    /// PIN.
+    pub pin: Pin,
+    /// PUK.
+    pub puk: Pin,
+    /// Keys that made it.
+    pub keys: AuthorityKeys,
+}
+
+/// Brings up a meter with `credit` on `rig`.
+pub fn up<R: Rig>(rig: &mut R, credit: u64, tweak: impl FnOnce(&mut Options)) -> Up<R::T> {
+    let keys = AuthorityKeys::from_seed("suite");
+    let mut opts = Options::at(FIXTURE_TIME, credit);
+    tweak(&mut opts);
+    let mut meter = rig.blank(&keys, &opts);
+    let b = bring_up(&mut meter, &keys, &opts).expect("bring up");
+    Up { meter, pin: b.pin, puk: b.puk, keys }
+}
+
+/// Typed errors carry the status word; WrongPin carries the tries left.
+pub fn typed_errors_keep_the_status_word<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
+    match meter.print_indicium(&piece(1, 20)) {
+        Err(e @ MeterError::PinRequired { .. }) => assert_eq!(e.sw(), Some(Sw(0x6982))),
+        other => panic!("{other:?}"),
+    }
+    match meter.verify_pin(&Pin::new("0000").unwrap()) {
+        Err(MeterError::WrongPin { tries_left: 2, sw }) => assert_eq!(sw, Sw(0x63C2)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(meter.pin_status().unwrap(), PinStatus::NotVerified(2));
+    meter.verify_pin(&pin).unwrap();
+    assert_eq!(meter.pin_status().unwrap(), PinStatus::Verified);
+    assert_eq!(meter.print_indicium(&piece(1, 20)).unwrap().len(), 124);
+}
+
+/// Insufficient funds, unknown class and missing records are typed; nothing is charged.
+pub fn refusals_are_typed_and_charge_nothing<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
+    meter.verify_pin(&pin).unwrap();
+    match meter.print_indicium(&piece(3, 2000)) {
+        Err(MeterError::InsufficientFunds { sw }) => assert_eq!(sw, Sw::INSUFFICIENT_FUNDS),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(meter.print_indicium(&piece(7, 20)), Err(MeterError::NotFound { .. })));
+    assert!(matches!(meter.print_indicium(&piece(1, 0)), Err(MeterError::BadData { .. })));
+    assert!(matches!(meter.audit_record(9999), Err(MeterError::NotFound { .. })));
+    assert!(matches!(meter.activate(), Err(MeterError::ConditionsNotSatisfied { .. })));
+    let regs = meter.registers().unwrap();
+    assert_eq!((regs.descending, regs.ar_postage), (1_000, 0));
+}
+
+/// Indicia from the typed API verify offline and move the registers exactly.
+pub fn indicia_verify_offline_and_registers_balance<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 10_000, |_| {});
+    let keys = meter.public_keys().unwrap();
+    let postal = keys.postal.expect("ECDSA meter has a postal key");
+    let mut s = meter.transaction().unwrap();
+    s.verify_pin(&pin).unwrap();
+    let mut total = 0u64;
+    for (class, grams) in [(1u8, 20u32), (2, 100), (3, 500)] {
+        let ind = s.print_indicium(&piece(class, grams)).unwrap();
+        let body = verify_indicium(&ind, IndiciumKey::Ecdsa(&postal)).unwrap();
+        total += u64::from(body.postage);
+        let regs = s.registers().unwrap();
+        assert_eq!(body.ascending_register, regs.ar_postage);
+        assert_eq!(body.descending_register, regs.descending);
+        assert!(regs.balanced());
+    }
+    let regs = s.registers().unwrap();
+    assert_eq!((regs.ar_postage, regs.descending, regs.count(Service::Postage)), (total, 10_000 - total, 3));
+    let (head, records) = s.audit_log().unwrap();
+    verify_audit_chain(&head, &records).unwrap();
+}
+
+/// The MAC variant through the typed API.
+pub fn the_mac_variant_works<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, keys, .. } = up(rig, 1_000, |o| {
+        o.profile.hmac_variant = true;
+        o.profile.meter_id = String::from("PCM-MAC-0001");
+    });
+    meter.verify_pin(&pin).unwrap();
+    let ind = meter.print_indicium(&piece(1, 20)).unwrap();
+    assert_eq!(ind.len(), apdu_specs::indicium::MAC_LEN);
+    let k = keys.mac_master.diversify(b"PCM-MAC-0001");
+    assert_eq!(verify_indicium(&ind, IndiciumKey::Mac(&k)).unwrap().postage, 73);
+}
+
+/// The channel follows 61xx (262-byte rate table), 6Cxx, and chains long data.
+pub fn the_channel_follows_61xx_6cxx_and_chains<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, keys, .. } = up(rig, 1_000, |_| {});
+    let rt = meter.rate_table().unwrap();
+    assert_eq!((rt.signed.len(), rt.table.version), (262, 1));
+    {
+        let mut tx = meter.transport_mut().begin().unwrap();
+        let cmd = Command::new(CLA_ISO, ins::GET_DATA, 0xDF, 0x21).expect(5);
+        let r = exchange(&mut tx, &cmd, &ChannelConfig::default()).unwrap();
+        assert_eq!((r.data.len(), r.sw), (33, Sw::OK));
+    }
+    // A 262-byte signed table goes in two chained APDUs.
+    meter.verify_pin(&pin).unwrap();
+    let v2 = authority::sign_rate_table(&keys.authority, &authority::default_rate_table(2, FIXTURE_TIME - 1));
+    meter.update_rates(&v2).unwrap();
+    assert_eq!(meter.status().unwrap().rate_table_version, 2);
+    assert!(matches!(meter.update_rates(&v2), Err(MeterError::ConditionsNotSatisfied { .. })));
+}
+
+/// PIN change and unblock through the typed API.
+pub fn pin_change_and_unblock<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, puk, .. } = up(rig, 1_000, |_| {});
+    let new = Pin::new("97531").unwrap();
+    meter.change_pin(&pin, &new).unwrap();
+    for _ in 0..3 {
+        let _ = meter.verify_pin(&pin);
+    }
+    assert_eq!(meter.pin_status().unwrap(), PinStatus::Blocked);
+    assert!(matches!(meter.verify_pin(&new), Err(MeterError::PinBlocked { .. })));
+    meter.unblock_pin(&puk, Some(&pin)).unwrap();
+    meter.verify_pin(&pin).unwrap();
+    meter.print_indicium(&piece(1, 20)).unwrap();
+}
+
+/// A reset by another client: reconnect, re-select, PIN lost and not re-sent;
+/// removal and re-insertion likewise. Nothing is spent twice.
+pub fn reset_and_removal_are_recovered_without_resending_the_pin<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
+    meter.verify_pin(&pin).unwrap();
+    meter.print_indicium(&piece(1, 20)).unwrap();
+
+    rig.reset_card();
+    assert!(matches!(meter.print_indicium(&piece(1, 20)), Err(MeterError::PinStateLost)));
+    assert!(matches!(meter.print_indicium(&piece(1, 20)), Err(MeterError::PinRequired { .. })));
+    meter.verify_pin(&pin).unwrap();
+    meter.print_indicium(&piece(1, 20)).unwrap();
+
+    rig.remove_card();
+    match meter.registers() {
+        Err(MeterError::Transport(TransportError::CardRemoved | TransportError::CardAbsent)) => {}
+        other => panic!("expected a removal error, got {other:?}"),
+    }
+    rig.insert_card();
+    meter.recover().unwrap();
+    assert_eq!(meter.pin_status().unwrap(), PinStatus::NotVerified(3));
+    assert_eq!(meter.registers().unwrap().count(Service::Postage), 2);
+}
+
+/// VERIFY and several indicia in one transaction.
+pub fn a_transaction_groups_verify_and_indicia<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 10_000, |_| {});
+    let mut s = meter.transaction().unwrap();
+    s.verify_pin(&pin).unwrap();
+    for _ in 0..5 {
+        s.print_indicium(&piece(1, 20)).unwrap();
+    }
+    let regs = s.registers().unwrap();
+    assert_eq!(regs.ar_postage, 5 * 73);
+    assert!(regs.balanced());
+}
+
+/// Runs every suite test on `rig`.
+pub fn run_all<R: Rig>(rig: &mut R) {
+    typed_errors_keep_the_status_word(rig);
+    refusals_are_typed_and_charge_nothing(rig);
+    indicia_verify_offline_and_registers_balance(rig);
+    the_mac_variant_works(rig);
+    the_channel_follows_61xx_6cxx_and_chains(rig);
+    pin_change_and_unblock(rig);
+    reset_and_removal_are_recovered_without_resending_the_pin(rig);
+    a_transaction_groups_verify_and_indicia(rig);
+}
+
+/// The in-process rig.
+#[derive(Default)]
+pub struct InProcessRig {
+    card: Option<std::sync::Arc<std::sync::Mutex<host_driver::SharedCard>>>,
+}
+
+impl Rig for InProcessRig {
+    type T = host_driver::InProcessTransport;
+
+    fn blank(&mut self, keys: &AuthorityKeys, opts: &Options) -> Meter<Self::T> {
+        let (meter, card) = host_driver::simulated::blank(keys, opts).expect("blank card");
+        self.card = Some(card);
+        meter
+    }
+    fn reset_card(&mut self) {
+        self.card.as_ref().expect("card").lock().unwrap().reset().unwrap();
+    }
+    fn remove_card(&mut self) {
+        self.card.as_ref().expect("card").lock().unwrap().power_off();
+    }
+    fn insert_card(&mut self) {
+        self.card.as_ref().expect("card").lock().unwrap().power_on().unwrap();
+    }
+}
