@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # path-or-command:package pairs the tests need.
 need=(
   dmtxread:dmtx-utils
-  pcscd:pcscd
+  /usr/sbin/pcscd:pcscd
   /usr/include/PCSC/winscard.h:libpcsclite-dev
   /usr/lib/pcsc/drivers/serial/libifdvpcd.so:vsmartcard-vpcd
   scriptor:pcsc-tools

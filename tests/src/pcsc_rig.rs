@@ -52,7 +52,8 @@ impl PcscRig {
             None
         } else {
             let _ = std::fs::create_dir_all("/run/pcscd");
-            let child = Command::new("pcscd")
+            let bin = if std::path::Path::new("/usr/sbin/pcscd").exists() { "/usr/sbin/pcscd" } else { "pcscd" };
+            let child = Command::new(bin)
                 .arg("-f")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -20,42 +20,42 @@ fn with_rig(f: impl FnOnce(&mut PcscRig)) {
 
 #[test]
 fn suite_typed_errors_keep_the_status_word() {
-    with_rig(|r| suite::typed_errors_keep_the_status_word(r));
+    with_rig(suite::typed_errors_keep_the_status_word::<PcscRig>);
 }
 
 #[test]
 fn suite_refusals_are_typed_and_charge_nothing() {
-    with_rig(|r| suite::refusals_are_typed_and_charge_nothing(r));
+    with_rig(suite::refusals_are_typed_and_charge_nothing::<PcscRig>);
 }
 
 #[test]
 fn suite_indicia_verify_offline_and_registers_balance() {
-    with_rig(|r| suite::indicia_verify_offline_and_registers_balance(r));
+    with_rig(suite::indicia_verify_offline_and_registers_balance::<PcscRig>);
 }
 
 #[test]
 fn suite_the_mac_variant_works() {
-    with_rig(|r| suite::the_mac_variant_works(r));
+    with_rig(suite::the_mac_variant_works::<PcscRig>);
 }
 
 #[test]
 fn suite_the_channel_follows_61xx_6cxx_and_chains() {
-    with_rig(|r| suite::the_channel_follows_61xx_6cxx_and_chains(r));
+    with_rig(suite::the_channel_follows_61xx_6cxx_and_chains::<PcscRig>);
 }
 
 #[test]
 fn suite_pin_change_and_unblock() {
-    with_rig(|r| suite::pin_change_and_unblock(r));
+    with_rig(suite::pin_change_and_unblock::<PcscRig>);
 }
 
 #[test]
 fn suite_reset_and_removal_are_recovered_without_resending_the_pin() {
-    with_rig(|r| suite::reset_and_removal_are_recovered_without_resending_the_pin(r));
+    with_rig(suite::reset_and_removal_are_recovered_without_resending_the_pin::<PcscRig>);
 }
 
 #[test]
 fn suite_a_transaction_groups_verify_and_indicia() {
-    with_rig(|r| suite::a_transaction_groups_verify_and_indicia(r));
+    with_rig(suite::a_transaction_groups_verify_and_indicia::<PcscRig>);
 }
 
 #[test]
