@@ -38,6 +38,27 @@ fn pcscd_running() -> bool {
     Command::new("pidof").arg("pcscd").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
+/// Starts `pcscd -f` unless one runs, and waits for the vpcd reader.
+fn spawn_pcscd() -> Option<Child> {
+    let child = if pcscd_running() {
+        None
+    } else {
+        let _ = std::fs::create_dir_all("/run/pcscd");
+        let bin = if std::path::Path::new("/usr/sbin/pcscd").exists() { "/usr/sbin/pcscd" } else { "pcscd" };
+        let child = Command::new(bin)
+            .arg("-f")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pcscd is installed (scripts/test.sh installs it)");
+        Some(child)
+    };
+    wait_for("the vpcd reader", Duration::from_secs(15), || {
+        list_readers().is_ok_and(|r| r.iter().any(|n| n == READER))
+    });
+    child
+}
+
 /// pcscd plus a card server thread.
 pub struct PcscRig {
     pcscd: Option<Child>,
@@ -65,6 +86,20 @@ impl PcscRig {
             list_readers().is_ok_and(|r| r.iter().any(|n| n == READER))
         });
         Self { pcscd, server: None, control: Control::default() }
+    }
+
+    /// Kills the pcscd this rig started and starts a new one.
+    pub fn restart_pcscd(&mut self) {
+        if let Some(mut child) = self.pcscd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.pcscd = spawn_pcscd();
+    }
+
+    /// Waits until a card is (or is not) in the reader.
+    pub fn wait_card(&self, present: bool) {
+        self.wait_present(present);
     }
 
     /// Puts `card` in the reader (replacing any card) and waits until PC/SC sees it.

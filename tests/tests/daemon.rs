@@ -1,0 +1,108 @@
+//! The real `pcmeter-card` process under pcscd: personalized over PC/SC, it
+//! keeps its state across a clean SIGTERM restart, keeps the image at mode
+//! 0600, reconnects when pcscd restarts, and refuses bad state paths clearly.
+
+use apdu_specs::{Lifecycle, Service};
+use host_driver::Meter;
+use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tests::pcsc_rig::{PcscRig, slot};
+
+fn daemon_bin() -> PathBuf {
+    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = dir.join("pcmeter-card");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo).args(["build", "-q", "-p", "card-sim", "--bin", "pcmeter-card"]).status().unwrap();
+        assert!(ok.success());
+    }
+    bin
+}
+
+fn start(state: &Path, issuer: Option<&[u8; 65]>) -> Child {
+    let mut cmd = Command::new(daemon_bin());
+    cmd.arg("--state").arg(state).args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "warn"]);
+    if let Some(k) = issuer {
+        cmd.args(["--issuer-key", &hex::encode(k)]);
+    }
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+fn terminate(mut child: Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "pcmeter-card exited with {status}");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "pcmeter-card did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_daemon_keeps_its_state_across_restarts_and_pcscd_restarts() {
+    let _slot = slot();
+    let dir = std::env::temp_dir().join(format!("pcmeter-daemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("card.img");
+    let keys = AuthorityKeys::from_seed("daemon");
+    let opts = Options::at(tests::FIXTURE_TIME, 10_000);
+
+    let mut rig = PcscRig::start();
+    let daemon = start(&state, Some(&keys.issuer.public()));
+    rig.wait_card(true);
+    let mut meter = Meter::connect(rig.transport()).unwrap();
+    let up = bring_up(&mut meter, &keys, &opts).unwrap();
+    meter.verify_pin(&up.pin).unwrap();
+    meter.print_indicium(&tests::piece(1, 20)).unwrap();
+    meter.print_indicium(&tests::piece(2, 20)).unwrap();
+    drop(meter);
+    terminate(daemon);
+    rig.wait_card(false);
+    assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Restart from the state file: same meter, same money.
+    let daemon = start(&state, None);
+    rig.wait_card(true);
+    let mut meter = Meter::connect(rig.transport()).unwrap();
+    let regs = meter.registers().unwrap();
+    assert_eq!((regs.count(Service::Postage), regs.ar_postage), (2, 73 + 150));
+    assert_eq!(meter.status().unwrap().lifecycle, Lifecycle::Operational);
+    drop(meter);
+
+    // pcscd restarts: the card reconnects by itself.
+    rig.restart_pcscd();
+    rig.wait_card(true);
+    let mut meter = Meter::connect(rig.transport()).unwrap();
+    assert!(meter.registers().unwrap().balanced());
+    drop(meter);
+    terminate(daemon);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_state_paths_are_refused_with_the_path_named() {
+    let dir = std::env::temp_dir().join(format!("pcmeter-badstate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corrupt = dir.join("corrupt.img");
+    std::fs::write(&corrupt, b"PCMIMG not really an image at all, just some bytes of junk....").unwrap();
+    for (path, needle) in
+        [(dir.join("missing/card.img"), "directory does not exist"), (corrupt.clone(), "checksum mismatch")]
+    {
+        let out = Command::new(daemon_bin())
+            .arg("--state")
+            .arg(&path)
+            .args(["--issuer-key", &"04".repeat(65)])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(&path.display().to_string()) && err.contains(needle), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
