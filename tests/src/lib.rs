@@ -297,3 +297,21 @@ pub fn documented(capdu: &[u8], sw: apdu_specs::sw::Sw) -> bool {
         None => GENERIC_STATUS_WORDS.iter().any(|(s, _)| *s == sw.family()),
     }
 }
+
+/// Path of a workspace binary next to the test executables, (re)built by cargo first.
+pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir").to_path_buf();
+    let bin = dir.join(name);
+    {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-q", "-p", package, "--bin", name]);
+        if release {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().expect("cargo runs").success(), "building {name}");
+    }
+    bin
+}

@@ -12,14 +12,7 @@ use std::time::{Duration, Instant};
 use tests::pcsc_rig::{PcscRig, slot};
 
 fn daemon_bin() -> PathBuf {
-    let dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = dir.join("pcmeter-card");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo).args(["build", "-q", "-p", "card-sim", "--bin", "pcmeter-card"]).status().unwrap();
-        assert!(ok.success());
-    }
-    bin
+    tests::workspace_bin("card-sim", "pcmeter-card")
 }
 
 fn start(state: &Path, issuer: Option<&[u8; 65]>) -> Child {

@@ -215,3 +215,46 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
         assert!(regs.balanced());
     });
 }
+
+#[test]
+fn the_cli_lists_readers_and_prints_through_a_reader() {
+    let pcmeter = tests::workspace_bin("host-driver", "pcmeter");
+    with_rig(|rig| {
+        let up = suite::up(rig, 10_000, |o| o.profile.meter_id = String::from("PCM-CLI-0001"));
+        drop(up.meter);
+        let out = run(pcmeter.to_str().unwrap(), &["readers"]);
+        assert!(out.contains("Virtual PCD 00 00: meter PCM-CLI-0001 (OPERATIONAL)"), "{out}");
+        let out = run(pcmeter.to_str().unwrap(), &["--reader", READER, "status"]);
+        assert!(out.contains("lifecycle        OPERATIONAL"), "{out}");
+        let dir = std::env::temp_dir().join(format!("pcmeter-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = dir.join("label.png");
+        let out = Command::new(&pcmeter)
+            .args([
+                "--meter-id",
+                "PCM-CLI-0001",
+                "print",
+                "--class",
+                "1",
+                "--weight",
+                "20",
+                "--from",
+                "10001",
+                "--to",
+                "94105",
+            ])
+            .args(["--date", &tests::FIXTURE_DATE.to_string(), "--out"])
+            .arg(&png)
+            .env("PCMETER_PIN", "123456")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let printed = hex::decode(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        assert_eq!(printed.len(), 124);
+        let decoded = Command::new("dmtxread").arg(&png).output().unwrap();
+        assert_eq!(decoded.stdout, printed);
+        let out = run(pcmeter.to_str().unwrap(), &["--reader", READER, "registers"]);
+        assert!(out.contains("AR_p  USD 0.73") && out.contains("holds"), "{out}");
+        std::fs::remove_dir_all(&dir).ok();
+    });
+}

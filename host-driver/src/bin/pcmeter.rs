@@ -1,17 +1,29 @@
 //! `pcmeter`: the PCMeter command-line tool.
 
+use apdu_specs::date::yyyymmdd_from_unix;
+use apdu_specs::mailpiece::{MailPiece, postcode};
 use clap::{Parser, Subcommand};
+use host_driver::demo::money;
 use host_driver::render;
-use host_driver::verify::{IndiciumKey, verify_indicium};
+use host_driver::transport::pcsc::{open_meter, survey};
+use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
+use host_driver::{Meter, Pin, Transport};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "pcmeter", version, about = "PCMeter: a postage and certificate meter on a smart card")]
 struct Cli {
-    /// Log level for the APDU trace and the library (e.g. `pcmeter::apdu=debug`).
+    /// Log filter for the library and the APDU trace (e.g. `pcmeter::apdu=debug`).
     #[arg(long, global = true, default_value = "warn")]
     log: String,
+    /// PC/SC reader to use (see `pcmeter readers`).
+    #[arg(long, global = true)]
+    reader: Option<String>,
+    /// Use the reader holding the meter with this ID.
+    #[arg(long, global = true)]
+    meter_id: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -26,6 +38,35 @@ enum Cmd {
         /// Use the HMAC (secret-key) indicium variant.
         #[arg(long)]
         hmac: bool,
+    },
+    /// List PC/SC readers and the meters in them.
+    Readers,
+    /// Show the meter's status.
+    Status,
+    /// Show the money registers.
+    Registers,
+    /// Read and verify the audit log.
+    Audit,
+    /// Print an indicium (PIN from $PCMETER_PIN or one line of standard input).
+    Print {
+        /// Rate class.
+        #[arg(long)]
+        class: u8,
+        /// Weight in grams.
+        #[arg(long)]
+        weight: u32,
+        /// Origin postcode.
+        #[arg(long)]
+        from: String,
+        /// Destination postcode.
+        #[arg(long)]
+        to: String,
+        /// Mailing date YYYYMMDD (default: today, UTC).
+        #[arg(long)]
+        date: Option<u32>,
+        /// Data Matrix output (.png or .svg).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Verify an indicium offline.
     Verify {
@@ -55,36 +96,144 @@ fn decode_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String>
     v.try_into().map_err(|_| format!("{what}: expected {N} bytes"))
 }
 
+fn write_symbol(out: &PathBuf, bytes: &[u8]) -> Result<(), String> {
+    let data = if out.extension().is_some_and(|e| e == "svg") {
+        render::svg(bytes, 6).map_err(|e| e.to_string())?.into_bytes()
+    } else {
+        render::png(bytes, 6).map_err(|e| e.to_string())?
+    };
+    std::fs::write(out, data).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+fn read_pin() -> Result<Pin, String> {
+    let digits = match std::env::var("PCMETER_PIN") {
+        Ok(p) => zeroize::Zeroizing::new(p),
+        Err(_) => {
+            eprint!("PIN: ");
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading the PIN: {e}"))?;
+            zeroize::Zeroizing::new(line.trim().to_owned())
+        }
+    };
+    Pin::new(&digits).map_err(|_| String::from("the PIN must be 4 to 12 digits"))
+}
+
+fn meter(cli: &Cli) -> Result<Meter<host_driver::transport::pcsc::PcscTransport>, String> {
+    open_meter(cli.reader.as_deref(), cli.meter_id.as_deref()).map_err(|e| e.to_string())
+}
+
+fn show_status<T: Transport>(m: &mut Meter<T>) -> Result<(), String> {
+    let s = m.status().map_err(|e| e.to_string())?;
+    let id = m.fci().and_then(|f| f.meter_id).map(|i| String::from_utf8_lossy(&i).into_owned()).unwrap_or_default();
+    println!("meter            {id}");
+    println!("reader           {}", m.transport_mut().reader_name());
+    println!("lifecycle        {}", s.lifecycle.name());
+    println!("PIN tries left   {} (PUK {})", s.pin_tries, s.puk_tries);
+    println!("rate table       v{} ({})", s.rate_table_version, String::from_utf8_lossy(&s.currency));
+    println!("card time        {} (YYYYMMDD {})", s.time, yyyymmdd_from_unix(s.time));
+    println!("next inspection  {} (YYYYMMDD {})", s.inspection_deadline, yyyymmdd_from_unix(s.inspection_deadline));
+    println!("audit records    {}", s.audit_records);
+    println!("flags            {:#04x}", s.flags);
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+    match &cli.command {
         Cmd::Demo { out, hmac } => {
-            let report = host_driver::demo::run(&out, hmac).map_err(|e| e.to_string())?;
+            let report = host_driver::demo::run(out, *hmac).map_err(|e| e.to_string())?;
             print!("{}", report.text);
-            Ok(())
+        }
+        Cmd::Readers => {
+            let all = survey().map_err(|e| e.to_string())?;
+            if all.is_empty() {
+                println!("no readers");
+            }
+            for r in all {
+                match (&r.meter, &r.error) {
+                    (Some(f), _) => println!(
+                        "{}: meter {} ({})",
+                        r.reader,
+                        f.meter_id
+                            .map(|i| String::from_utf8_lossy(&i).into_owned())
+                            .unwrap_or_else(|| "not personalized".into()),
+                        f.lifecycle.name()
+                    ),
+                    (None, Some(e)) => println!("{}: {e}", r.reader),
+                    (None, None) => println!("{}: no meter", r.reader),
+                }
+            }
+        }
+        Cmd::Status => show_status(&mut meter(&cli)?)?,
+        Cmd::Registers => {
+            let mut m = meter(&cli)?;
+            let s = m.status().map_err(|e| e.to_string())?;
+            let r = m.registers().map_err(|e| e.to_string())?;
+            let f = |v| money(v, &s.currency, s.exponent);
+            println!(
+                "AR_p  {}\nAR_c  {}\nDR    {}\nCT    {}",
+                f(r.ar_postage),
+                f(r.ar_certificates),
+                f(r.descending),
+                f(r.control_total)
+            );
+            println!("NT    {}\npieces {:?}", r.recharge_seq, r.counts);
+            println!("AR_p + AR_c + DR == CT: {}", if r.balanced() { "holds" } else { "VIOLATED" });
+        }
+        Cmd::Audit => {
+            let mut m = meter(&cli)?;
+            let (head, records) = m.audit_log().map_err(|e| e.to_string())?;
+            for r in &records {
+                println!(
+                    "#{:<5} t={} {:?} amount={} detail={}",
+                    r.seq,
+                    r.time,
+                    r.event,
+                    r.amount,
+                    hex::encode(r.detail)
+                );
+            }
+            verify_audit_chain(&head, &records).map_err(|e| e.to_string())?;
+            println!("{} records, chain verified, head {}", head.records, hex::encode(head.hash));
+        }
+        Cmd::Print { class, weight, from, to, date, out } => {
+            let piece = MailPiece {
+                rate_class: *class,
+                weight_grams: *weight,
+                date: date.unwrap_or_else(|| yyyymmdd_from_unix(card_sim::SimClock::System.now().unwrap_or(0))),
+                origin: postcode(from).ok_or("--from: up to 5 letters or digits")?,
+                destination: postcode(to).ok_or("--to: up to 5 letters or digits")?,
+            };
+            let pin = read_pin()?;
+            let mut m = meter(&cli)?;
+            let mut s = m.transaction().map_err(|e| e.to_string())?;
+            s.verify_pin(&pin).map_err(|e| e.to_string())?;
+            let ind = s.print_indicium(&piece).map_err(|e| e.to_string())?;
+            let keys = s.public_keys().map_err(|e| e.to_string())?;
+            drop(s);
+            if let Some(k) = keys.postal {
+                verify_indicium(&ind, IndiciumKey::Ecdsa(&k)).map_err(|e| format!("indicium does not verify: {e}"))?;
+            }
+            write_symbol(out, &ind)?;
+            println!("{}", hex::encode_upper(&ind));
+            eprintln!("wrote {}", out.display());
         }
         Cmd::Verify { indicium, postal_key, mac_key } => {
             let bytes = hex::decode(indicium.trim()).map_err(|e| format!("indicium: {e}"))?;
             let body = match (postal_key, mac_key) {
-                (Some(k), None) => verify_indicium(&bytes, IndiciumKey::Ecdsa(&decode_hex::<65>(&k, "postal key")?)),
-                (None, Some(k)) => verify_indicium(&bytes, IndiciumKey::Mac(&decode_hex::<32>(&k, "MAC key")?)),
+                (Some(k), None) => verify_indicium(&bytes, IndiciumKey::Ecdsa(&decode_hex::<65>(k, "postal key")?)),
+                (None, Some(k)) => verify_indicium(&bytes, IndiciumKey::Mac(&decode_hex::<32>(k, "MAC key")?)),
                 _ => return Err(String::from("give --postal-key or --mac-key")),
             }
             .map_err(|e| format!("NOT VALID: {e}"))?;
             println!("valid indicium: {body:#?}");
-            Ok(())
         }
         Cmd::Render { indicium, out } => {
             let bytes = hex::decode(indicium.trim()).map_err(|e| format!("indicium: {e}"))?;
-            let data = if out.extension().is_some_and(|e| e == "svg") {
-                render::svg(&bytes, 6).map_err(|e| e.to_string())?.into_bytes()
-            } else {
-                render::png(&bytes, 6).map_err(|e| e.to_string())?
-            };
-            std::fs::write(&out, data).map_err(|e| format!("{}: {e}", out.display()))?;
+            write_symbol(out, &bytes)?;
             println!("wrote {}", out.display());
-            Ok(())
         }
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {

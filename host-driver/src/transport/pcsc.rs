@@ -110,3 +110,60 @@ impl Transaction for PcscTransaction<'_> {
         self.tx.transmit(capdu, self.buf).map(<[u8]>::to_vec).map_err(map_error)
     }
 }
+
+/// A reader and what SELECT found in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// Reader name.
+    pub reader: String,
+    /// The meter's FCI, when a meter answered SELECT.
+    pub meter: Option<apdu_specs::fci::Fci>,
+    /// Why the reader could not be probed, if it could not.
+    pub error: Option<String>,
+}
+
+/// Lists readers and SELECTs the meter application in each.
+pub fn survey() -> Result<Vec<ReaderInfo>, TransportError> {
+    Ok(list_readers()?
+        .into_iter()
+        .map(|reader| match PcscTransport::connect(&reader, false) {
+            Ok(t) => match crate::Meter::connect(t) {
+                Ok(m) => ReaderInfo { reader, meter: m.fci().cloned(), error: None },
+                Err(e) => ReaderInfo { reader, meter: None, error: Some(e.to_string()) },
+            },
+            Err(e) => ReaderInfo { reader, meter: None, error: Some(e.to_string()) },
+        })
+        .collect())
+}
+
+/// Opens the meter in `reader`, or the one whose meter ID is `meter_id`, or
+/// the only meter present.
+pub fn open_meter(
+    reader: Option<&str>,
+    meter_id: Option<&str>,
+) -> Result<crate::Meter<PcscTransport>, crate::MeterError> {
+    if let Some(name) = reader {
+        return crate::Meter::connect(PcscTransport::connect(name, false)?);
+    }
+    let wanted = |info: &ReaderInfo| {
+        let id =
+            info.meter.as_ref().and_then(|f| f.meter_id).map(|id| String::from_utf8_lossy(&id).trim_end().to_owned());
+        match (meter_id, id) {
+            (Some(want), Some(id)) => want == id,
+            (None, _) => info.meter.is_some(),
+            _ => false,
+        }
+    };
+    let found: Vec<ReaderInfo> = survey()?.into_iter().filter(wanted).collect();
+    match found.as_slice() {
+        [one] => crate::Meter::connect(PcscTransport::connect(&one.reader, false)?),
+        [] => Err(TransportError::ReaderNotFound(
+            meter_id.map_or("no reader holds a meter".into(), |m| format!("no reader holds meter {m}")),
+        )
+        .into()),
+        _ => {
+            Err(TransportError::Other("several meters are present: choose one with --reader or --meter-id".into())
+                .into())
+        }
+    }
+}
