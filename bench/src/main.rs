@@ -7,6 +7,8 @@ use card_core::Applet;
 use card_core::platform::CryptoEngine;
 use card_core::soft_engine::SoftEngine;
 use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
+mod pcsc_bench;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -182,4 +184,10 @@ fn main() {
         bulk.as_secs_f64(),
         rate(labels, bulk)
     );
+
+    if std::path::Path::new("/usr/sbin/pcscd").exists() {
+        pcsc_bench::run(if quick { 300 } else { 2_000 });
+    } else {
+        eprintln!("pcscd not installed: PC/SC rows skipped (scripts/test.sh installs it)");
+    }
 }

@@ -227,7 +227,7 @@ impl<P: Platform> Core<P> {
             Command::ChangeReference { which, old, new } => self.change_reference(which, &old, &new),
             Command::ResetRetryCounter { puk, new_pin } => self.reset_retry_counter(&puk, new_pin.as_ref()),
             Command::GetData(tag) => self.get_data(tag),
-            Command::GetAuditRecord(seq) => self.get_audit_record(seq),
+            Command::GetAuditRecords { first, count } => self.get_audit_records(first, count),
             Command::StoreData(data) => self.store_data(&data),
             Command::Activate => self.activate(),
             Command::PrintIndicium(piece) => self.print_indicium(&piece, req),

@@ -60,8 +60,13 @@ pub enum Command {
     },
     /// GET DATA by tag.
     GetData(u16),
-    /// GET DATA of one audit record.
-    GetAuditRecord(u32),
+    /// GET DATA of consecutive audit records.
+    GetAuditRecords {
+        /// First sequence number.
+        first: u32,
+        /// How many (1 to the ring size).
+        count: u16,
+    },
     /// STORE DATA (signed personalization profile).
     StoreData(Vec<u8>),
     /// ACTIVATE.
@@ -142,8 +147,15 @@ impl Command {
             }
             ins::GET_DATA_ODD => {
                 expect_p1p2(req, tags::AUDIT_RECORD)?;
-                let seq: [u8; 4] = req.data.as_slice().try_into().map_err(|_| Sw::WRONG_LENGTH)?;
-                Ok(Self::GetAuditRecord(u32::from_be_bytes(seq)))
+                let (first, count) = match req.data.as_slice() {
+                    [a, b, c, d] => (u32::from_be_bytes([*a, *b, *c, *d]), 1),
+                    [a, b, c, d, e, f] => (u32::from_be_bytes([*a, *b, *c, *d]), u16::from_be_bytes([*e, *f])),
+                    _ => return Err(Sw::WRONG_LENGTH),
+                };
+                if count == 0 || u32::from(count) > crate::state::AUDIT_CAPACITY {
+                    return Err(Sw::BAD_DATA);
+                }
+                Ok(Self::GetAuditRecords { first, count })
             }
             ins::STORE_DATA => {
                 expect_p1p2(req, 0)?;

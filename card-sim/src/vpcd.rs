@@ -84,6 +84,34 @@ impl VirtualCard for EchoCard {
     }
 }
 
+/// A card served while its owner keeps a handle to it (benchmarks, tests).
+#[derive(Debug)]
+pub struct Shared<C>(pub std::sync::Arc<std::sync::Mutex<C>>);
+
+impl<C: VirtualCard> Shared<C> {
+    fn with<R>(&self, f: impl FnOnce(&mut C) -> R) -> Option<R> {
+        self.0.lock().ok().map(|mut c| f(&mut c))
+    }
+}
+
+impl<C: VirtualCard> VirtualCard for Shared<C> {
+    fn power_on(&mut self) {
+        self.with(|c| c.power_on());
+    }
+    fn power_off(&mut self) {
+        self.with(|c| c.power_off());
+    }
+    fn reset(&mut self) {
+        self.with(|c| c.reset());
+    }
+    fn atr(&self) -> Vec<u8> {
+        self.with(|c| c.atr()).unwrap_or_default()
+    }
+    fn apdu(&mut self, capdu: &[u8]) -> Vec<u8> {
+        self.with(|c| c.apdu(capdu)).unwrap_or_else(|| vec![0x6F, 0x00])
+    }
+}
+
 /// Controls shared with a running [`serve`] loop.
 #[derive(Debug, Clone, Default)]
 pub struct Control {

@@ -203,10 +203,21 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         self.call(Command::new(CLA_PROPRIETARY, ins::UPDATE_RATES, 0, 0).data(signed_table)).map(drop)
     }
 
+    /// Up to `count` consecutive audit records from `first`, in one exchange.
+    pub fn audit_records(&mut self, first: u32, count: u16) -> Result<Vec<Record>, MeterError> {
+        let [p1, p2] = tags::AUDIT_RECORD.to_be_bytes();
+        let mut req = first.to_be_bytes().to_vec();
+        req.extend_from_slice(&count.to_be_bytes());
+        let ne = usize::from(count) * apdu_specs::audit::RECORD_LEN;
+        let data = self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&req).expect(ne.max(1)))?;
+        data.chunks(apdu_specs::audit::RECORD_LEN).map(|c| Record::parse(c).map_err(MeterError::from)).collect()
+    }
+
     /// Every audit record the card still holds, oldest first.
     pub fn audit_log(&mut self) -> Result<(Head, Vec<Record>), MeterError> {
         let head = self.audit_head()?;
-        let records = (head.oldest..head.records).map(|seq| self.audit_record(seq)).collect::<Result<_, _>>()?;
+        let n = head.records - head.oldest;
+        let records = if n == 0 { Vec::new() } else { self.audit_records(head.oldest, n as u16)? };
         Ok((head, records))
     }
 }
@@ -315,6 +326,8 @@ impl<T: Transport> Meter<T> {
         fn audit_head() -> Head;
         /// One audit record.
         fn audit_record(seq: u32) -> Record;
+        /// Consecutive audit records.
+        fn audit_records(first: u32, count: u16) -> Vec<Record>;
         /// All held audit records.
         fn audit_log() -> (Head, Vec<Record>);
         /// Public keys.

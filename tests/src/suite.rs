@@ -188,6 +188,20 @@ pub fn a_transaction_groups_verify_and_indicia<R: Rig>(rig: &mut R) {
     assert!(regs.balanced());
 }
 
+/// The whole audit ring (64 records, 4416 bytes) in one extended exchange.
+pub fn the_audit_ring_reads_in_one_exchange<R: Rig>(rig: &mut R) {
+    let Up { mut meter, pin, .. } = up(rig, 100_000, |_| {});
+    let mut s = meter.transaction().unwrap();
+    s.verify_pin(&pin).unwrap();
+    for _ in 0..70 {
+        s.print_indicium(&piece(1, 1)).unwrap();
+    }
+    let (head, records) = s.audit_log().unwrap();
+    assert_eq!(records.len(), 64);
+    assert_eq!(head.records, 72);
+    verify_audit_chain(&head, &records).unwrap();
+}
+
 /// Runs every suite test on `rig`.
 pub fn run_all<R: Rig>(rig: &mut R) {
     typed_errors_keep_the_status_word(rig);
@@ -198,6 +212,7 @@ pub fn run_all<R: Rig>(rig: &mut R) {
     pin_change_and_unblock(rig);
     reset_and_removal_are_recovered_without_resending_the_pin(rig);
     a_transaction_groups_verify_and_indicia(rig);
+    the_audit_ring_reads_in_one_exchange(rig);
 }
 
 /// The in-process rig.

@@ -42,3 +42,8 @@ fn reset_and_removal_are_recovered_without_resending_the_pin() {
 fn a_transaction_groups_verify_and_indicia() {
     suite::a_transaction_groups_verify_and_indicia(&mut InProcessRig::default());
 }
+
+#[test]
+fn the_audit_ring_reads_in_one_exchange() {
+    suite::the_audit_ring_reads_in_one_exchange(&mut InProcessRig::default());
+}

@@ -258,3 +258,8 @@ fn the_cli_lists_readers_and_prints_through_a_reader() {
         std::fs::remove_dir_all(&dir).ok();
     });
 }
+
+#[test]
+fn suite_the_audit_ring_reads_in_one_exchange() {
+    with_rig(suite::the_audit_ring_reads_in_one_exchange::<PcscRig>);
+}

@@ -61,15 +61,21 @@ impl<P: Platform> Core<P> {
         }
     }
 
-    pub(crate) fn get_audit_record(&mut self, seq: u32) -> Result<Vec<u8>, Sw> {
-        if seq >= self.state.counters.audit_records || seq < self.audit_oldest() {
+    /// Records `first ..` (at most `count`, stopping at the newest).
+    pub(crate) fn get_audit_records(&mut self, first: u32, count: u16) -> Result<Vec<u8>, Sw> {
+        let records = self.state.counters.audit_records;
+        if first >= records || first < self.audit_oldest() {
             return Err(Sw::NOT_FOUND);
         }
-        let bytes = self.platform.store().read(audit_slot(seq)).map_err(|_| Sw::MEMORY_FAILURE)?;
-        let bytes = bytes.ok_or(Sw::NOT_FOUND)?;
-        match Record::parse(&bytes) {
-            Ok(r) if r.seq == seq => Ok(bytes),
-            _ => Err(Sw::NOT_FOUND),
+        let last = first.saturating_add(u32::from(count)).min(records);
+        let mut out = Vec::with_capacity((last - first) as usize * apdu_specs::audit::RECORD_LEN);
+        for seq in first..last {
+            let bytes = self.platform.store().read(audit_slot(seq)).map_err(|_| Sw::MEMORY_FAILURE)?;
+            match bytes.as_deref().map(Record::parse) {
+                Some(Ok(r)) if r.seq == seq => out.extend_from_slice(bytes.as_deref().unwrap_or(&[])),
+                _ => return Err(Sw::NOT_FOUND),
+            }
         }
+        Ok(out)
     }
 }

@@ -1,0 +1,99 @@
+//! Round trips through pcscd + vpcd: the meter against an echo card on the
+//! same path, for the same response sizes, in the same run.
+
+use card_sim::vpcd::{EchoCard, Shared};
+use host_driver::transport::{Transaction, Transport};
+use std::time::{Duration, Instant};
+use tests::pcsc_rig::PcscRig;
+
+fn round_trips(rig: &PcscRig, apdu: &[u8], expect_len: usize, n: usize) -> f64 {
+    let mut t = rig.transport();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let mut tx = t.begin().unwrap();
+        let start = Instant::now();
+        for _ in 0..n {
+            let r = tx.transmit(apdu).unwrap();
+            assert_eq!(r.len(), expect_len, "unexpected response {:02X?}", &r[r.len().saturating_sub(2)..]);
+        }
+        best = best.min(start.elapsed());
+    }
+    n as f64 / best.as_secs_f64()
+}
+
+/// Runs the PC/SC section and prints its rows.
+pub fn run(n: usize) {
+    let _slot = tests::pcsc_rig::slot();
+    let mut rig = PcscRig::start();
+    let records = 60u16;
+    let audit_len = usize::from(records) * apdu_specs::audit::RECORD_LEN;
+    let le = (audit_len as u16).to_be_bytes();
+    // (label, meter APDU, echo APDU, response length including SW)
+    let mut audit = vec![0x00, 0xCB, 0xDF, 0x25, 0x00, 0x00, 0x06, 0, 0, 0, 8];
+    audit.extend_from_slice(&records.to_be_bytes());
+    audit.extend_from_slice(&le);
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>, usize)> = vec![
+        ("empty response", vec![0x00, 0x20, 0x00, 0x81], vec![0x80, 0x01, 0x00, 0x00], 2),
+        ("256-byte response", vec![0x00, 0xCA, 0xDF, 0x22, 0x00], vec![0x80, 0x01, 0x00, 0x00, 0x00], 258),
+        (
+            "4 KiB response (60 audit records, extended Le)",
+            audit,
+            vec![0x80, 0x01, 0x00, 0x00, 0x00, le[0], le[1]],
+            audit_len + 2,
+        ),
+    ];
+
+    // The meter card, with 70 indicia in its audit log and the PIN to be verified.
+    let mut card = tests::DirectCard::operational_with_credit(100_000_000);
+    card.verify("123456");
+    for _ in 0..70 {
+        assert_eq!(card.print(1, 1).1, 0x9000);
+    }
+    card.card.power_off();
+    let meter_card = std::sync::Arc::new(std::sync::Mutex::new(card.card));
+
+    // Echo and meter alternate twice on the one slot; the best of each counts.
+    let mut echo = vec![0f64; cases.len()];
+    let mut meter = vec![0f64; cases.len()];
+    for _ in 0..2 {
+        rig.plug(EchoCard);
+        for (best, (_, _, e, len)) in echo.iter_mut().zip(&cases) {
+            *best = best.max(round_trips(&rig, e, *len, n));
+        }
+        rig.plug(Shared(std::sync::Arc::clone(&meter_card)));
+        {
+            let mut t = rig.transport();
+            let mut tx = t.begin().unwrap();
+            tx.transmit(&tests::select_apdu()).unwrap();
+            let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+            verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+            assert_eq!(tx.transmit(&verify).unwrap(), vec![0x90, 0x00]);
+        }
+        for (best, (_, m, _, len)) in meter.iter_mut().zip(&cases) {
+            *best = best.max(round_trips(&rig, m, *len, n));
+        }
+    }
+    rig.plug(Shared(std::sync::Arc::clone(&meter_card)));
+    {
+        let mut t = rig.transport();
+        let mut tx = t.begin().unwrap();
+        tx.transmit(&tests::select_apdu()).unwrap();
+        let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+        verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+        assert_eq!(tx.transmit(&verify).unwrap(), vec![0x90, 0x00]);
+    }
+
+    for ((label, _, _, _), (e, m)) in cases.iter().zip(echo.iter().zip(meter.iter())) {
+        let overhead = e / m - 1.0;
+        println!(
+            "| pcscd + vpcd, {label} | meter {m:.0} RT/s, echo {e:.0} RT/s: meter adds {:.1} % | ≤ 25 % | {} |",
+            overhead * 100.0,
+            if overhead <= 0.25 { "met" } else { "NOT met" }
+        );
+    }
+    let mut piece = vec![0x80, 0x60, 0x00, 0x00, 19];
+    piece.extend_from_slice(&tests::piece(1, 1).encode());
+    piece.push(0);
+    let ind = round_trips(&rig, &piece, 126, n);
+    println!("| pcscd + vpcd, indicia (one round trip each) | {ind:.0} /s | reported | — |");
+}
