@@ -9,7 +9,7 @@
 
 pub mod clock;
 pub mod entropy;
-pub mod image_store;
+pub mod journal;
 pub mod memory_store;
 pub mod platform;
 pub mod sim;
@@ -17,7 +17,8 @@ pub mod vpcd;
 
 pub use clock::SimClock;
 pub use entropy::Entropy;
-pub use image_store::ImageFileStore;
+pub use journal::JournalStore;
+pub use journal::medium::DirMedium;
 pub use memory_store::MemoryStore;
 pub use platform::SimPlatform;
 pub use sim::{SimCard, SimError};

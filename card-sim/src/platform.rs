@@ -25,6 +25,11 @@ impl<S: Store> SimPlatform<S> {
         &self.clock
     }
 
+    /// Gives the store back (power-off in tests).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The store (read-only).
     pub fn store_ref(&self) -> &S {
         &self.store

@@ -83,10 +83,23 @@ fn bad_state_paths_are_refused_with_the_path_named() {
     let dir = std::env::temp_dir().join(format!("pcmeter-badstate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let corrupt = dir.join("corrupt.img");
-    std::fs::write(&corrupt, b"PCMIMG not really an image at all, just some bytes of junk....").unwrap();
-    for (path, needle) in
-        [(dir.join("missing/card.img"), "directory does not exist"), (corrupt.clone(), "checksum mismatch")]
-    {
+    std::fs::write(&corrupt, vec![0x5Au8; 200]).unwrap();
+    let old = dir.join("future.img");
+    let mut future = b"PCMJRNL1".to_vec();
+    future.extend_from_slice(&99u16.to_be_bytes());
+    future.extend_from_slice(&[0u8; 8]);
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&future);
+    future.extend_from_slice(&digest);
+    future.resize(128, 0);
+    std::fs::write(&old, future).unwrap();
+    let truncated = dir.join("truncated.img");
+    std::fs::write(&truncated, b"PCMJRNL1\x00\x01").unwrap();
+    for (path, needle) in [
+        (dir.join("missing/card.img"), "directory does not exist"),
+        (corrupt.clone(), "not a PCMeter card journal"),
+        (old.clone(), "unsupported journal format version 99"),
+        (truncated.clone(), "truncated journal header"),
+    ] {
         let out = Command::new(daemon_bin())
             .arg("--state")
             .arg(&path)

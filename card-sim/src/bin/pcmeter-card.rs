@@ -1,9 +1,10 @@
 //! `pcmeter-card`: the simulated meter card as a daemon behind pcscd's vpcd
-//! driver. The card state lives in one file (created on first start from
-//! `--issuer-key`); SIGINT or SIGTERM stops it cleanly.
+//! driver. The card state lives in one journal file (created on first start
+//! from `--issuer-key`; see `card_sim::journal`); SIGINT or SIGTERM stops it
+//! cleanly, and SIGKILL at any moment loses nothing that was acknowledged.
 
 use card_sim::vpcd::{self, Control, EchoCard};
-use card_sim::{Entropy, ImageFileStore, SimCard, SimClock, SimPlatform};
+use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +42,11 @@ fn run(args: Args) -> Result<(), String> {
         return vpcd::serve(&mut EchoCard, &args.vpcd, &control).map_err(|e| e.to_string());
     }
     let path = args.state.ok_or("--state is required")?;
-    let store = ImageFileStore::open(&path).map_err(|e| e.to_string())?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name =
+        path.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let medium = DirMedium::new(dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    let store = JournalStore::open(medium, name).map_err(|e| e.to_string())?;
     let clock = args.fixed_time.map_or(SimClock::System, SimClock::fixed);
     let fresh = store.is_empty();
     let platform = SimPlatform::new(store, Entropy::Os, clock);

@@ -1,0 +1,315 @@
+//! The tearing campaign. For every command that changes persistent state,
+//! and for every N from 0 to the number of low-level operations the command
+//! performs, power is cut at operation N. Two crash modes are used:
+//! unsynced data lost, or everything issued kept; the interrupted write is
+//! torn in both. Each variant runs with and without journal compaction.
+//! After a restart from the store:
+//! - the state equals the state before or the state after;
+//! - AR_p + AR_c + DR == CT;
+//! - no counter went backwards;
+//! - the audit chain verifies;
+//! - a released signed output implies the committed state.
+
+use apdu_specs::audit::{Head, Record};
+use apdu_specs::registers::Registers;
+use card_core::Applet;
+use card_core::platform::Platform;
+use card_sim::journal::JournalStore;
+use card_sim::journal::fault::{CrashMode, FaultMedium};
+use card_sim::{Entropy, SimClock, SimPlatform};
+use host_driver::verify::verify_audit_chain;
+use std::collections::BTreeMap;
+use tests::{FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options};
+
+type Card = Applet<SimPlatform<JournalStore<FaultMedium>>>;
+type State = BTreeMap<u16, Vec<u8>>;
+const NAME: &str = "card";
+
+fn power_on(medium: FaultMedium, clock: &SimClock) -> Card {
+    let store = JournalStore::open(medium, NAME).expect("the journal always reopens after a tear");
+    Applet::power_on(SimPlatform::new(store, Entropy::seeded(11), clock.clone())).expect("the card restarts")
+}
+
+fn power_off(card: Card) -> FaultMedium {
+    card.into_platform().into_store().into_medium()
+}
+
+fn state(card: &mut Card) -> State {
+    card.platform_mut().store().snapshot()
+}
+
+fn sw(r: &[u8]) -> u16 {
+    u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
+}
+
+fn ok(card: &mut Card, apdu: &[u8]) {
+    assert_eq!(sw(&card.process(apdu)), 0x9000, "{}", hex::encode_upper(apdu));
+}
+
+fn verify_apdu(pin: &str) -> Vec<u8> {
+    let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+    a.extend_from_slice(apdu_specs::pin::PinBlock::from_digits(pin).unwrap().as_bytes());
+    a
+}
+
+fn chained(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = data.chunks(255).collect();
+    let n = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut a = vec![
+                if i + 1 < n { header[0] | 0x10 } else { header[0] },
+                header[1],
+                header[2],
+                header[3],
+                c.len() as u8,
+            ];
+            a.extend_from_slice(c);
+            a
+        })
+        .collect()
+}
+
+fn get(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
+    let r = card.process(apdu);
+    assert_eq!(sw(&r), 0x9000);
+    r[..r.len() - 2].to_vec()
+}
+
+fn registers(card: &mut Card) -> Registers {
+    Registers::parse(&get(card, &[0x00, 0xCA, 0xDF, 0x20, 0x00])).unwrap()
+}
+
+fn audit_ok(card: &mut Card) {
+    let head = Head::parse(&get(card, &[0x00, 0xCA, 0xDF, 0x23, 0x00])).unwrap();
+    let n = head.records - head.oldest;
+    let records: Vec<Record> = if n == 0 {
+        Vec::new()
+    } else {
+        let mut a = vec![0x00, 0xCB, 0xDF, 0x25, 0x00, 0x00, 0x06];
+        a.extend_from_slice(&head.oldest.to_be_bytes());
+        a.extend_from_slice(&(n as u16).to_be_bytes());
+        a.extend_from_slice(&[0x00, 0x00]);
+        get(card, &a).chunks(69).map(|c| Record::parse(c).unwrap()).collect()
+    };
+    verify_audit_chain(&head, &records).expect("audit chain verifies after restart");
+}
+
+fn diff(a: &State, b: &State) -> Vec<u16> {
+    a.keys().chain(b.keys()).filter(|k| a.get(k) != b.get(k)).copied().collect()
+}
+
+/// A command under test: the durable state it starts from, the session set-up
+/// (not torn), and the APDUs that change state (torn).
+struct Scenario {
+    name: &'static str,
+    pre: FaultMedium,
+    clock: SimClock,
+    setup: Vec<Vec<u8>>,
+    command: Vec<Vec<u8>>,
+    /// Length of the signed output the last APDU releases, if any.
+    output: Option<usize>,
+}
+
+fn fresh_medium(clock: &SimClock) -> FaultMedium {
+    let store = JournalStore::open(FaultMedium::new(), NAME).unwrap();
+    let platform = SimPlatform::new(store, Entropy::seeded(11), clock.clone());
+    let card = Applet::manufacture(platform, &vector_keys().issuer.public()).unwrap();
+    let mut m = power_off(card);
+    m.reboot();
+    m
+}
+
+fn advance(medium: FaultMedium, clock: &SimClock, apdus: &[Vec<u8>]) -> FaultMedium {
+    let mut card = power_on(medium, clock);
+    for a in apdus {
+        ok(&mut card, a);
+    }
+    let mut m = power_off(card);
+    m.reboot();
+    m
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let clock = SimClock::fixed(FIXTURE_TIME);
+    let perso = personalization_apdus(&vector_keys(), &vector_options());
+    let blank = fresh_medium(&clock);
+    let mut to_perso = vec![select_apdu()];
+    to_perso.extend(perso.iter().cloned());
+    let personalized = advance(blank.clone(), &clock, &to_perso);
+    let operational =
+        advance(personalized.clone(), &clock, &[select_apdu(), verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
+    let mut indicium = vec![0x80, 0x60, 0x00, 0x00, 19];
+    indicium.extend_from_slice(&tests::piece(1, 20).encode());
+    indicium.push(0);
+    let table = signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 80);
+    let late = SimClock::fixed(FIXTURE_TIME + 91 * 86_400);
+    vec![
+        Scenario {
+            name: "personalization",
+            pre: blank,
+            clock: clock.clone(),
+            setup: vec![select_apdu()],
+            command: perso,
+            output: None,
+        },
+        Scenario {
+            name: "activate",
+            pre: personalized,
+            clock: clock.clone(),
+            setup: vec![select_apdu(), verify_apdu("123456")],
+            command: vec![vec![0x00, 0x44, 0x00, 0x00]],
+            output: None,
+        },
+        Scenario {
+            name: "verify-wrong-pin",
+            pre: operational.clone(),
+            clock: clock.clone(),
+            setup: vec![select_apdu()],
+            command: vec![verify_apdu("000000")],
+            output: None,
+        },
+        Scenario {
+            name: "indicium",
+            pre: operational.clone(),
+            clock: clock.clone(),
+            setup: vec![select_apdu(), verify_apdu("123456")],
+            command: vec![indicium.clone()],
+            output: Some(124),
+        },
+        Scenario {
+            name: "update-rates",
+            pre: operational.clone(),
+            clock: clock.clone(),
+            setup: vec![select_apdu(), verify_apdu("123456")],
+            command: chained([0x80, 0x62, 0x00, 0x00], &table),
+            output: None,
+        },
+        Scenario {
+            name: "inspection-lock",
+            pre: operational,
+            clock: late,
+            setup: vec![select_apdu(), verify_apdu("123456")],
+            command: vec![indicium],
+            output: None,
+        },
+    ]
+}
+
+/// Runs the command on a card powered from `medium`; returns the card and the last response.
+fn run(medium: FaultMedium, s: &Scenario, compaction: bool, arm: impl FnOnce(&mut FaultMedium)) -> (Card, Vec<u8>) {
+    let mut card = power_on(medium, &s.clock);
+    for a in &s.setup {
+        ok(&mut card, a);
+    }
+    if compaction {
+        card.platform_mut().store().force_compaction();
+    }
+    arm(card.platform_mut().store().medium_mut());
+    let mut last = Vec::new();
+    for a in &s.command {
+        last = card.process(a);
+    }
+    (card, last)
+}
+
+#[test]
+fn every_tear_point_leaves_the_state_before_or_after() {
+    let mut tear_points = 0;
+    for s in scenarios() {
+        for compaction in [false, true] {
+            // Dry run: the states before and after, and the operations the command performs.
+            let (mut card, response) = run(s.pre.clone(), &s, compaction, |m| m.count_from_now());
+            let ops = card.platform_mut().store().medium_mut().ops();
+            let after = state(&mut card);
+            let mut before_card = power_on(s.pre.clone(), &s.clock);
+            let before = state(&mut before_card);
+            ok(&mut before_card, &select_apdu());
+            let regs_before = registers(&mut before_card);
+            if let Some(len) = s.output {
+                assert_eq!(response.len(), len + 2, "{}: the dry run releases its output", s.name);
+            }
+            assert_ne!(before, after, "{}: the command changes state", s.name);
+            assert!(ops >= 2, "{}: at least a write and a sync", s.name);
+
+            for n in 0..=ops {
+                for mode in [CrashMode::LoseUnsynced, CrashMode::KeepUnsynced] {
+                    tear_points += 1;
+                    let (card, last) = run(s.pre.clone(), &s, compaction, |m| m.arm(n, mode));
+                    let mut medium = power_off(card);
+                    medium.reboot();
+                    let mut card = power_on(medium, &s.clock);
+                    let now = state(&mut card);
+                    let label = format!("{} (compaction {compaction}) cut at op {n}/{ops} {mode:?}", s.name);
+                    assert!(
+                        now == before || now == after,
+                        "{label}: a third state; differs from before in {:?}, from after in {:?}",
+                        diff(&now, &before),
+                        diff(&now, &after)
+                    );
+                    if s.output.is_some_and(|len| last.len() == len + 2) {
+                        assert_eq!(now, after, "{label}: output released without its debit committed");
+                    }
+                    ok(&mut card, &select_apdu());
+                    let regs = registers(&mut card);
+                    assert!(regs.balanced(), "{label}: AR_p + AR_c + DR != CT");
+                    assert!(
+                        regs.ar_postage >= regs_before.ar_postage && regs.control_total >= regs_before.control_total,
+                        "{label}"
+                    );
+                    let credited = regs.control_total - regs_before.control_total;
+                    assert!(regs.descending <= regs_before.descending + credited, "{label}: DR rose without a credit");
+                    assert!(
+                        regs.counts.iter().zip(regs_before.counts.iter()).all(|(a, b)| a >= b),
+                        "{label}: a count went back"
+                    );
+                    audit_ok(&mut card);
+                }
+            }
+        }
+    }
+    println!("tearing campaign: {tear_points} tear points, all before-or-after");
+    assert!(tear_points >= 60);
+}
+
+#[test]
+fn a_full_disk_keeps_the_last_good_state() {
+    let s = scenarios().into_iter().find(|s| s.name == "indicium").unwrap();
+    for compaction in [false, true] {
+        for n in 0..2 {
+            let (mut card, last) = run(s.pre.clone(), &s, compaction, |m| m.disk_full_at(n));
+            assert_eq!(sw(&last), 0x6581, "the card reports the memory failure");
+            let mut before_card = power_on(s.pre.clone(), &s.clock);
+            assert!(state(&mut card) == state(&mut before_card), "nothing changed in memory");
+            let mut medium = power_off(card);
+            medium.reboot();
+            let mut after = power_on(medium, &s.clock);
+            let (a, b) = (state(&mut after), state(&mut before_card));
+            assert!(a == b, "nothing changed on disk (op {n}, compaction {compaction}): differs in {:?}", diff(&a, &b));
+        }
+    }
+}
+
+#[test]
+fn corruption_in_the_middle_is_refused_not_rolled_back() {
+    let s = scenarios().into_iter().find(|s| s.name == "indicium").unwrap();
+    // Three indicia after the pre-state: three more records in the journal.
+    let (mut card, _) = run(s.pre.clone(), &s, false, |m| m.count_from_now());
+    for _ in 0..2 {
+        assert_eq!(card.process(&s.command[0]).len(), 126);
+    }
+    let mut medium = power_off(card);
+    medium.reboot();
+    // Flip a byte in the second-to-last record (about 300 bytes before the end).
+    assert!(medium.edit(NAME, |file| {
+        let end = file.iter().rposition(|b| *b != 0).unwrap();
+        file[end - 300] ^= 0x01;
+    }));
+    let err = match JournalStore::open(medium, NAME) {
+        Ok(_) => String::from("opened without complaint"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("corrupted and later records exist"), "{err}");
+}
