@@ -102,7 +102,7 @@ impl FaultMedium {
     /// Applies the crash (if any) and powers the medium back on.
     pub fn reboot(&mut self) {
         let keep = matches!(self.cut_at, Some((_, CrashMode::KeepUnsynced)));
-        if self.dead && keep || !self.dead {
+        if keep || !self.dead {
             // Nothing was lost (healthy shutdown, or everything issued survived).
             for inode in &mut self.inodes {
                 inode.durable = inode.live.clone();
