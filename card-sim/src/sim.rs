@@ -53,6 +53,11 @@ impl<S: Store> SimCard<S> {
         Ok(Self { power: Some(Power::On(Box::new(Applet::manufacture(platform, issuer_key)?))) })
     }
 
+    /// Wraps an applet that is already powered.
+    pub fn from_applet(applet: Applet<SimPlatform<S>>) -> Self {
+        Self { power: Some(Power::On(Box::new(applet))) }
+    }
+
     /// Powers a card on from an existing store.
     pub fn from_platform(platform: SimPlatform<S>) -> Result<Self, SimError> {
         Ok(Self { power: Some(Power::On(Box::new(Applet::power_on(platform)?))) })

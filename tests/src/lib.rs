@@ -134,9 +134,9 @@ pub fn replay(
 }
 
 /// A card driven with raw APDUs (the applet directly, no host layer).
-pub struct DirectCard {
+pub struct DirectCard<S: card_core::platform::Store = card_sim::MemoryStore> {
     /// The simulated card.
-    pub card: SimCard,
+    pub card: SimCard<S>,
     /// Its clock.
     pub clock: SimClock,
 }
@@ -170,7 +170,9 @@ impl DirectCard {
         c.power_cycle();
         c
     }
+}
 
+impl<S: card_core::platform::Store> DirectCard<S> {
     /// Sends an APDU; returns data and SW.
     pub fn send(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
         let r = self.card.transmit(apdu).expect("card powered");
