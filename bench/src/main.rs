@@ -7,6 +7,7 @@ use card_core::Applet;
 use card_core::platform::CryptoEngine;
 use card_core::soft_engine::SoftEngine;
 use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
+mod durable_bench;
 mod pcsc_bench;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -185,6 +186,7 @@ fn main() {
         rate(labels, bulk)
     );
 
+    durable_bench::run(if quick { 300 } else { 2_000 }, if quick { 2 } else { 3 });
     if std::path::Path::new("/usr/sbin/pcscd").exists() {
         pcsc_bench::run(if quick { 300 } else { 2_000 });
     } else {

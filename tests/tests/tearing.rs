@@ -313,3 +313,23 @@ fn corruption_in_the_middle_is_refused_not_rolled_back() {
     };
     assert!(err.contains("corrupted and later records exist"), "{err}");
 }
+
+#[test]
+fn a_read_only_medium_refuses_commits_and_keeps_the_state() {
+    let s = scenarios().into_iter().find(|s| s.name == "indicium").unwrap();
+    let (mut card, last) = run(s.pre.clone(), &s, false, |m| m.set_read_only(true));
+    assert_eq!(sw(&last), 0x6581);
+    assert_eq!(sw(&card.process(&s.command[0])), 0x6581, "still refused, nothing half-done");
+    let mut medium = power_off(card);
+    medium.set_read_only(false);
+    medium.reboot();
+    let mut after = power_on(medium, &s.clock);
+    let mut before = power_on(s.pre.clone(), &s.clock);
+    assert!(state(&mut after) == state(&mut before));
+    // A new card cannot even be manufactured on a read-only medium.
+    let mut ro = FaultMedium::new();
+    ro.set_read_only(true);
+    let store = JournalStore::open(ro, NAME).unwrap();
+    let platform = SimPlatform::new(store, Entropy::seeded(1), s.clock.clone());
+    assert!(Applet::manufacture(platform, &vector_keys().issuer.public()).is_err());
+}

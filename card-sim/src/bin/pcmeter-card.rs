@@ -57,7 +57,7 @@ fn run(args: Args) -> Result<(), String> {
             .try_into()
             .map_err(|_| "--issuer-key: expected 65 bytes")?;
         tracing::info!(path = %path.display(), "manufacturing a new card");
-        SimCard::manufacture(platform, &key).map_err(|e| e.to_string())?
+        SimCard::manufacture(platform, &key).map_err(|e| format!("{}: cannot create the card: {e}", path.display()))?
     } else {
         SimCard::from_platform(platform).map_err(|e| format!("{}: {e}", path.display()))?
     };

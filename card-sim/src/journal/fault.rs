@@ -44,6 +44,7 @@ pub struct FaultMedium {
     ops: usize,
     cut_at: Option<(usize, CrashMode)>,
     enospc_at: Option<usize>,
+    read_only: bool,
     dead: bool,
 }
 
@@ -67,8 +68,14 @@ impl FaultMedium {
             ops: 0,
             cut_at: None,
             enospc_at: None,
+            read_only: false,
             dead: false,
         }
+    }
+
+    /// Makes every write fail as on a read-only file system (EROFS).
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
     }
 
     /// Cuts power when the `n`-th operation from now (0-based) starts.
@@ -137,6 +144,9 @@ impl FaultMedium {
         self.ops += 1;
         if self.enospc_at == Some(n) {
             return Err(io::Error::from_raw_os_error(28));
+        }
+        if self.read_only {
+            return Err(io::Error::from_raw_os_error(30));
         }
         Ok(matches!(self.cut_at, Some((at, _)) if at == n))
     }

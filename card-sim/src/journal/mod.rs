@@ -65,7 +65,7 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 64;
 /// Default file size (zero-filled); grows when the state needs more.
-pub const DEFAULT_CAPACITY: usize = 256 * 1024;
+pub const DEFAULT_CAPACITY: usize = 1024 * 1024;
 const RECORD_OVERHEAD: usize = 4 + 8 + 32;
 
 /// Why a journal could not be opened.
@@ -303,31 +303,37 @@ impl<M: Medium> Store for JournalStore<M> {
         if self.poisoned {
             return Err(StoreError::Io);
         }
-        let mut next = self.records.clone();
-        next.commit(set)?;
         let writes: Vec<(RecordId, &[u8])> = set.writes().iter().map(|(id, v)| (*id, v.as_slice())).collect();
         let record = encode_record(self.next_seq, &encode_payload(&writes));
         let result = if self.tail == 0 || self.tail + record.len() > self.file_len {
-            self.compact(&next)
+            // Only compaction needs the new state before it is durable.
+            let mut next = self.records.clone();
+            next.commit(set)?;
+            self.compact(&next).map(|()| self.records = next)
         } else {
             let appended =
                 self.medium.write_at(&self.name, self.tail as u64, &record).and_then(|()| self.medium.sync(&self.name));
-            if appended.is_err() {
-                // The record may sit unsynced in the cache and reach the disk
-                // later: scrub it, or stop trusting this handle.
-                let zeros = vec![0u8; record.len()];
-                let scrubbed = self
-                    .medium
-                    .write_at(&self.name, self.tail as u64, &zeros)
-                    .and_then(|()| self.medium.sync(&self.name));
-                self.poisoned = scrubbed.is_err();
+            match appended {
+                Ok(()) => {
+                    self.tail += record.len();
+                    self.records.commit(set).map_err(|_| std::io::Error::other("in-memory apply failed"))
+                }
+                Err(e) => {
+                    // The record may sit unsynced in the cache and reach the disk
+                    // later: scrub it, or stop trusting this handle.
+                    let zeros = vec![0u8; record.len()];
+                    let scrubbed = self
+                        .medium
+                        .write_at(&self.name, self.tail as u64, &zeros)
+                        .and_then(|()| self.medium.sync(&self.name));
+                    self.poisoned = scrubbed.is_err();
+                    Err(e)
+                }
             }
-            appended.map(|()| self.tail += record.len())
         };
         match result {
             Ok(()) => {
                 self.next_seq += 1;
-                self.records = next;
                 Ok(())
             }
             Err(e) => {
