@@ -187,6 +187,16 @@ impl Frame {
     }
 }
 
+/// Reads one whole frame from any reader (used on the rest of a frame once it
+/// has started, and by the fuzz target on arbitrary bytes).
+pub fn read_frame_from(r: &mut impl Read) -> Result<Frame, VpcdError> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len)?;
+    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    r.read_exact(&mut payload)?;
+    Frame::decode(payload)
+}
+
 /// Writes one frame.
 pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> Result<(), VpcdError> {
     let len = u16::try_from(payload.len()).map_err(|_| VpcdError::Protocol("response longer than 65535 bytes"))?;

@@ -333,3 +333,45 @@ fn a_read_only_medium_refuses_commits_and_keeps_the_state() {
     let platform = SimPlatform::new(store, Entropy::seeded(1), s.clock.clone());
     assert!(Applet::manufacture(platform, &vector_keys().issuer.public()).is_err());
 }
+
+/// Attack: PIN brute force with power cuts. The attacker guesses PINs and
+/// cuts the power at every possible moment of each VERIFY, hoping that a cut
+/// after the comparison but before the counter is saved gives a free try.
+/// Decrement-before-compare means any answer that reveals a comparison
+/// implies a durably decremented counter, so at most `limit` guesses are
+/// ever judged and the right PIN (the 5th guess) is never reached.
+#[test]
+fn attack_pin_brute_force_across_power_cuts() {
+    let s = scenarios().into_iter().find(|s| s.name == "verify-wrong-pin").unwrap();
+    let guesses = ["111111", "222222", "333333", "444444", "123456", "555555"];
+    let mut medium = s.pre.clone();
+    let mut judged = 0;
+    for guess in guesses {
+        for cut in 0..=2 {
+            let mut card = power_on(medium, &s.clock);
+            ok(&mut card, &select_apdu());
+            card.platform_mut().store().medium_mut().arm(cut, CrashMode::LoseUnsynced);
+            let r = card.process(&verify_apdu(guess));
+            let answer = sw(&r);
+            assert_ne!(answer, 0x9000, "the attacker reached the right PIN");
+            medium = power_off(card);
+            medium.reboot();
+            if answer & 0xFFF0 == 0x63C0 {
+                judged += 1;
+                // The revealed comparison was paid for, durably.
+                let mut check = power_on(medium, &s.clock);
+                ok(&mut check, &select_apdu());
+                let tries = apdu_specs::registers::Status::parse(&get(&mut check, &[0x00, 0xCA, 0xDF, 0x21, 0x00]))
+                    .unwrap()
+                    .pin_tries;
+                assert_eq!(u16::from(tries), answer & 0x0F, "the counter on disk matches the answer");
+                medium = power_off(check);
+                medium.reboot();
+            }
+        }
+    }
+    assert_eq!(judged, 3, "exactly the retry limit of guesses were ever judged");
+    let mut card = power_on(medium, &s.clock);
+    ok(&mut card, &select_apdu());
+    assert_eq!(sw(&card.process(&verify_apdu("123456"))), 0x6983, "blocked, even for the right PIN");
+}

@@ -1,0 +1,39 @@
+//! The host's response handling: the channel (61xx, 6Cxx, lengths) and the
+//! typed parsers, fed arbitrary R-APDUs by a scripted transport.
+#![no_main]
+use host_driver::transport::{Transaction, Transport, TransportError};
+use host_driver::Meter;
+use libfuzzer_sys::fuzz_target;
+
+struct Script(Vec<Vec<u8>>);
+struct Tx<'a>(&'a mut Vec<Vec<u8>>);
+impl Transport for Script {
+    type Transaction<'a> = Tx<'a>;
+    fn begin(&mut self) -> Result<Tx<'_>, TransportError> {
+        Ok(Tx(&mut self.0))
+    }
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+    fn reader_name(&self) -> String {
+        String::new()
+    }
+}
+impl Transaction for Tx<'_> {
+    fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if self.0.is_empty() { Err(TransportError::CardRemoved) } else { Ok(self.0.remove(0)) }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let responses: Vec<Vec<u8>> = tests::oracle::split_apdus(data).into_iter().map(<[u8]>::to_vec).collect();
+    let mut m = Meter::new(Script(responses));
+    let _ = m.select();
+    let _ = m.registers();
+    let _ = m.status();
+    let _ = m.rate_table();
+    let _ = m.public_keys();
+    let _ = m.audit_log();
+    let _ = m.print_indicium(&tests::piece(1, 20));
+    let _ = m.pin_status();
+});

@@ -1,0 +1,52 @@
+//! Writes the seed corpora of the fuzz targets from the transcript vectors
+//! and real card output: `cargo run -p tests --example fuzz_seeds`.
+use std::path::PathBuf;
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn main() {
+    let vf = tests::foundation_vectors();
+    // Every well-formed command of the vectors, alone and as whole transcripts.
+    let mut all = Vec::new();
+    for t in &vf.transcripts {
+        let apdus: Vec<Vec<u8>> = t.steps.iter().map(|s| s.capdu.clone()).collect();
+        write("apdu_stream", &format!("transcript-{}", t.name), &tests::oracle::join_apdus(&apdus));
+        write("apdu_tlv", &format!("transcript-{}", t.name), &tests::oracle::join_apdus(&apdus));
+        all.extend(apdus);
+    }
+    for (i, a) in all.iter().enumerate() {
+        write("apdu_stream", &format!("apdu-{i:03}"), &tests::oracle::join_apdus(std::slice::from_ref(a)));
+    }
+    let keys = tests::vector_keys();
+    let profile = host_driver::simulated::signed_profile(&keys, &tests::vector_options()).unwrap();
+    write("personalization", "vector-profile", &profile);
+    let table = tests::signed_table(2, tests::FIXTURE_TIME, |_| {});
+    write("rate_table", "signed-v2", &table);
+    write("rate_table", "body-v2", &authority::default_rate_table(2, 0).encode_body());
+    let mut c = tests::DirectCard::operational();
+    c.verify("123456");
+    let (ind, _) = c.print(1, 20);
+    write("indicium_verify", "real-indicium", &ind);
+    let mut responses = Vec::new();
+    for a in [
+        tests::select_apdu(),
+        vec![0x00, 0xCA, 0xDF, 0x20, 0x00],
+        vec![0x00, 0xCA, 0xDF, 0x21, 0x00],
+        vec![0x00, 0xCA, 0xDF, 0x22, 0x00],
+    ] {
+        responses.push(c.card.transmit(&a).unwrap());
+    }
+    responses.push(vec![0x90, 0x00]);
+    write("host_responses", "real-responses", &tests::oracle::join_apdus(&responses));
+    let mut frames = Vec::new();
+    for p in [&[0x01u8][..], &[0x04], &tests::select_apdu(), &[0x02], &[0x00]] {
+        frames.extend_from_slice(&(p.len() as u16).to_be_bytes());
+        frames.extend_from_slice(p);
+    }
+    write("vpcd_frame", "session", &frames);
+    println!("seed corpora written under fuzz/corpus/");
+}

@@ -1,0 +1,169 @@
+//! The invariant oracle, run after every APDU by the fuzz targets and the
+//! stateful proptest. It reads the card's state out of band, from its store,
+//! so checking never disturbs the session (open chains, pending responses).
+
+use apdu_specs::audit::Record;
+use apdu_specs::sw::Sw;
+use card_core::platform::Store;
+use card_core::state::{Counters, Secrets, audit_slot, records};
+use card_sim::MemoryStore;
+use sha2::{Digest, Sha256};
+
+/// What the oracle remembers between APDUs.
+pub struct Oracle {
+    prev: Counters,
+    secrets: Vec<[u8; 32]>,
+}
+
+fn counters(store: &MemoryStore) -> Counters {
+    store.read(records::COUNTERS).ok().flatten().and_then(|b| Counters::decode(&b).ok()).unwrap_or_default()
+}
+
+fn secrets(store: &MemoryStore) -> Vec<[u8; 32]> {
+    match store.read(records::SECRETS).ok().flatten().and_then(|b| Secrets::decode(&b).ok()) {
+        Some(s) => {
+            let mut v = vec![s.device.0];
+            if let Some(p) = &s.postal {
+                v.push(p.0);
+            }
+            if let Some(k) = s.mac_key {
+                v.push(k);
+            }
+            v
+        }
+        None => Vec::new(),
+    }
+}
+
+fn read_record(store: &MemoryStore, seq: u32) -> Option<Record> {
+    store.read(audit_slot(seq)).ok().flatten().and_then(|b| Record::parse(&b).ok())
+}
+
+impl Oracle {
+    /// Starts from the card's current state.
+    pub fn new(store: &MemoryStore) -> Self {
+        Self { prev: counters(store), secrets: secrets(store) }
+    }
+
+    /// Checks one exchange. The error says which invariant broke.
+    pub fn check(&mut self, store: &MemoryStore, capdu: &[u8], response: &[u8]) -> Result<(), String> {
+        let sw = Sw::from_response(response).ok_or("response without a status word")?;
+        if !crate::documented(capdu, sw) {
+            return Err(format!("SW {sw} is not documented for {}", hex::encode_upper(capdu)));
+        }
+        // Secrets may appear once personalization generated them.
+        if self.secrets.is_empty() {
+            self.secrets = secrets(store);
+        }
+        for s in &self.secrets {
+            if response.windows(16).any(|w| s.windows(16).any(|k| k == w)) {
+                return Err(String::from("a private key (16+ bytes of it) appeared in a response"));
+            }
+        }
+        let now = counters(store);
+        let (a, b) = (&self.prev.regs, &now.regs);
+        if !b.balanced() {
+            return Err(format!("AR_p + AR_c + DR != CT: {b:?}"));
+        }
+        let credited = b.control_total.checked_sub(a.control_total).ok_or("CT went down")?;
+        // No command yet can credit an operational meter; personalization sets the first credit.
+        if credited > 0 && a.control_total != 0 {
+            return Err(String::from("CT rose without a recharge"));
+        }
+        if b.descending > a.descending + credited {
+            return Err(String::from("DR rose without a credit"));
+        }
+        let monotone = b.ar_postage >= a.ar_postage
+            && b.ar_certificates >= a.ar_certificates
+            && b.recharge_seq >= a.recharge_seq
+            && b.postmark_serial >= a.postmark_serial
+            && b.counts.iter().zip(a.counts.iter()).all(|(x, y)| x >= y)
+            && now.audit_records >= self.prev.audit_records
+            && now.time_floor >= self.prev.time_floor
+            && now.rate_version_seen >= self.prev.rate_version_seen;
+        if !monotone {
+            return Err(String::from("a counter went backwards"));
+        }
+        // The new audit records chain from the previous head to the new one.
+        let mut hash = self.prev.audit_head;
+        for seq in self.prev.audit_records..now.audit_records {
+            let r = read_record(store, seq).ok_or_else(|| format!("audit record {seq} missing"))?;
+            if r.seq != seq || r.prev_hash != hash {
+                return Err(format!("audit chain broken at {seq}"));
+            }
+            hash = Sha256::digest(r.encode()).into();
+        }
+        if hash != now.audit_head {
+            return Err(String::from("audit head does not match the chain"));
+        }
+        self.prev = now;
+        Ok(())
+    }
+}
+
+/// A personalized, activated card's store (vector keys, fixed clock): the
+/// starting point of every fuzz input. Power it on with [`fresh_card`].
+pub fn operational_store() -> MemoryStore {
+    let mut c = crate::DirectCard::operational_with_credit(1_000_000);
+    c.card.power_off();
+    c.card.platform_mut().map(|p| p.store_ref().clone()).unwrap_or_default()
+}
+
+/// A blank (manufactured) card's store.
+pub fn blank_store() -> MemoryStore {
+    let mut c = crate::DirectCard::blank();
+    c.card.power_off();
+    c.card.platform_mut().map(|p| p.store_ref().clone()).unwrap_or_default()
+}
+
+/// Powers a card on from a copy of `store`, selected, with the PIN verified when `verify`.
+pub fn fresh_card(store: &MemoryStore, verify: bool) -> card_core::Applet<card_sim::SimPlatform> {
+    let platform = card_sim::SimPlatform::new(
+        store.clone(),
+        card_sim::Entropy::seeded(3),
+        card_sim::SimClock::fixed(crate::FIXTURE_TIME),
+    );
+    let mut a = card_core::Applet::power_on(platform).expect("stored card powers on");
+    a.process(&crate::select_apdu());
+    if verify {
+        let mut v = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+        v.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").expect("pin").as_bytes());
+        a.process(&v);
+    }
+    a
+}
+
+/// Splits fuzz input into APDUs: a length byte then that many bytes; `FF`
+/// then two length bytes for long ones.
+pub fn split_apdus(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while let Some((&first, rest)) = data.split_first() {
+        let (len, rest) = if first == 0xFF {
+            match rest {
+                [a, b, tail @ ..] => (usize::from(u16::from_be_bytes([*a, *b])) % 9000, tail),
+                _ => break,
+            }
+        } else {
+            (usize::from(first), rest)
+        };
+        let take = len.min(rest.len());
+        out.push(&rest[..take]);
+        data = &rest[take..];
+    }
+    out
+}
+
+/// Encodes APDUs in the [`split_apdus`] framing (seed corpora).
+pub fn join_apdus(apdus: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in apdus {
+        if a.len() < 0xFF {
+            out.push(a.len() as u8);
+        } else {
+            out.push(0xFF);
+            out.extend_from_slice(&(a.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(a);
+    }
+    out
+}
