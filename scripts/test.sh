@@ -39,6 +39,13 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo deny (bans, licenses, sources; advisories need the network)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  cargo install cargo-deny --locked --quiet || echo "cargo-deny could not be installed from crates.io: skipped"
+fi
+if command -v cargo-deny >/dev/null 2>&1; then
+  cargo deny --log-level error check bans licenses sources
+fi
 echo "== card-core builds as no_std (with and without the soft crypto engine)"
 cargo build -p card-core --no-default-features
 cargo build -p card-core

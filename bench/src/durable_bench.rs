@@ -66,13 +66,10 @@ pub fn run(n: usize, runs: usize) {
     for a in tests::personalization_apdus(&tests::vector_keys(), &opts) {
         ok(card.process(&a));
     }
-    let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-    verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+    let verify = tests::verify_apdu("123456");
     ok(card.process(&verify));
     ok(card.process(&[0x00, 0x44, 0x00, 0x00]));
-    let mut ind = vec![0x80, 0x60, 0x00, 0x00, 19];
-    ind.extend_from_slice(&tests::piece(1, 1).encode());
-    ind.push(0);
+    let ind = tests::indicium_apdu(1, 1);
     // The disk's sync rate drifts over seconds: alternate the raw limit and
     // the indicia in short rounds and keep the best of each.
     let rounds = runs * 4;

@@ -59,18 +59,9 @@ fn operational_applet() -> SimApplet {
     for apdu in tests::personalization_apdus(&keys, &opts) {
         ok(a.process(&apdu));
     }
-    let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-    verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+    let verify = tests::verify_apdu("123456");
     ok(a.process(&verify));
     ok(a.process(&[0x00, 0x44, 0x00, 0x00]));
-    a
-}
-
-fn indicium_apdu() -> Vec<u8> {
-    let piece = tests::piece(1, 1);
-    let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
-    a.extend_from_slice(&piece.encode());
-    a.push(0);
     a
 }
 
@@ -94,7 +85,7 @@ fn main() {
 
     // Indicia through the full APDU path on the memory store.
     let mut applet = operational_applet();
-    let ind = indicium_apdu();
+    let ind = tests::indicium_apdu(1, 1);
     let ind_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {

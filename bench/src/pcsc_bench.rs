@@ -21,6 +21,14 @@ fn round_trips(rig: &PcscRig, apdu: &[u8], expect_len: usize, n: usize) -> f64 {
     n as f64 / best.as_secs_f64()
 }
 
+/// SELECT and VERIFY on the card in the rig's reader.
+fn select_and_verify(rig: &PcscRig) {
+    let mut t = rig.transport();
+    let mut tx = t.begin().unwrap();
+    tx.transmit(&tests::select_apdu()).unwrap();
+    assert_eq!(tx.transmit(&tests::verify_apdu("123456")).unwrap(), vec![0x90, 0x00]);
+}
+
 /// Runs the PC/SC section and prints its rows.
 pub fn run(n: usize) {
     let _slot = tests::pcsc_rig::slot();
@@ -61,27 +69,13 @@ pub fn run(n: usize) {
             *best = best.max(round_trips(&rig, e, *len, n));
         }
         rig.plug(Shared(std::sync::Arc::clone(&meter_card)));
-        {
-            let mut t = rig.transport();
-            let mut tx = t.begin().unwrap();
-            tx.transmit(&tests::select_apdu()).unwrap();
-            let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-            verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
-            assert_eq!(tx.transmit(&verify).unwrap(), vec![0x90, 0x00]);
-        }
+        select_and_verify(&rig);
         for (best, (_, m, _, len)) in meter.iter_mut().zip(&cases) {
             *best = best.max(round_trips(&rig, m, *len, n));
         }
     }
     rig.plug(Shared(std::sync::Arc::clone(&meter_card)));
-    {
-        let mut t = rig.transport();
-        let mut tx = t.begin().unwrap();
-        tx.transmit(&tests::select_apdu()).unwrap();
-        let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-        verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
-        assert_eq!(tx.transmit(&verify).unwrap(), vec![0x90, 0x00]);
-    }
+    select_and_verify(&rig);
 
     for ((label, _, _, _), (e, m)) in cases.iter().zip(echo.iter().zip(meter.iter())) {
         let overhead = e / m - 1.0;
@@ -91,9 +85,6 @@ pub fn run(n: usize) {
             if overhead <= 0.25 { "met" } else { "NOT met" }
         );
     }
-    let mut piece = vec![0x80, 0x60, 0x00, 0x00, 19];
-    piece.extend_from_slice(&tests::piece(1, 1).encode());
-    piece.push(0);
-    let ind = round_trips(&rig, &piece, 126, n);
+    let ind = round_trips(&rig, &tests::indicium_apdu(1, 1), 126, n);
     println!("| pcscd + vpcd, indicia (one round trip each) | {ind:.0} /s | reported | — |");
 }

@@ -37,21 +37,41 @@ pub fn vector_options() -> Options {
     }
 }
 
-/// The STORE DATA APDUs personalizing the vector meter, chained in short APDUs.
-pub fn personalization_apdus(keys: &AuthorityKeys, opts: &Options) -> Vec<Vec<u8>> {
-    let signed = host_driver::simulated::signed_profile(keys, opts).expect("vector profile");
-    let chunks: Vec<&[u8]> = signed.chunks(255).collect();
+/// `data` sent with `header` as a chain of short APDUs (CLA bit 10 on all but the last).
+pub fn chained_apdus(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = data.chunks(255).collect();
     let n = chunks.len();
     chunks
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let cla = if i + 1 < n { CLA_PROPRIETARY | CLA_CHAIN } else { CLA_PROPRIETARY };
-            let mut apdu = vec![cla, ins::STORE_DATA, 0, 0, c.len() as u8];
+            let cla = if i + 1 < n { header[0] | CLA_CHAIN } else { header[0] };
+            let mut apdu = vec![cla, header[1], header[2], header[3], c.len() as u8];
             apdu.extend_from_slice(c);
             apdu
         })
         .collect()
+}
+
+/// The STORE DATA APDUs personalizing the vector meter, chained in short APDUs.
+pub fn personalization_apdus(keys: &AuthorityKeys, opts: &Options) -> Vec<Vec<u8>> {
+    let signed = host_driver::simulated::signed_profile(keys, opts).expect("vector profile");
+    chained_apdus([CLA_PROPRIETARY, ins::STORE_DATA, 0, 0], &signed)
+}
+
+/// VERIFY of the user PIN.
+pub fn verify_apdu(digits: &str) -> Vec<u8> {
+    let mut a = vec![0x00, ins::VERIFY, 0x00, 0x81, 0x08];
+    a.extend_from_slice(apdu_specs::pin::PinBlock::from_digits(digits).expect("PIN digits").as_bytes());
+    a
+}
+
+/// PRINT INDICIUM for [`piece`]`(class, grams)`, Le 00.
+pub fn indicium_apdu(class: u8, grams: u32) -> Vec<u8> {
+    let mut a = vec![CLA_PROPRIETARY, ins::PRINT_INDICIUM, 0x00, 0x00, 19];
+    a.extend_from_slice(&piece(class, grams).encode());
+    a.push(0);
+    a
 }
 
 /// A mail piece posted on the fixture date from 10001 to 94105.
@@ -200,10 +220,7 @@ impl<S: card_core::platform::Store> DirectCard<S> {
 
     /// VERIFY with digits.
     pub fn verify(&mut self, digits: &str) -> u16 {
-        let block = apdu_specs::pin::PinBlock::from_digits(digits).unwrap();
-        let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-        a.extend_from_slice(block.as_bytes());
-        self.sw(&a)
+        self.sw(&verify_apdu(digits))
     }
 
     /// PRINT INDICIUM for a piece mailed today.
@@ -223,14 +240,11 @@ impl<S: card_core::platform::Store> DirectCard<S> {
 
     /// An APDU sending `data` with (CLA, INS, P1, P2), chained in short APDUs when long.
     pub fn send_chained(&mut self, header: [u8; 4], data: &[u8]) -> (Vec<u8>, u16) {
-        let chunks: Vec<&[u8]> = data.chunks(255).collect();
-        let n = chunks.len();
+        let apdus = chained_apdus(header, data);
+        let n = apdus.len();
         let mut last = (Vec::new(), 0x9000);
-        for (i, c) in chunks.into_iter().enumerate() {
-            let cla = if i + 1 < n { header[0] | CLA_CHAIN } else { header[0] };
-            let mut a = vec![cla, header[1], header[2], header[3], c.len() as u8];
-            a.extend_from_slice(c);
-            last = self.send(&a);
+        for (i, a) in apdus.iter().enumerate() {
+            last = self.send(a);
             if i + 1 < n && last.1 != 0x9000 {
                 return last;
             }

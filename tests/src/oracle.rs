@@ -126,9 +126,7 @@ pub fn fresh_card(store: &MemoryStore, verify: bool) -> card_core::Applet<card_s
     let mut a = card_core::Applet::power_on(platform).expect("stored card powers on");
     a.process(&crate::select_apdu());
     if verify {
-        let mut v = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-        v.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").expect("pin").as_bytes());
-        a.process(&v);
+        a.process(&crate::verify_apdu("123456"));
     }
     a
 }

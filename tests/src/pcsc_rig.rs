@@ -69,23 +69,7 @@ pub struct PcscRig {
 impl PcscRig {
     /// Starts pcscd (unless one runs) and waits for the vpcd reader.
     pub fn start() -> Self {
-        let pcscd = if pcscd_running() {
-            None
-        } else {
-            let _ = std::fs::create_dir_all("/run/pcscd");
-            let bin = if std::path::Path::new("/usr/sbin/pcscd").exists() { "/usr/sbin/pcscd" } else { "pcscd" };
-            let child = Command::new(bin)
-                .arg("-f")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("pcscd is installed (scripts/test.sh installs it)");
-            Some(child)
-        };
-        wait_for("the vpcd reader", Duration::from_secs(15), || {
-            list_readers().is_ok_and(|r| r.iter().any(|n| n == READER))
-        });
-        Self { pcscd, server: None, control: Control::default() }
+        Self { pcscd: spawn_pcscd(), server: None, control: Control::default() }
     }
 
     /// Kills the pcscd this rig started and starts a new one.

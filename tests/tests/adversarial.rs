@@ -37,24 +37,17 @@ fn attack_private_keys_never_appear_in_any_response() {
     let mut send = |c: &mut DirectCard, apdu: &[u8]| responses.push(c.card.transmit(apdu).unwrap());
     send(&mut c, &tests::select_apdu());
     for pin in ["000000", "123456"] {
-        let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-        a.extend_from_slice(apdu_specs::pin::PinBlock::from_digits(pin).unwrap().as_bytes());
-        send(&mut c, &a);
+        send(&mut c, &tests::verify_apdu(pin));
     }
     for class in 1..=3 {
-        let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
-        a.extend_from_slice(&tests::piece(class, 50).encode());
-        a.push(0);
-        send(&mut c, &a);
+        send(&mut c, &tests::indicium_apdu(class, 50));
     }
     for tag in [0xDF20u16, 0xDF21, 0xDF22, 0xDF23, 0xDF24] {
         send(&mut c, &[0x00, 0xCA, (tag >> 8) as u8, tag as u8, 0x00]);
         send(&mut c, &[0x00, 0xC0, 0x00, 0x00, 0x00]);
     }
     send(&mut c, &[0x00, 0xCB, 0xDF, 0x25, 0x06, 0, 0, 0, 0, 0, 64, 0x00]);
-    for chunk in signed_table(2, FIXTURE_TIME - 1, |_| {}).chunks(255).collect::<Vec<_>>().iter().enumerate() {
-        let mut a = vec![if chunk.0 == 0 { 0x90 } else { 0x80 }, 0x62, 0, 0, chunk.1.len() as u8];
-        a.extend_from_slice(chunk.1);
+    for a in tests::chained_apdus([0x80, 0x62, 0, 0], &signed_table(2, FIXTURE_TIME - 1, |_| {})) {
         send(&mut c, &a);
     }
     let store = c.card.platform_mut().unwrap().store_ref().clone();

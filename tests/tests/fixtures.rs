@@ -28,13 +28,10 @@ fn write_current_fixture(path: &PathBuf) {
     for a in tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()) {
         ok(card.process(&a));
     }
-    let mut verify = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-    verify.extend_from_slice(apdu_specs::pin::PinBlock::from_digits("123456").unwrap().as_bytes());
+    let verify = tests::verify_apdu("123456");
     ok(card.process(&verify));
     ok(card.process(&[0x00, 0x44, 0x00, 0x00]));
-    let mut ind = vec![0x80, 0x60, 0x00, 0x00, 19];
-    ind.extend_from_slice(&tests::piece(1, 20).encode());
-    ind.push(0);
+    let ind = tests::indicium_apdu(1, 20);
     for _ in 0..3 {
         ok(card.process(&ind));
     }

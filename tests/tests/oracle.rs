@@ -12,25 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tests::oracle::{Oracle, fresh_card, operational_store};
 use tests::{FIXTURE_TIME, signed_table};
 
-fn indicium(class: u8, grams: u32) -> Vec<u8> {
-    let mut a = vec![0x80, 0x60, 0x00, 0x00, 19];
-    a.extend_from_slice(&tests::piece(class, grams).encode());
-    a.push(0);
-    a
-}
-
-fn verify(pin: &str) -> Vec<u8> {
-    let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-    a.extend_from_slice(apdu_specs::pin::PinBlock::from_digits(pin).unwrap().as_bytes());
-    a
-}
-
 /// Valid commands of every kind the card knows.
 fn valid() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop_oneof![
-        4 => (1u8..=4, 0u32..2500).prop_map(|(c, g)| vec![indicium(c, g)]),
-        1 => Just(vec![verify("123456")]),
-        1 => Just(vec![verify("000000")]),
+        4 => (1u8..=4, 0u32..2500).prop_map(|(c, g)| vec![tests::indicium_apdu(c, g)]),
+        1 => Just(vec![tests::verify_apdu("123456")]),
+        1 => Just(vec![tests::verify_apdu("000000")]),
         1 => Just(vec![vec![0x00, 0x20, 0xFF, 0x81]]),
         1 => prop_oneof![Just(0xDF20u16), Just(0xDF21), Just(0xDF22), Just(0xDF23), Just(0xDF24), any::<u16>()]
             .prop_map(|t| vec![vec![0x00, 0xCA, (t >> 8) as u8, t as u8, 0x00]]),
@@ -46,15 +33,7 @@ fn valid() -> impl Strategy<Value = Vec<Vec<u8>>> {
         1 => (1u32..6, any::<bool>()).prop_map(|(v, chained)| {
             let t = signed_table(v, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 60 + v);
             if chained {
-                t.chunks(255)
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let last = (i + 1) * 255 >= t.len();
-                        let mut a = vec![if last { 0x80 } else { 0x90 }, 0x62, 0, 0, c.len() as u8];
-                        a.extend_from_slice(c);
-                        a
-                    })
-                    .collect()
+                tests::chained_apdus([0x80, 0x62, 0, 0], &t)
             } else {
                 vec![capdu::encode([0x80, 0x62, 0, 0], &t, 0, true).unwrap()]
             }

@@ -19,7 +19,7 @@ use card_sim::journal::fault::{CrashMode, FaultMedium};
 use card_sim::{Entropy, SimClock, SimPlatform};
 use host_driver::verify::verify_audit_chain;
 use std::collections::BTreeMap;
-use tests::{FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options};
+use tests::{FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options, verify_apdu};
 
 type Card = Applet<SimPlatform<JournalStore<FaultMedium>>>;
 type State = BTreeMap<u16, Vec<u8>>;
@@ -44,32 +44,6 @@ fn sw(r: &[u8]) -> u16 {
 
 fn ok(card: &mut Card, apdu: &[u8]) {
     assert_eq!(sw(&card.process(apdu)), 0x9000, "{}", hex::encode_upper(apdu));
-}
-
-fn verify_apdu(pin: &str) -> Vec<u8> {
-    let mut a = vec![0x00, 0x20, 0x00, 0x81, 0x08];
-    a.extend_from_slice(apdu_specs::pin::PinBlock::from_digits(pin).unwrap().as_bytes());
-    a
-}
-
-fn chained(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
-    let chunks: Vec<&[u8]> = data.chunks(255).collect();
-    let n = chunks.len();
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut a = vec![
-                if i + 1 < n { header[0] | 0x10 } else { header[0] },
-                header[1],
-                header[2],
-                header[3],
-                c.len() as u8,
-            ];
-            a.extend_from_slice(c);
-            a
-        })
-        .collect()
 }
 
 fn get(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
@@ -141,9 +115,7 @@ fn scenarios() -> Vec<Scenario> {
     let personalized = advance(blank.clone(), &clock, &to_perso);
     let operational =
         advance(personalized.clone(), &clock, &[select_apdu(), verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
-    let mut indicium = vec![0x80, 0x60, 0x00, 0x00, 19];
-    indicium.extend_from_slice(&tests::piece(1, 20).encode());
-    indicium.push(0);
+    let indicium = tests::indicium_apdu(1, 20);
     let table = signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 80);
     let late = SimClock::fixed(FIXTURE_TIME + 91 * 86_400);
     vec![
@@ -184,7 +156,7 @@ fn scenarios() -> Vec<Scenario> {
             pre: operational.clone(),
             clock: clock.clone(),
             setup: vec![select_apdu(), verify_apdu("123456")],
-            command: chained([0x80, 0x62, 0x00, 0x00], &table),
+            command: tests::chained_apdus([0x80, 0x62, 0x00, 0x00], &table),
             output: None,
         },
         Scenario {
