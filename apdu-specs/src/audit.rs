@@ -139,6 +139,9 @@ impl Head {
         let mut r = Reader::new(bytes);
         let h = Self { records: r.u32("records")?, hash: r.array("hash")?, oldest: r.u32("oldest")? };
         r.finish()?;
+        if h.oldest > h.records {
+            return Err(FormatError::Invalid("audit head: oldest record beyond the count"));
+        }
         Ok(h)
     }
 }

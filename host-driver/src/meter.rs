@@ -24,6 +24,9 @@ use apdu_specs::{FormatError, tags, tlv};
 /// Short-APDU maximum Ne.
 const NE_SHORT: usize = 256;
 
+/// Most audit records asked for in one exchange (the card's ring size).
+pub const AUDIT_BATCH: u16 = 64;
+
 /// Whether the PIN is verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinStatus {
@@ -213,11 +216,22 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         data.chunks(apdu_specs::audit::RECORD_LEN).map(|c| Record::parse(c).map_err(MeterError::from)).collect()
     }
 
-    /// Every audit record the card still holds, oldest first.
+    /// Every audit record the card still holds, oldest first, read in
+    /// exchanges of at most [`AUDIT_BATCH`] records. A card that returns
+    /// records other than the ones asked for is a malformed response.
     pub fn audit_log(&mut self) -> Result<(Head, Vec<Record>), MeterError> {
         let head = self.audit_head()?;
-        let n = head.records - head.oldest;
-        let records = if n == 0 { Vec::new() } else { self.audit_records(head.oldest, n as u16)? };
+        let mut records = Vec::new();
+        let mut next = head.oldest;
+        while next < head.records {
+            let count = (head.records - next).min(u32::from(AUDIT_BATCH)) as u16;
+            let batch = self.audit_records(next, count)?;
+            if batch.len() != usize::from(count) || batch.iter().zip(next..).any(|(r, seq)| r.seq != seq) {
+                return Err(FormatError::Invalid("audit records do not match the request").into());
+            }
+            next += u32::from(count);
+            records.extend(batch);
+        }
         Ok((head, records))
     }
 }

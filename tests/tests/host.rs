@@ -35,3 +35,17 @@ fn short_or_overlong_responses_are_protocol_errors() {
     let mut m = Meter::new(Canned(vec![0x61, 0x10]));
     assert!(matches!(m.registers(), Err(MeterError::Protocol(ProtocolError::Runaway))));
 }
+
+/// Regression (found by the `host_responses` fuzz target): a card reporting an
+/// audit head whose oldest record is beyond its count made `audit_log`
+/// overflow. It is now a malformed response, and a card that answers with
+/// other records than asked is one too.
+#[test]
+fn a_hostile_audit_head_is_a_format_error_not_a_panic() {
+    let mut head = 3u32.to_be_bytes().to_vec();
+    head.extend_from_slice(&[0u8; 32]);
+    head.extend_from_slice(&9u32.to_be_bytes());
+    head.extend_from_slice(&[0x90, 0x00]);
+    let mut m = Meter::new(Canned(head));
+    assert!(matches!(m.audit_log(), Err(MeterError::Format(_))));
+}
