@@ -9,7 +9,11 @@ impl card_core::iso::Handler for Echo {
     fn admit(&mut self, _: &'static apdu_specs::CommandSpec) -> Result<(), apdu_specs::Sw> {
         Ok(())
     }
-    fn handle(&mut self, _: &'static apdu_specs::CommandSpec, req: &card_core::iso::Request) -> Result<Vec<u8>, apdu_specs::Sw> {
+    fn handle(
+        &mut self,
+        _: &'static apdu_specs::CommandSpec,
+        req: &card_core::iso::Request,
+    ) -> Result<Vec<u8>, apdu_specs::Sw> {
         card_core::command::Command::parse(req)?;
         Ok(req.data.clone())
     }

@@ -1,8 +1,8 @@
 //! The host's response handling: the channel (61xx, 6Cxx, lengths) and the
 //! typed parsers, fed arbitrary R-APDUs by a scripted transport.
 #![no_main]
-use host_driver::transport::{Transaction, Transport, TransportError};
 use host_driver::Meter;
+use host_driver::transport::{Transaction, Transport, TransportError};
 use libfuzzer_sys::fuzz_target;
 
 struct Script(Vec<Vec<u8>>);
