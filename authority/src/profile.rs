@@ -2,11 +2,11 @@
 
 use crate::keys::SigningKeyPair;
 use crate::mac::MasterMacKey;
+use apdu_specs::FormatError;
 use apdu_specs::indicium::IndiciumAlgorithm;
 use apdu_specs::perso::Profile;
 use apdu_specs::pin::PinBlock;
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION};
-use apdu_specs::{FormatError, rates::RateTable};
 
 /// Everything needed to personalize one meter.
 #[derive(Debug, Clone)]
@@ -108,9 +108,4 @@ pub fn sign_profile(issuer: &SigningKeyPair, profile: &Profile) -> Vec<u8> {
     let body = profile.encode_body();
     let sig = issuer.sign_message(DOMAIN_PERSONALIZATION, &body);
     signed::encode(&body, &sig)
-}
-
-/// Convenience: the table's currency as text.
-pub fn currency_text(table: &RateTable) -> String {
-    String::from_utf8_lossy(&table.currency).into_owned()
 }

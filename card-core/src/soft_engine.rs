@@ -26,11 +26,6 @@ impl<E: EntropySource> SoftEngine<E> {
     pub fn new(entropy: E) -> Self {
         Self { entropy }
     }
-
-    /// The entropy source.
-    pub fn entropy_mut(&mut self) -> &mut E {
-        &mut self.entropy
-    }
 }
 
 /// Incremental SHA-256 of the soft engine.

@@ -4,8 +4,8 @@
 //! it must hold [`slot`] for their whole run.
 
 use crate::suite::Rig;
+use card_sim::SimCard;
 use card_sim::vpcd::{self, Control, VirtualCard};
-use card_sim::{SimCard, SimClock};
 use host_driver::Meter;
 use host_driver::simulated::{AuthorityKeys, Options};
 use host_driver::transport::pcsc::{PcscTransport, list_readers};
@@ -181,9 +181,4 @@ impl Rig for PcscRig {
         self.control.insert();
         self.wait_present(true);
     }
-}
-
-/// A card for the rig with the fixture clock.
-pub fn fixture_clock() -> SimClock {
-    SimClock::fixed(crate::FIXTURE_TIME)
 }

@@ -101,11 +101,6 @@ impl FaultMedium {
         self.ops
     }
 
-    /// True after the cut.
-    pub fn is_dead(&self) -> bool {
-        self.dead
-    }
-
     /// Applies the crash (if any) and powers the medium back on.
     pub fn reboot(&mut self) {
         let keep = matches!(self.cut_at, Some((_, CrashMode::KeepUnsynced)));
