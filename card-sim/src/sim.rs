@@ -132,14 +132,6 @@ impl<S: Store> SimCard<S> {
         }
     }
 
-    /// The applet, when powered (tests).
-    pub fn applet_mut(&mut self) -> Option<&mut Applet<SimPlatform<S>>> {
-        match &mut self.power {
-            Some(Power::On(a)) => Some(a),
-            _ => None,
-        }
-    }
-
     /// The platform, whatever the power state.
     pub fn platform_mut(&mut self) -> Option<&mut SimPlatform<S>> {
         match &mut self.power {

@@ -3,9 +3,10 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tests::oracle::{Oracle, fresh_card, operational_store};
+use tests::oracle::{accepts_only_authentic, operational_store};
 
-static STORE: OnceLock<card_sim::MemoryStore> = OnceLock::new();
+/// The starting card and the key that must have signed what it accepts.
+static FIXTURE: OnceLock<(card_sim::MemoryStore, [u8; 65])> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(t) = apdu_specs::rates::RateTable::parse_body(data) {
@@ -15,22 +16,6 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(apdu_specs::rates::RateTable::parse_body(&t.encode_body()).as_ref(), Ok(&t));
     }
-    let store = STORE.get_or_init(operational_store);
-    let mut card = fresh_card(store, true);
-    let mut oracle = Oracle::new(card.platform_mut().store_ref());
-    if let Ok(apdu) = apdu_specs::capdu::encode([0x80, 0x62, 0, 0], &data[..data.len().min(8192)], 0, true) {
-        let r = card.process(&apdu);
-        if r.ends_with(&[0x90, 0x00]) {
-            // Accepted: it must verify on its own under the right key, or it was a forgery.
-            assert!(
-                tests::oracle::authentic(
-                    data,
-                    apdu_specs::signed::DOMAIN_RATE_TABLE,
-                    &tests::vector_keys().authority.public()
-                ),
-                "a rate table without the authority signature was accepted"
-            );
-        }
-        oracle.check(card.platform_mut().store_ref(), &apdu, &r).unwrap();
-    }
+    let (store, key) = FIXTURE.get_or_init(|| (operational_store(), tests::vector_keys().authority.public()));
+    accepts_only_authentic(store, true, [0x80, 0x62, 0, 0], data, apdu_specs::signed::DOMAIN_RATE_TABLE, key);
 });

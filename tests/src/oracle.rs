@@ -166,6 +166,32 @@ pub fn join_apdus(apdus: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// Sends `data` in one extended APDU with `header` to a card powered from
+/// `store` (PIN verified when `verify`), under the oracle. If the card
+/// accepts it, `data` must verify on its own under `key` and `domain`:
+/// anything else accepted would be a forgery.
+pub fn accepts_only_authentic(
+    store: &MemoryStore,
+    verify: bool,
+    header: [u8; 4],
+    data: &[u8],
+    domain: &[u8],
+    key: &[u8; 65],
+) {
+    let mut card = fresh_card(store, verify);
+    let mut oracle = Oracle::new(card.platform_mut().store_ref());
+    let Ok(apdu) = apdu_specs::capdu::encode(header, data.get(..data.len().min(8192)).unwrap_or(data), 0, true) else {
+        return;
+    };
+    let r = card.process(&apdu);
+    if r.ends_with(&[0x90, 0x00]) {
+        assert!(authentic(data, domain, key), "the card accepted {:02X} data that does not verify", header[1]);
+    }
+    if let Err(e) = oracle.check(card.platform_mut().store_ref(), &apdu, &r) {
+        panic!("{e}");
+    }
+}
+
 /// Independent check of a signed envelope under `key` and `domain` (the
 /// fuzz targets assert that whatever the card accepts passes this).
 pub fn authentic(data: &[u8], domain: &[u8], key: &[u8; 65]) -> bool {

@@ -202,17 +202,32 @@ pub fn the_audit_ring_reads_in_one_exchange<R: Rig>(rig: &mut R) {
     verify_audit_chain(&head, &records).unwrap();
 }
 
-/// Runs every suite test on `rig`.
-pub fn run_all<R: Rig>(rig: &mut R) {
-    typed_errors_keep_the_status_word(rig);
-    refusals_are_typed_and_charge_nothing(rig);
-    indicia_verify_offline_and_registers_balance(rig);
-    the_mac_variant_works(rig);
-    the_channel_follows_61xx_6cxx_and_chains(rig);
-    pin_change_and_unblock(rig);
-    reset_and_removal_are_recovered_without_resending_the_pin(rig);
-    a_transaction_groups_verify_and_indicia(rig);
-    the_audit_ring_reads_in_one_exchange(rig);
+/// Declares one `#[test]` per suite test, so the list of the suite lives here
+/// once for every transport. `$run` takes a closure over `&mut $rig` and runs
+/// it on a fresh rig.
+#[macro_export]
+macro_rules! suite_tests {
+    ($rig:ty, $run:path) => {
+        $crate::suite_tests!(@each $rig, $run;
+            typed_errors_keep_the_status_word,
+            refusals_are_typed_and_charge_nothing,
+            indicia_verify_offline_and_registers_balance,
+            the_mac_variant_works,
+            the_channel_follows_61xx_6cxx_and_chains,
+            pin_change_and_unblock,
+            reset_and_removal_are_recovered_without_resending_the_pin,
+            a_transaction_groups_verify_and_indicia,
+            the_audit_ring_reads_in_one_exchange,
+        );
+    };
+    (@each $rig:ty, $run:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $run(|rig: &mut $rig| $crate::suite::$name(rig));
+            }
+        )*
+    };
 }
 
 /// The in-process rig.

@@ -18,45 +18,8 @@ fn with_rig(f: impl FnOnce(&mut PcscRig)) {
     f(&mut rig);
 }
 
-#[test]
-fn suite_typed_errors_keep_the_status_word() {
-    with_rig(suite::typed_errors_keep_the_status_word::<PcscRig>);
-}
-
-#[test]
-fn suite_refusals_are_typed_and_charge_nothing() {
-    with_rig(suite::refusals_are_typed_and_charge_nothing::<PcscRig>);
-}
-
-#[test]
-fn suite_indicia_verify_offline_and_registers_balance() {
-    with_rig(suite::indicia_verify_offline_and_registers_balance::<PcscRig>);
-}
-
-#[test]
-fn suite_the_mac_variant_works() {
-    with_rig(suite::the_mac_variant_works::<PcscRig>);
-}
-
-#[test]
-fn suite_the_channel_follows_61xx_6cxx_and_chains() {
-    with_rig(suite::the_channel_follows_61xx_6cxx_and_chains::<PcscRig>);
-}
-
-#[test]
-fn suite_pin_change_and_unblock() {
-    with_rig(suite::pin_change_and_unblock::<PcscRig>);
-}
-
-#[test]
-fn suite_reset_and_removal_are_recovered_without_resending_the_pin() {
-    with_rig(suite::reset_and_removal_are_recovered_without_resending_the_pin::<PcscRig>);
-}
-
-#[test]
-fn suite_a_transaction_groups_verify_and_indicia() {
-    with_rig(suite::a_transaction_groups_verify_and_indicia::<PcscRig>);
-}
+// The whole typed-API suite, a second time, through pcscd + vpcd.
+tests::suite_tests!(PcscRig, with_rig);
 
 #[test]
 fn transcript_vectors_pass_through_a_real_reader() {
@@ -257,9 +220,4 @@ fn the_cli_lists_readers_and_prints_through_a_reader() {
         assert!(out.contains("AR_p  USD 0.73") && out.contains("holds"), "{out}");
         std::fs::remove_dir_all(&dir).ok();
     });
-}
-
-#[test]
-fn suite_the_audit_ring_reads_in_one_exchange() {
-    with_rig(suite::the_audit_ring_reads_in_one_exchange::<PcscRig>);
 }
