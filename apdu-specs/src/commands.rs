@@ -50,6 +50,32 @@ pub mod ins {
     pub const PRINT_INDICIUM: u8 = 0x60;
     /// UPDATE RATES.
     pub const UPDATE_RATES: u8 = 0x62;
+    /// GENERATE ASYMMETRIC KEY PAIR (ISO 7816-8).
+    pub const GENERATE_KEY_PAIR: u8 = 0x46;
+    /// READ SLOT.
+    pub const READ_SLOT: u8 = 0x4A;
+    /// CERTIFICATE REQUEST.
+    pub const CERTIFICATE_REQUEST: u8 = 0x50;
+    /// INSTALL CERTIFICATE.
+    pub const INSTALL_CERTIFICATE: u8 = 0x52;
+    /// HASH (streamed SHA-256 for postmarks).
+    pub const HASH: u8 = 0x54;
+    /// POSTMARK.
+    pub const POSTMARK: u8 = 0x56;
+    /// VALIDATE POSTMARK.
+    pub const VALIDATE_POSTMARK: u8 = 0x58;
+    /// VERIFY CERTIFICATE.
+    pub const VERIFY_CERTIFICATE: u8 = 0x5A;
+    /// UPDATE CA ANCHOR.
+    pub const UPDATE_CA_ANCHOR: u8 = 0x5C;
+    /// AGENT ISSUE.
+    pub const AGENT_ISSUE: u8 = 0x5E;
+    /// SIGN DATA.
+    pub const SIGN_DATA: u8 = 0x64;
+    /// DECRYPT.
+    pub const DECRYPT: u8 = 0x66;
+    /// REVOKE (authority order).
+    pub const REVOKE: u8 = 0x68;
 }
 
 /// Reference data qualifiers (P2 of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER).
@@ -71,6 +97,8 @@ pub enum Security {
     IssuerSignature,
     /// PIN verified and the data signed by the authority.
     PinAndAuthoritySignature,
+    /// The data signed by the authority (an order; no PIN).
+    AuthoritySignature,
     /// The current reference data (old PIN or PUK) in the data field.
     ReferenceData,
 }
@@ -83,6 +111,7 @@ impl Security {
             Self::Pin => "PIN verified in this session",
             Self::IssuerSignature => "data signed by the issuer key installed at manufacture",
             Self::PinAndAuthoritySignature => "PIN verified, and data signed by the authority key",
+            Self::AuthoritySignature => "data signed by the authority key",
             Self::ReferenceData => "current PIN or PUK carried in the data field",
         }
     }
@@ -164,6 +193,16 @@ pub const GENERIC_STATUS_WORDS: &[(Sw, &str)] = &[
     (Sw::INTERNAL_ERROR, "the crypto engine failed; for a value command the debit was committed: read the registers"),
     (Sw::INS_NOT_SUPPORTED, "unknown instruction"),
     (Sw::CLA_NOT_SUPPORTED, "the instruction exists under another class"),
+];
+
+/// PCMeter's own status words, documented in the index.
+pub const PROPRIETARY_STATUS_WORDS: &[Sw] = &[
+    Sw::INSUFFICIENT_FUNDS,
+    Sw::CERT_NOT_FROM_CA,
+    Sw::CERT_KEY_MISMATCH,
+    Sw::CERT_OUTSIDE_VALIDITY,
+    Sw::KEY_REVOKED,
+    Sw::USAGE_NOT_ALLOWED,
 ];
 
 /// Every command of the applet.
@@ -425,6 +464,337 @@ and its currency must match. A table whose effective date is in the future is he
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],
     },
+    CommandSpec {
+        name: "GENERATE KEY PAIR",
+        slug: "generate-key-pair",
+        cla: CLA_ISO,
+        ins: ins::GENERATE_KEY_PAIR,
+        p1p2: "`00 nn`: generate in slot nn (0 to 7)",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::KeyGeneration),
+        chaining: false,
+        secret_data: false,
+        purpose: "Generates a P-256 key pair in an empty, uncertified or revoked slot and fixes its usage. \\
+The private key never leaves the card. The fee, the count and the audit record commit with the key.",
+        c_data: "Usage, 1 byte (`x509.rs`): 01 postmark, 02 signature, 03 encryption, 04 agent.",
+        r_data: "The public key, uncompressed SEC1 (65 bytes).",
+        status_words: &[
+            (Sw::OK, "key generated"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "the slot holds a certified key (revoke it first), or inspection overdue"),
+            (Sw::BAD_DATA, "unknown usage"),
+            (Sw::WRONG_P1P2, "P1 not 00 or slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "READ SLOT",
+        slug: "read-slot",
+        cla: CLA_PROPRIETARY,
+        ins: ins::READ_SLOT,
+        p1p2: "`00 nn`: slot nn",
+        states: StateSet::of(&[O, L]),
+        security: Security::None,
+        charge: Charge::None,
+        chaining: false,
+        secret_data: false,
+        purpose: "Returns a slot's state, usage, public key and installed certificate.",
+        c_data: "None.",
+        r_data: "TLV (`certs.rs`): `80` slot, `81` state (00 empty, 01 key, 02 certified, 03 revoked), `82` usage, \\
+`86` public key, `87` certificate.",
+        status_words: &[(Sw::OK, "slot returned"), (Sw::WRONG_P1P2, "slot number out of range")],
+    },
+    CommandSpec {
+        name: "CERTIFICATE REQUEST",
+        slug: "certificate-request",
+        cla: CLA_PROPRIETARY,
+        ins: ins::CERTIFICATE_REQUEST,
+        p1p2: "`00 nn`: slot nn",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::CertificateRequest),
+        chaining: true,
+        secret_data: false,
+        purpose: "Builds a PKCS#10 request for the slot key with the given subject and the slot usage's profile as \\
+requested extensions, signs it with the slot key (proof of possession), and wraps it in an envelope signed by the \\
+device key (Fig. 5, the certificate communication key). Charged before the signed output is released.",
+        c_data: "Subject Name, DER.",
+        r_data: "Signed envelope, domain \"PCMeter certificate request v1\", around meter ID, slot, usage, card time and the PKCS#10 request (`certs.rs`).",
+        status_words: &[
+            (Sw::OK, "request returned"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::NOT_FOUND, "the slot holds no key"),
+            (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::BAD_DATA, "not a DER Name"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "INSTALL CERTIFICATE",
+        slug: "install-certificate",
+        cla: CLA_PROPRIETARY,
+        ins: ins::INSTALL_CERTIFICATE,
+        p1p2: "`00 nn`: slot nn",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::CertificateInstall),
+        chaining: true,
+        secret_data: false,
+        purpose: "Installs an X.509 v3 certificate into a slot. The card checks, in order: the DER, the CA \\
+signature against its anchor, the key against the slot's, the validity against the card clock, and the profile \\
+against the slot usage. Each failed check has its own status word and changes nothing.",
+        c_data: "Certificate, DER (chained or extended APDU).",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "installed"),
+            (Sw::BAD_DATA, "truncated or malformed DER, or not an ECDSA P-256 X.509 v3 certificate"),
+            (Sw::CERT_NOT_FROM_CA, "not signed by the CA anchor"),
+            (Sw::CERT_KEY_MISMATCH, "the certificate is for another key"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "expired or not yet valid"),
+            (Sw::USAGE_NOT_ALLOWED, "the certificate profile does not match the slot usage"),
+            (Sw::NOT_FOUND, "the slot holds no key"),
+            (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::NOT_ENOUGH_MEMORY, "the chain exceeds MAX_COMMAND_DATA"),
+            (Sw::WRONG_P1P2, "slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "HASH",
+        slug: "hash",
+        cla: CLA_PROPRIETARY,
+        ins: ins::HASH,
+        p1p2: "`00 00` start; `01 00` absorb the data field",
+        states: StateSet::of(&[O]),
+        security: Security::None,
+        charge: Charge::None,
+        chaining: true,
+        secret_data: false,
+        purpose: "Streams a message of any length into a SHA-256 held in RAM, for POSTMARK and VALIDATE POSTMARK \\
+with P1 = 01. Reset, power loss, deselection and the command that consumes the digest drop it.",
+        c_data: "P1 00: none. P1 01: message bytes (up to MAX_COMMAND_DATA per command).",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "started or absorbed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "absorb without a started hash"),
+            (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
+        ],
+    },
+    CommandSpec {
+        name: "POSTMARK",
+        slug: "postmark",
+        cla: CLA_PROPRIETARY,
+        ins: ins::POSTMARK,
+        p1p2: "`00 nn` digest in the data field; `01 nn` the digest of the HASH stream; nn = slot",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::Postmark),
+        chaining: false,
+        secret_data: false,
+        purpose: "Cryptographic postmark (Fig. 3): the card takes the digest, its own time, the next postmark \\
+serial and the meter ID, debits the fee and commits, then builds the RFC 3161 TSTInfo and the signed attributes \\
+(contentType, messageDigest, signingCertificateV2 with the slot certificate's SHA-256) and signs them with the slot \\
+key. The host wraps the parts and the certificate into CMS SignedData (`postmark.rs`).",
+        c_data: "P1 00: SHA-256 digest (32 bytes). P1 01: none.",
+        r_data: "TSTInfo ‖ signed attributes (SET) ‖ OCTET STRING raw r‖s, all DER.",
+        status_words: &[
+            (Sw::OK, "postmark returned; serial and registers updated"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::NOT_FOUND, "the slot holds no certified key"),
+            (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::USAGE_NOT_ALLOWED, "the slot is not a postmark slot"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "no HASH stream (P1 01), inspection overdue, or card clock behind its floor",
+            ),
+            (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "VALIDATE POSTMARK",
+        slug: "validate-postmark",
+        cla: CLA_PROPRIETARY,
+        ins: ins::VALIDATE_POSTMARK,
+        p1p2: "`00 00` digest in the data field; `01 00` the digest of the HASH stream",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::PostmarkValidation),
+        chaining: true,
+        secret_data: false,
+        purpose: "Postmark validation (Fig. 4): checks the signer certificate against the CA anchor at the postmark \\
+time and its postmark profile, then the signature and signed attributes, then the digest, and reports the first \\
+check that fails. Charged whenever a verdict is given.",
+        c_data: "P1 00: message digest (32 bytes) ‖ TimeStampToken. P1 01: TimeStampToken.",
+        r_data: "Verdict, 1 byte: 00 valid, 01 certificate invalid, 02 signature invalid, 03 digest mismatch.",
+        status_words: &[
+            (Sw::OK, "verdict returned"),
+            (Sw::BAD_DATA, "not a parsable TimeStampToken"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or inspection overdue"),
+            (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "VERIFY CERTIFICATE",
+        slug: "verify-certificate",
+        cla: CLA_PROPRIETARY,
+        ins: ins::VERIFY_CERTIFICATE,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::CertificateVerification),
+        chaining: true,
+        secret_data: false,
+        purpose: "Verifies an X.509 certificate against the card's CA anchor and the card clock (claims 13, 28). \\
+Charged whenever a verdict is given.",
+        c_data: "Certificate, DER.",
+        r_data: "Verdict, 1 byte: 00 valid, 01 not signed by the CA anchor, 02 outside its validity period.",
+        status_words: &[
+            (Sw::OK, "verdict returned"),
+            (Sw::BAD_DATA, "truncated or malformed certificate"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "UPDATE CA ANCHOR",
+        slug: "update-ca-anchor",
+        cla: CLA_PROPRIETARY,
+        ins: ins::UPDATE_CA_ANCHOR,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::PinAndAuthoritySignature,
+        charge: Charge::None,
+        chaining: false,
+        secret_data: false,
+        purpose: "Replaces the CA key the card trusts. Only an authority-signed order for this meter with a \\
+version above the current anchor's is accepted.",
+        c_data: "Signed envelope, domain \"PCMeter CA anchor v1\", around meter ID, version and CA key (`certs.rs`).",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "anchor replaced"),
+            (Sw::VERIFICATION_FAILED, "not signed by the authority key"),
+            (Sw::BAD_DATA, "malformed order, another meter, or an invalid key"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "version not above the current anchor's"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "AGENT ISSUE",
+        slug: "agent-issue",
+        cla: CLA_PROPRIETARY,
+        ins: ins::AGENT_ISSUE,
+        p1p2: "`00 nn`: agent slot nn",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::AgentIssuance),
+        chaining: true,
+        secret_data: false,
+        purpose: "Agent issuance (Fig. 3A): with the agent certificate of slot nn, the card generates the receiver's \\
+key pair, debits the fee and commits the agent serial, builds and signs an X.509 certificate with the agent key, and \\
+returns it with the receiver's private key encrypted to the receiver's delivery key (ECIES, `certs.rs`). The \\
+receiver key is not kept.",
+        c_data: "TLV (`certs.rs`): `81` subject Name, `82` notBefore, `83` notAfter, `84` usage, `85` delivery key.",
+        r_data: "Certificate (DER) ‖ OCTET STRING ECIES blob of the 32-byte private key; the AAD is the certificate's SHA-256.",
+        status_words: &[
+            (Sw::OK, "certificate and encrypted key returned"),
+            (Sw::USAGE_NOT_ALLOWED, "the slot holds no agent certificate"),
+            (Sw::NOT_FOUND, "the slot holds no certified key"),
+            (Sw::KEY_REVOKED, "the agent slot is revoked"),
+            (Sw::BAD_DATA, "malformed request, invalid delivery key, or validity outside the agent certificate's"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "SIGN DATA",
+        slug: "sign-data",
+        cla: CLA_PROPRIETARY,
+        ins: ins::SIGN_DATA,
+        p1p2: "`00 nn` data in the data field; `01 nn` a SHA-256 digest; nn = signature slot",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::SignData),
+        chaining: true,
+        secret_data: false,
+        purpose: "Signs data or a digest with a signature-slot key (integrity, authentication, non-repudiation). \\
+Charged and committed before the signature is released.",
+        c_data: "P1 00: the data (up to MAX_COMMAND_DATA). P1 01: 32-byte digest.",
+        r_data: "ECDSA-Sig-Value, DER (as `openssl dgst -verify` reads it).",
+        status_words: &[
+            (Sw::OK, "signature returned"),
+            (Sw::NOT_FOUND, "the slot holds no key"),
+            (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::USAGE_NOT_ALLOWED, "the slot is not a signature slot"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "DECRYPT",
+        slug: "decrypt",
+        cla: CLA_PROPRIETARY,
+        ins: ins::DECRYPT,
+        p1p2: "`00 nn`: encryption slot nn",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::Decrypt),
+        chaining: true,
+        secret_data: false,
+        purpose: "Decrypts an ECIES blob encrypted to an encryption-slot key (confidentiality). A blob that does \\
+not authenticate is refused and not charged; otherwise the fee commits before the plaintext is released.",
+        c_data: "ECIES blob (`certs.rs`), empty AAD.",
+        r_data: "The plaintext.",
+        status_words: &[
+            (Sw::OK, "plaintext returned"),
+            (Sw::BAD_DATA, "malformed blob, or it does not authenticate under the slot key"),
+            (Sw::NOT_FOUND, "the slot holds no key"),
+            (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::USAGE_NOT_ALLOWED, "the slot is not an encryption slot"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "REVOKE",
+        slug: "revoke",
+        cla: CLA_PROPRIETARY,
+        ins: ins::REVOKE,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::AuthoritySignature,
+        charge: Charge::Fee(Service::Revocation),
+        chaining: true,
+        secret_data: false,
+        purpose: "Carries out an authority-signed revocation order (Fig. 6): the slot's key is destroyed and the slot \\
+marked revoked; the fee is debited if DR covers it (\"paid\"), otherwise the confirmation says \"payment due\". The \\
+confirmation is signed by the device key after the commit.",
+        c_data: "Signed envelope, domain \"PCMeter revocation order v1\", around meter ID, slot, reason, time and the certificate serial (`certs.rs`).",
+        r_data: "Signed envelope, domain \"PCMeter revocation confirmation v1\" (`certs.rs`).",
+        status_words: &[
+            (Sw::OK, "revoked; confirmation returned"),
+            (Sw::VERIFICATION_FAILED, "not signed by the authority key"),
+            (Sw::BAD_DATA, "malformed order, another meter, or a serial that is not the slot certificate's"),
+            (Sw::NOT_FOUND, "the slot holds no certificate"),
+            (Sw::KEY_REVOKED, "already revoked"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+        ],
+    },
 ];
 
 /// Result of looking a command up.
@@ -525,9 +895,12 @@ This reference is generated from `apdu-specs/src/commands.rs`; `cargo test -p ap
     for (sw, meaning) in GENERIC_STATUS_WORDS {
         s.push_str(&format!("| `{}` | {} |\n", sw_text(*sw), meaning));
     }
-    s.push_str(&format!(
-        "\n`{}` is PCMeter's proprietary **insufficient funds** word: DR is below the charge and nothing was changed.\n",
-        Sw::INSUFFICIENT_FUNDS
-    ));
+    s.push_str(
+        "\n## Proprietary status words\n\nISO/IEC 7816-4 leaves `9xxx` other than `9000` to the application. \
+PCMeter uses:\n\n| SW | meaning |\n|---|---|\n",
+    );
+    for sw in PROPRIETARY_STATUS_WORDS {
+        s.push_str(&format!("| `{}` | {} |\n", sw, sw.description()));
+    }
     s
 }

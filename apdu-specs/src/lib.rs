@@ -17,15 +17,20 @@ extern crate alloc;
 
 pub mod audit;
 pub mod capdu;
+pub mod certs;
 pub mod codec;
 pub mod commands;
+pub mod csr;
 pub mod date;
+pub mod der;
 pub mod fci;
 pub mod indicium;
 pub mod lifecycle;
 pub mod mailpiece;
+pub mod oid;
 pub mod perso;
 pub mod pin;
+pub mod postmark;
 pub mod rates;
 pub mod registers;
 pub mod service;
@@ -34,6 +39,7 @@ pub mod sw;
 pub mod tags;
 pub mod tlv;
 pub mod vectors;
+pub mod x509;
 
 pub use codec::FormatError;
 pub use commands::{AID, COMMANDS, CommandSpec};

@@ -51,6 +51,16 @@ impl Sw {
     pub const INTERNAL_ERROR: Sw = Sw(0x6F00);
     /// Insufficient funds in the descending register; nothing was changed.
     pub const INSUFFICIENT_FUNDS: Sw = Sw(0x9401);
+    /// The certificate is not signed by the card's CA anchor (unknown CA, or altered).
+    pub const CERT_NOT_FROM_CA: Sw = Sw(0x9402);
+    /// The certificate is for another key than the slot's.
+    pub const CERT_KEY_MISMATCH: Sw = Sw(0x9403);
+    /// The certificate is expired or not yet valid at the card time.
+    pub const CERT_OUTSIDE_VALIDITY: Sw = Sw(0x9404);
+    /// The slot's key is revoked.
+    pub const KEY_REVOKED: Sw = Sw(0x9405);
+    /// The certificate or slot does not allow this use (wrong profile, no agent certificate).
+    pub const USAGE_NOT_ALLOWED: Sw = Sw(0x9406);
 
     /// `61xx`: `remaining` bytes are waiting for GET RESPONSE (`6100` for 256 or more).
     pub fn more_available(remaining: usize) -> Sw {
@@ -134,6 +144,11 @@ impl Sw {
             0x6D00 => "instruction not supported",
             0x6E00 => "class not supported",
             0x9401 => "insufficient funds",
+            0x9402 => "certificate not signed by the CA anchor",
+            0x9403 => "certificate is for another key",
+            0x9404 => "certificate expired or not yet valid",
+            0x9405 => "key revoked",
+            0x9406 => "use not allowed by the slot or its certificate",
             0x6F00 => "internal error",
             _ => "unknown status",
         }

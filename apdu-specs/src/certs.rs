@@ -1,0 +1,450 @@
+//! Messages of the certificate services: key slots, the device-signed
+//! certificate request, agent requests, authority orders (CA anchor update,
+//! revocation) and the card's revocation confirmation.
+//!
+//! Authority orders and device messages use the signed envelope of
+//! [`crate::signed`], each with its own domain label.
+
+use crate::codec::{FormatError, Reader, Writer};
+use crate::tlv;
+use crate::x509::{self, Usage};
+use alloc::vec::Vec;
+
+/// Number of key slots.
+pub const SLOT_COUNT: u8 = 8;
+
+/// Domain of the device-signed certificate request (Fig. 5).
+pub const DOMAIN_CERTIFICATE_REQUEST: &[u8] = b"PCMeter certificate request v1";
+/// Domain of the authority's CA anchor update.
+pub const DOMAIN_CA_ANCHOR: &[u8] = b"PCMeter CA anchor v1";
+/// Domain of the authority's revocation order (Fig. 6).
+pub const DOMAIN_REVOCATION_ORDER: &[u8] = b"PCMeter revocation order v1";
+/// Domain of the card's revocation confirmation.
+pub const DOMAIN_REVOCATION_CONFIRMATION: &[u8] = b"PCMeter revocation confirmation v1";
+
+/// Where a slot is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SlotState {
+    /// No key.
+    Empty = 0,
+    /// A key pair, no certificate yet.
+    Key = 1,
+    /// A key pair with its installed certificate.
+    Certified = 2,
+    /// Revoked: the key is destroyed, the certificate kept for the record.
+    Revoked = 3,
+}
+
+impl SlotState {
+    /// Decodes a state byte.
+    pub fn from_byte(b: u8) -> Result<Self, FormatError> {
+        use SlotState::*;
+        [Empty, Key, Certified, Revoked].into_iter().find(|s| *s as u8 == b).ok_or(FormatError::Invalid("slot state"))
+    }
+}
+
+/// READ SLOT response tags.
+pub mod slot_tags {
+    /// Slot number.
+    pub const SLOT: u16 = 0x80;
+    /// Slot state.
+    pub const STATE: u16 = 0x81;
+    /// Usage.
+    pub const USAGE: u16 = 0x82;
+    /// Public key (uncompressed SEC1).
+    pub const PUBLIC_KEY: u16 = 0x86;
+    /// Installed certificate (DER).
+    pub const CERTIFICATE: u16 = 0x87;
+}
+
+/// What READ SLOT returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// Slot number.
+    pub slot: u8,
+    /// State.
+    pub state: SlotState,
+    /// Usage fixed at key generation.
+    pub usage: Option<Usage>,
+    /// Public key.
+    pub public_key: Option<[u8; 65]>,
+    /// Installed certificate.
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl SlotInfo {
+    /// Encodes the response.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        tlv::put(&mut out, slot_tags::SLOT, &[self.slot]);
+        tlv::put(&mut out, slot_tags::STATE, &[self.state as u8]);
+        if let Some(u) = self.usage {
+            tlv::put(&mut out, slot_tags::USAGE, &[u as u8]);
+        }
+        if let Some(k) = &self.public_key {
+            tlv::put(&mut out, slot_tags::PUBLIC_KEY, k);
+        }
+        if let Some(c) = &self.certificate {
+            tlv::put(&mut out, slot_tags::CERTIFICATE, c);
+        }
+        out
+    }
+
+    /// Decodes the response.
+    pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
+        let items = tlv::parse_unique(bytes)?;
+        let get = |t: u16| items.iter().find(|(tag, _)| *tag == t).map(|(_, v)| *v);
+        let byte = |t: u16, what| match get(t) {
+            Some([b]) => Ok(*b),
+            _ => Err(FormatError::Missing(what)),
+        };
+        Ok(Self {
+            slot: byte(slot_tags::SLOT, "slot")?,
+            state: SlotState::from_byte(byte(slot_tags::STATE, "slot state")?)?,
+            usage: get(slot_tags::USAGE)
+                .map(|v| match v {
+                    [b] => Usage::from_byte(*b),
+                    _ => Err(FormatError::Invalid("usage")),
+                })
+                .transpose()?,
+            public_key: get(slot_tags::PUBLIC_KEY)
+                .map(|v| v.try_into().map_err(|_| FormatError::Invalid("public key")))
+                .transpose()?,
+            certificate: get(slot_tags::CERTIFICATE).map(<[u8]>::to_vec),
+        })
+    }
+}
+
+/// The body of the device-signed certificate request.
+///
+/// `meter ID 12 | slot 1 | usage 1 | card time 8 | PKCS#10 request (rest)`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRequest<'a> {
+    /// Meter ID.
+    pub meter_id: [u8; 12],
+    /// Slot.
+    pub slot: u8,
+    /// Requested usage.
+    pub usage: Usage,
+    /// Card time of the request.
+    pub time: u64,
+    /// The PKCS#10 request signed by the slot key.
+    pub csr: &'a [u8],
+}
+
+impl<'a> CertificateRequest<'a> {
+    /// Encodes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(22 + self.csr.len());
+        v.put(&self.meter_id);
+        v.put_u8(self.slot);
+        v.put_u8(self.usage as u8);
+        v.put_u64(self.time);
+        v.put(self.csr);
+        v
+    }
+
+    /// Decodes the body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(body);
+        Ok(Self {
+            meter_id: r.array("meter id")?,
+            slot: r.u8("slot")?,
+            usage: Usage::from_byte(r.u8("usage")?)?,
+            time: r.u64("time")?,
+            csr: r.remaining(),
+        })
+    }
+}
+
+/// An authority order replacing the CA anchor: `meter ID 12 | version 4 | CA key 65`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorUpdate {
+    /// The meter it is for.
+    pub meter_id: [u8; 12],
+    /// Anchor version; must exceed the card's.
+    pub version: u32,
+    /// New CA public key.
+    pub ca_key: [u8; 65],
+}
+
+impl AnchorUpdate {
+    /// Encodes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(81);
+        v.put(&self.meter_id);
+        v.put_u32(self.version);
+        v.put(&self.ca_key);
+        v
+    }
+
+    /// Decodes the body.
+    pub fn parse(body: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(body);
+        let s = Self { meter_id: r.array("meter id")?, version: r.u32("version")?, ca_key: r.array("ca key")? };
+        r.finish()?;
+        Ok(s)
+    }
+}
+
+/// An authority revocation order (Fig. 6):
+/// `meter ID 12 | slot 1 | reason 1 | time 8 | serial length 1 | serial`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationOrder<'a> {
+    /// The meter it is for.
+    pub meter_id: [u8; 12],
+    /// Slot to revoke.
+    pub slot: u8,
+    /// CRL reason code (RFC 5280 §5.3.1).
+    pub reason: u8,
+    /// Authority time of the order.
+    pub time: u64,
+    /// Serial of the certificate revoked (must be the slot's).
+    pub serial: &'a [u8],
+}
+
+impl<'a> RevocationOrder<'a> {
+    /// Encodes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.put(&self.meter_id);
+        v.put_u8(self.slot);
+        v.put_u8(self.reason);
+        v.put_u64(self.time);
+        v.put_u8(self.serial.len() as u8);
+        v.put(self.serial);
+        v
+    }
+
+    /// Decodes the body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(body);
+        let meter_id = r.array("meter id")?;
+        let slot = r.u8("slot")?;
+        let reason = r.u8("reason")?;
+        let time = r.u64("time")?;
+        let n = usize::from(r.u8("serial length")?);
+        if n == 0 || n > x509::MAX_SERIAL_LEN {
+            return Err(FormatError::Invalid("serial length"));
+        }
+        let serial = r.take(n, "serial")?;
+        r.finish()?;
+        Ok(Self { meter_id, slot, reason, time, serial })
+    }
+}
+
+/// The card's signed confirmation of a revocation:
+/// `meter ID 12 | slot 1 | time 8 | fee 4 | paid 1 | serial length 1 | serial`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationConfirmation<'a> {
+    /// Meter ID.
+    pub meter_id: [u8; 12],
+    /// Slot revoked.
+    pub slot: u8,
+    /// Card time.
+    pub time: u64,
+    /// Revocation fee from the rate table.
+    pub fee: u32,
+    /// True when DR covered the fee; false means "payment due".
+    pub paid: bool,
+    /// Serial of the certificate revoked.
+    pub serial: &'a [u8],
+}
+
+impl<'a> RevocationConfirmation<'a> {
+    /// Encodes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.put(&self.meter_id);
+        v.put_u8(self.slot);
+        v.put_u64(self.time);
+        v.put_u32(self.fee);
+        v.put_u8(u8::from(self.paid));
+        v.put_u8(self.serial.len() as u8);
+        v.put(self.serial);
+        v
+    }
+
+    /// Decodes the body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(body);
+        let meter_id = r.array("meter id")?;
+        let slot = r.u8("slot")?;
+        let time = r.u64("time")?;
+        let fee = r.u32("fee")?;
+        let paid = match r.u8("paid")? {
+            0 => false,
+            1 => true,
+            _ => return Err(FormatError::Invalid("paid")),
+        };
+        let n = usize::from(r.u8("serial length")?);
+        let serial = r.take(n, "serial")?;
+        r.finish()?;
+        Ok(Self { meter_id, slot, time, fee, paid, serial })
+    }
+}
+
+/// AGENT ISSUE request tags.
+pub mod agent_tags {
+    /// Subject Name (DER).
+    pub const SUBJECT: u16 = 0x81;
+    /// notBefore, 8 bytes Unix seconds.
+    pub const NOT_BEFORE: u16 = 0x82;
+    /// notAfter, 8 bytes Unix seconds.
+    pub const NOT_AFTER: u16 = 0x83;
+    /// Usage byte.
+    pub const USAGE: u16 = 0x84;
+    /// The receiver's delivery public key (uncompressed SEC1).
+    pub const DELIVERY_KEY: u16 = 0x85;
+}
+
+/// A request for a certificate issued by the meter as an agent (Fig. 3A).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRequest<'a> {
+    /// Subject Name encoding.
+    pub subject: &'a [u8],
+    /// notBefore.
+    pub not_before: u64,
+    /// notAfter.
+    pub not_after: u64,
+    /// Usage of the receiver's key (not `Agent`).
+    pub usage: Usage,
+    /// Key the receiver's private key is encrypted to.
+    pub delivery_key: [u8; 65],
+}
+
+impl<'a> AgentRequest<'a> {
+    /// Encodes the request.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        tlv::put(&mut out, agent_tags::SUBJECT, self.subject);
+        tlv::put(&mut out, agent_tags::NOT_BEFORE, &self.not_before.to_be_bytes());
+        tlv::put(&mut out, agent_tags::NOT_AFTER, &self.not_after.to_be_bytes());
+        tlv::put(&mut out, agent_tags::USAGE, &[self.usage as u8]);
+        tlv::put(&mut out, agent_tags::DELIVERY_KEY, &self.delivery_key);
+        out
+    }
+
+    /// Decodes and checks the request (a well-formed Name, an ordered validity, an end-entity usage).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        let items = tlv::parse_unique(bytes)?;
+        if items.len() != 5 {
+            return Err(FormatError::Invalid("agent request"));
+        }
+        let get =
+            |t: u16, what| items.iter().find(|(tag, _)| *tag == t).map(|(_, v)| *v).ok_or(FormatError::Missing(what));
+        let time = |t: u16, what| {
+            get(t, what)
+                .and_then(|v| <[u8; 8]>::try_from(v).map_err(|_| FormatError::Invalid(what)))
+                .map(u64::from_be_bytes)
+        };
+        let subject = get(agent_tags::SUBJECT, "subject")?;
+        x509::check_name(subject)?;
+        let usage = match get(agent_tags::USAGE, "usage")? {
+            [b] => Usage::from_byte(*b)?,
+            _ => return Err(FormatError::Invalid("usage")),
+        };
+        if usage == Usage::Agent {
+            return Err(FormatError::Invalid("usage"));
+        }
+        let r = Self {
+            subject,
+            not_before: time(agent_tags::NOT_BEFORE, "not before")?,
+            not_after: time(agent_tags::NOT_AFTER, "not after")?,
+            usage,
+            delivery_key: get(agent_tags::DELIVERY_KEY, "delivery key")?
+                .try_into()
+                .map_err(|_| FormatError::Invalid("delivery key"))?,
+        };
+        if r.not_after <= r.not_before {
+            return Err(FormatError::Invalid("validity"));
+        }
+        Ok(r)
+    }
+}
+
+/// Result byte of VERIFY CERTIFICATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum CertificateVerdict {
+    /// Signed by the CA anchor and valid now.
+    Valid = 0,
+    /// Not signed by the CA anchor (unknown CA or altered).
+    NotSignedByCa = 1,
+    /// Signed by the CA but outside its validity period.
+    OutsideValidity = 2,
+}
+
+impl CertificateVerdict {
+    /// Decodes a verdict byte.
+    pub fn from_byte(b: u8) -> Result<Self, FormatError> {
+        use CertificateVerdict::*;
+        [Valid, NotSignedByCa, OutsideValidity]
+            .into_iter()
+            .find(|v| *v as u8 == b)
+            .ok_or(FormatError::Invalid("verdict"))
+    }
+}
+
+/// ECIES as used for DECRYPT and agent key delivery: ephemeral P-256 ECDH,
+/// HKDF-SHA-256 and AES-256-GCM.
+///
+/// Blob: `ephemeral public key 65 | ciphertext | tag 16`. HKDF takes the
+/// shared x-coordinate as input key material, no salt, and
+/// `info = LABEL ‖ ephemeral key ‖ recipient key`; its 44 output bytes are
+/// the AES key (32) and the nonce (12). A fresh ephemeral key per message
+/// makes the nonce unique.
+pub mod ecies {
+    /// HKDF info label.
+    pub const LABEL: &[u8] = b"PCMeter ECIES v1";
+    /// Ephemeral key length.
+    pub const EPHEMERAL_LEN: usize = 65;
+    /// GCM tag length.
+    pub const TAG_LEN: usize = 16;
+    /// Bytes a blob adds to its plaintext.
+    pub const OVERHEAD: usize = EPHEMERAL_LEN + TAG_LEN;
+    /// AES-256 key length.
+    pub const KEY_LEN: usize = 32;
+    /// GCM nonce length.
+    pub const NONCE_LEN: usize = 12;
+
+    /// The HKDF info for a blob.
+    pub fn info(ephemeral: &[u8], recipient: &[u8]) -> alloc::vec::Vec<u8> {
+        [LABEL, ephemeral, recipient].concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let info = SlotInfo {
+            slot: 3,
+            state: SlotState::Certified,
+            usage: Some(Usage::Postmark),
+            public_key: Some([4; 65]),
+            certificate: Some(alloc::vec![0x30, 0]),
+        };
+        assert_eq!(SlotInfo::parse(&info.encode()).unwrap(), info);
+        let req = CertificateRequest { meter_id: [1; 12], slot: 2, usage: Usage::Agent, time: 9, csr: &[0x30, 0] };
+        assert_eq!(CertificateRequest::parse(&req.encode()).unwrap(), req);
+        let order = RevocationOrder { meter_id: [1; 12], slot: 2, reason: 1, time: 7, serial: &[5, 6] };
+        assert_eq!(RevocationOrder::parse(&order.encode()).unwrap(), order);
+        let subject = x509::name(&[(crate::oid::COMMON_NAME, "receiver")]);
+        let agent = AgentRequest {
+            subject: &subject,
+            not_before: 1,
+            not_after: 2,
+            usage: Usage::Signature,
+            delivery_key: [4; 65],
+        };
+        assert_eq!(AgentRequest::parse(&agent.encode()).unwrap(), agent);
+        let bad = AgentRequest { usage: Usage::Agent, ..agent.clone() };
+        assert!(AgentRequest::parse(&bad.encode()).is_err());
+        let backwards = AgentRequest { not_after: 1, ..agent };
+        assert!(AgentRequest::parse(&backwards.encode()).is_err());
+    }
+}
