@@ -213,10 +213,10 @@ fn read_attributes(content: &[u8]) -> Result<([u8; 32], [u8; 32]), FormatError> 
                 let mut sc = values.nested(tag::SEQUENCE, "signing certificate")?;
                 let mut certs = sc.nested(tag::SEQUENCE, "ESS certificate ids")?;
                 let mut id = certs.nested(tag::SEQUENCE, "ESS certificate id")?;
-                if let Some(alg) = id.optional(tag::SEQUENCE)? {
-                    if Der::new(alg.content).oid("ESS hash algorithm")? != oid::SHA256 {
-                        return Err(FormatError::Invalid("ESS hash algorithm"));
-                    }
+                if let Some(alg) = id.optional(tag::SEQUENCE)?
+                    && Der::new(alg.content).oid("ESS hash algorithm")? != oid::SHA256
+                {
+                    return Err(FormatError::Invalid("ESS hash algorithm"));
                 }
                 cert_digest = id.octets("certificate hash")?.try_into().ok();
             }

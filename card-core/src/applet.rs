@@ -5,8 +5,11 @@
 use crate::command::Command;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
-use crate::state::{CardState, Config, Counters, LoadedTable, PinState, Rates, Secrets, records};
+use crate::state::{
+    CardState, CertState, Config, Counters, LoadedTable, PinState, Rates, Secrets, Slot, records, slot_record,
+};
 use alloc::vec::Vec;
+use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::commands::{CommandSpec, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::rates::RateTable;
@@ -49,6 +52,8 @@ pub(crate) struct State {
     pub(crate) card: CardState,
     pub(crate) counters: Counters,
     pub(crate) rates: Rates,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) cert: CertState,
 }
 
 /// Volatile security state: RAM only, cleared by reset, power-off and deselect.
@@ -63,6 +68,8 @@ pub(crate) struct Core<P: Platform> {
     pub(crate) platform: P,
     pub(crate) state: State,
     pub(crate) session: Session,
+    /// The HASH stream: volatile, dropped with the session.
+    pub(crate) hash: Option<<P::Crypto as CryptoEngine>::Hasher>,
 }
 
 /// The meter applet.
@@ -125,8 +132,12 @@ impl<P: Platform> Applet<P> {
                 active: read_record(&mut platform, records::RATES_ACTIVE, load_table)?,
                 pending: read_record(&mut platform, records::RATES_PENDING, load_table)?,
             },
+            slots: (0..SLOT_COUNT)
+                .map(|i| read_record(&mut platform, slot_record(i), Slot::decode).map(Option::unwrap_or_default))
+                .collect::<Result<_, _>>()?,
+            cert: read_record(&mut platform, records::CERT_STATE, CertState::decode)?.unwrap_or_default(),
         };
-        let mut core = Core { platform, state, session: Session::default() };
+        let mut core = Core { platform, state, session: Session::default(), hash: None };
         core.check_registers_at_power_on()?;
         Ok(Self { iso: IsoLayer::default(), core })
     }
@@ -139,7 +150,7 @@ impl<P: Platform> Applet<P> {
     /// Card reset (warm or cold): clears every volatile state.
     pub fn reset(&mut self) {
         self.iso.clear();
-        self.core.session = Session::default();
+        self.core.clear_session();
     }
 
     /// The tamper input: zeroizes keys and PINs, records the event, and
@@ -162,16 +173,27 @@ impl<P: Platform> Applet<P> {
     /// Test hook: true when nothing volatile survives (no verified PIN,
     /// selection, chain or pending response).
     pub fn volatile_state_is_clear(&self) -> bool {
-        self.core.session == Session::default() && !self.iso.chain_open() && !self.iso.response_pending()
+        self.core.session == Session::default()
+            && self.core.hash.is_none()
+            && !self.iso.chain_open()
+            && !self.iso.response_pending()
     }
 
     /// Test hook: true when the card holds no private key or PIN material.
     pub fn secrets_are_zeroized(&self) -> bool {
-        self.core.state.secrets.is_none() && self.core.state.pins.is_none()
+        self.core.state.secrets.is_none()
+            && self.core.state.pins.is_none()
+            && self.core.state.slots.iter().all(|s| s.secret.is_none())
     }
 }
 
 impl<P: Platform> Core<P> {
+    /// Drops every volatile security state: PIN verification, selection, HASH stream.
+    pub(crate) fn clear_session(&mut self) {
+        self.session = Session::default();
+        self.hash = None;
+    }
+
     /// Commits `set`; on failure reloads nothing (the in-memory state has not been touched yet).
     pub(crate) fn commit(&mut self, set: &WriteSet) -> Result<(), Sw> {
         self.platform.store().commit(set).map_err(|_| Sw::MEMORY_FAILURE)
@@ -232,6 +254,20 @@ impl<P: Platform> Core<P> {
             Command::Activate => self.activate(),
             Command::PrintIndicium(piece) => self.print_indicium(&piece, req),
             Command::UpdateRates(data) => self.update_rates(&data),
+            Command::GenerateKeyPair { slot, usage } => self.generate_key_pair(slot, usage),
+            Command::ReadSlot(slot) => self.read_slot(slot),
+            Command::CertificateRequest { slot, subject } => self.certificate_request(slot, &subject),
+            Command::InstallCertificate { slot, der } => self.install_certificate(slot, &der),
+            Command::HashStart => self.hash_start(),
+            Command::HashUpdate(data) => self.hash_update(&data),
+            Command::Postmark { slot, digest } => self.postmark(slot, digest),
+            Command::ValidatePostmark { digest, token } => self.validate_postmark(digest, &token),
+            Command::VerifyCertificate(der) => self.verify_certificate(&der),
+            Command::UpdateCaAnchor(data) => self.update_ca_anchor(&data),
+            Command::AgentIssue { slot, request } => self.agent_issue(slot, &request),
+            Command::SignData { slot, input } => self.sign_data(slot, &input),
+            Command::Decrypt { slot, blob } => self.decrypt(slot, &blob),
+            Command::Revoke(data) => self.revoke(&data),
         }
     }
 }

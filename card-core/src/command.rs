@@ -4,11 +4,13 @@
 
 use crate::iso::Request;
 use alloc::vec::Vec;
+use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::commands::{ins, reference};
 use apdu_specs::mailpiece::{MAIL_PIECE_LEN, MailPiece};
 use apdu_specs::pin::{PIN_BLOCK_LEN, PinBlock};
 use apdu_specs::sw::Sw;
 use apdu_specs::tags;
+use apdu_specs::x509::{Usage, check_name};
 
 /// Which reference data a PIN command addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,103 @@ pub enum Command {
     PrintIndicium(MailPiece),
     /// UPDATE RATES (signed table).
     UpdateRates(Vec<u8>),
+    /// GENERATE KEY PAIR in a slot for a usage.
+    GenerateKeyPair {
+        /// Slot.
+        slot: u8,
+        /// Usage.
+        usage: Usage,
+    },
+    /// READ SLOT.
+    ReadSlot(u8),
+    /// CERTIFICATE REQUEST for a slot with a subject Name.
+    CertificateRequest {
+        /// Slot.
+        slot: u8,
+        /// Subject Name (DER, checked).
+        subject: Vec<u8>,
+    },
+    /// INSTALL CERTIFICATE.
+    InstallCertificate {
+        /// Slot.
+        slot: u8,
+        /// Certificate DER (parsed by the handler).
+        der: Vec<u8>,
+    },
+    /// HASH start.
+    HashStart,
+    /// HASH absorb.
+    HashUpdate(Vec<u8>),
+    /// POSTMARK.
+    Postmark {
+        /// Slot.
+        slot: u8,
+        /// Digest from the host, or `None` for the HASH stream.
+        digest: Option<[u8; 32]>,
+    },
+    /// VALIDATE POSTMARK.
+    ValidatePostmark {
+        /// Message digest, or `None` for the HASH stream.
+        digest: Option<[u8; 32]>,
+        /// TimeStampToken DER.
+        token: Vec<u8>,
+    },
+    /// VERIFY CERTIFICATE.
+    VerifyCertificate(Vec<u8>),
+    /// UPDATE CA ANCHOR (signed order).
+    UpdateCaAnchor(Vec<u8>),
+    /// AGENT ISSUE.
+    AgentIssue {
+        /// Agent slot.
+        slot: u8,
+        /// Request TLV.
+        request: Vec<u8>,
+    },
+    /// SIGN DATA.
+    SignData {
+        /// Slot.
+        slot: u8,
+        /// What to sign.
+        input: SignInput,
+    },
+    /// DECRYPT.
+    Decrypt {
+        /// Slot.
+        slot: u8,
+        /// ECIES blob.
+        blob: Vec<u8>,
+    },
+    /// REVOKE (signed order).
+    Revoke(Vec<u8>),
+}
+
+/// What SIGN DATA signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInput {
+    /// Data the card hashes.
+    Data(Vec<u8>),
+    /// A SHA-256 digest.
+    Digest([u8; 32]),
+}
+
+fn slot_in_p2(req: &Request, p1: u8) -> Result<u8, Sw> {
+    if req.p1 == p1 && req.p2 < SLOT_COUNT { Ok(req.p2) } else { Err(Sw::WRONG_P1P2) }
+}
+
+fn digest(data: &[u8]) -> Result<[u8; 32], Sw> {
+    data.try_into().map_err(|_| Sw::WRONG_LENGTH)
+}
+
+/// P1 00 with a digest in front of the rest, or P1 01 for the HASH stream.
+fn digest_or_stream(req: &Request) -> Result<(Option<[u8; 32]>, Vec<u8>), Sw> {
+    match req.p1 {
+        0x00 => {
+            let (d, rest) = req.data.split_at_checked(32).ok_or(Sw::WRONG_LENGTH)?;
+            Ok((Some(digest(d)?), rest.to_vec()))
+        }
+        0x01 => Ok((None, req.data.clone())),
+        _ => Err(Sw::WRONG_P1P2),
+    }
 }
 
 fn block(bytes: &[u8]) -> Result<PinBlock, Sw> {
@@ -174,6 +273,75 @@ impl Command {
             ins::UPDATE_RATES => {
                 expect_p1p2(req, 0)?;
                 Ok(Self::UpdateRates(req.data.clone()))
+            }
+            ins::GENERATE_KEY_PAIR => {
+                let slot = slot_in_p2(req, 0)?;
+                expect_len(req, 1)?;
+                let usage = req.data.first().map(|b| Usage::from_byte(*b)).ok_or(Sw::WRONG_LENGTH)?;
+                Ok(Self::GenerateKeyPair { slot, usage: usage.map_err(|_| Sw::BAD_DATA)? })
+            }
+            ins::READ_SLOT => {
+                let slot = slot_in_p2(req, 0)?;
+                expect_len(req, 0)?;
+                Ok(Self::ReadSlot(slot))
+            }
+            ins::CERTIFICATE_REQUEST => {
+                let slot = slot_in_p2(req, 0)?;
+                check_name(&req.data).map_err(|_| Sw::BAD_DATA)?;
+                Ok(Self::CertificateRequest { slot, subject: req.data.clone() })
+            }
+            ins::INSTALL_CERTIFICATE => {
+                Ok(Self::InstallCertificate { slot: slot_in_p2(req, 0)?, der: req.data.clone() })
+            }
+            ins::HASH => match req.p1p2() {
+                0x0000 => {
+                    expect_len(req, 0)?;
+                    Ok(Self::HashStart)
+                }
+                0x0100 => Ok(Self::HashUpdate(req.data.clone())),
+                _ => Err(Sw::WRONG_P1P2),
+            },
+            ins::POSTMARK => {
+                if req.p2 >= SLOT_COUNT {
+                    return Err(Sw::WRONG_P1P2);
+                }
+                let (digest, rest) = digest_or_stream(req)?;
+                if !rest.is_empty() {
+                    return Err(Sw::WRONG_LENGTH);
+                }
+                Ok(Self::Postmark { slot: req.p2, digest })
+            }
+            ins::VALIDATE_POSTMARK => {
+                if req.p2 != 0 {
+                    return Err(Sw::WRONG_P1P2);
+                }
+                let (digest, token) = digest_or_stream(req)?;
+                Ok(Self::ValidatePostmark { digest, token })
+            }
+            ins::VERIFY_CERTIFICATE => {
+                expect_p1p2(req, 0)?;
+                Ok(Self::VerifyCertificate(req.data.clone()))
+            }
+            ins::UPDATE_CA_ANCHOR => {
+                expect_p1p2(req, 0)?;
+                Ok(Self::UpdateCaAnchor(req.data.clone()))
+            }
+            ins::AGENT_ISSUE => Ok(Self::AgentIssue { slot: slot_in_p2(req, 0)?, request: req.data.clone() }),
+            ins::SIGN_DATA => {
+                if req.p2 >= SLOT_COUNT {
+                    return Err(Sw::WRONG_P1P2);
+                }
+                let input = match req.p1 {
+                    0x00 => SignInput::Data(req.data.clone()),
+                    0x01 => SignInput::Digest(digest(&req.data)?),
+                    _ => return Err(Sw::WRONG_P1P2),
+                };
+                Ok(Self::SignData { slot: req.p2, input })
+            }
+            ins::DECRYPT => Ok(Self::Decrypt { slot: slot_in_p2(req, 0)?, blob: req.data.clone() }),
+            ins::REVOKE => {
+                expect_p1p2(req, 0)?;
+                Ok(Self::Revoke(req.data.clone()))
             }
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }

@@ -21,6 +21,7 @@ extern crate alloc;
 
 mod applet;
 pub mod command;
+pub mod ecies;
 mod handlers;
 pub mod iso;
 pub mod platform;

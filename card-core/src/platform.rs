@@ -3,7 +3,7 @@
 //! on a PC; a secure element port implements it on its own hardware.
 
 use alloc::vec::Vec;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// A P-256 private scalar, big-endian. Wiped on drop; never leaves the card.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub enum CryptoError {
     /// The random source failed.
     #[error("random source failure")]
     Rng,
+    /// Authenticated decryption failed.
+    #[error("ciphertext does not authenticate")]
+    Unauthentic,
 }
 
 /// Incremental SHA-256.
@@ -71,6 +74,27 @@ pub trait CryptoEngine {
 
     /// Checks that `key` is a valid uncompressed point on P-256.
     fn p256_valid_public(&self, key: &[u8]) -> bool;
+
+    /// P-256 Diffie-Hellman: the x-coordinate of `key · peer`.
+    fn p256_ecdh(&self, key: &SecretKey, peer: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError>;
+
+    /// AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag.
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// AES-256-GCM decryption of ciphertext ‖ tag; fails when it does not authenticate.
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
 /// Identifier of a persistent record.
@@ -120,6 +144,15 @@ impl WriteSet {
     /// True when nothing is to be written.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
+    }
+}
+
+impl Drop for WriteSet {
+    /// Records may hold key material: wipe them once committed or dropped.
+    fn drop(&mut self) {
+        for (_, value) in self.writes.iter_mut() {
+            value.zeroize();
+        }
     }
 }
 

@@ -2,12 +2,16 @@
 //! The random source is supplied by the platform (OS RNG in the simulator).
 
 use crate::platform::{CryptoEngine, CryptoError, PublicKey, SecretKey, Sha256State};
+use aes_gcm::aead::{Aead, KeyInit as AeadKeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use alloc::vec::Vec;
 use ecdsa::hazmat::{sign_prehashed_rfc6979, verify_prehashed};
 use hmac::{Hmac, KeyInit, Mac};
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::{NistP256, NonZeroScalar, ProjectivePoint, PublicKey as P256Public};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 /// A source of true random bytes.
 pub trait EntropySource {
@@ -115,5 +119,41 @@ impl<E: EntropySource> CryptoEngine for SoftEngine<E> {
 
     fn p256_valid_public(&self, key: &[u8]) -> bool {
         parse_public(key).is_some()
+    }
+
+    fn p256_ecdh(&self, key: &SecretKey, peer: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        let d = scalar(key)?;
+        let peer = parse_public(peer).ok_or(CryptoError::InvalidKey)?;
+        let shared = (ProjectivePoint::from(*peer.as_affine()) * *d).to_affine();
+        let encoded = shared.to_sec1_point(false);
+        let x = encoded.as_bytes().get(1..33).ok_or(CryptoError::InvalidKey)?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(x);
+        Ok(out)
+    }
+
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::InvalidKey)?;
+        cipher.encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad }).map_err(|_| CryptoError::InvalidKey)
+    }
+
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::InvalidKey)?;
+        cipher
+            .decrypt(&Nonce::from(*nonce), Payload { msg: sealed, aad })
+            .map(Zeroizing::new)
+            .map_err(|_| CryptoError::Unauthentic)
     }
 }

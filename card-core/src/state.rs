@@ -5,12 +5,14 @@
 use crate::platform::{PublicKey, RecordId, SecretKey};
 use alloc::vec::Vec;
 use apdu_specs::FormatError;
+use apdu_specs::certs::SlotState;
 use apdu_specs::codec::{Reader, Writer};
 use apdu_specs::indicium::IndiciumAlgorithm;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::Registers;
 use apdu_specs::service::SERVICE_COUNT;
+use apdu_specs::x509::Usage;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Record identifiers.
@@ -32,8 +34,17 @@ pub mod records {
     pub const RATES_ACTIVE: RecordId = RecordId(0x0007);
     /// Rate table waiting for its effective date (empty = none).
     pub const RATES_PENDING: RecordId = RecordId(0x0008);
+    /// CA anchor override and agent serial counter.
+    pub const CERT_STATE: RecordId = RecordId(0x0009);
     /// First audit slot; slot `i` is `AUDIT_BASE + i`.
     pub const AUDIT_BASE: u16 = 0x0100;
+    /// First key slot; slot `i` is `SLOT_BASE + i`.
+    pub const SLOT_BASE: u16 = 0x0200;
+}
+
+/// The record holding key slot `slot`.
+pub fn slot_record(slot: u8) -> RecordId {
+    RecordId(records::SLOT_BASE + u16::from(slot))
 }
 
 /// Audit records held on the card (a ring; older ones are covered by the chain hash).
@@ -380,3 +391,127 @@ impl Rates {
 
 /// Piece-count array length, re-exported for handlers.
 pub const COUNTS: usize = SERVICE_COUNT;
+
+/// A key slot. The private key is wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Slot {
+    /// State.
+    #[zeroize(skip)]
+    pub state: SlotState,
+    /// Usage fixed at key generation.
+    #[zeroize(skip)]
+    pub usage: Option<Usage>,
+    /// Private key (none when empty or revoked).
+    pub secret: Option<SecretKey>,
+    /// Public key.
+    #[zeroize(skip)]
+    pub public: Option<PublicKey>,
+    /// Installed certificate (kept after revocation, for the record).
+    #[zeroize(skip)]
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self { state: SlotState::Empty, usage: None, secret: None, public: None, certificate: None }
+    }
+}
+
+impl core::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Slot").field("state", &self.state).field("usage", &self.usage).finish_non_exhaustive()
+    }
+}
+
+impl Slot {
+    /// Encodes the record: state, usage, optional secret, public and certificate.
+    pub fn encode(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut v = zeroize::Zeroizing::new(start());
+        v.put_u8(self.state as u8);
+        v.put_u8(self.usage.map_or(0, |u| u as u8));
+        match &self.secret {
+            Some(k) => {
+                v.put_u8(1);
+                v.put(&k.0);
+            }
+            None => v.put_u8(0),
+        }
+        match &self.public {
+            Some(p) => {
+                v.put_u8(1);
+                v.put(p);
+            }
+            None => v.put_u8(0),
+        }
+        let cert = self.certificate.as_deref().unwrap_or(&[]);
+        v.put_u16(cert.len() as u16);
+        v.put(cert);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let state = SlotState::from_byte(r.u8("slot state")?)?;
+        let usage = match r.u8("usage")? {
+            0 => None,
+            b => Some(Usage::from_byte(b)?),
+        };
+        let secret = match r.u8("secret flag")? {
+            0 => None,
+            1 => Some(SecretKey(r.array("slot secret")?)),
+            _ => return Err(FormatError::Invalid("secret flag")),
+        };
+        let public = match r.u8("public flag")? {
+            0 => None,
+            1 => Some(r.array("slot public")?),
+            _ => return Err(FormatError::Invalid("public flag")),
+        };
+        let n = usize::from(r.u16("certificate length")?);
+        let cert = r.take(n, "certificate")?;
+        r.finish()?;
+        Ok(Self { state, usage, secret, public, certificate: (!cert.is_empty()).then(|| cert.to_vec()) })
+    }
+}
+
+/// CA anchor override and the agent serial counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CertState {
+    /// Version of the anchor in force (0: the personalized CA key).
+    pub anchor_version: u32,
+    /// CA key set by an anchor update.
+    pub ca_key: Option<PublicKey>,
+    /// Certificates issued as an agent.
+    pub agent_serial: u64,
+}
+
+impl CertState {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put_u32(self.anchor_version);
+        match &self.ca_key {
+            Some(k) => {
+                v.put_u8(1);
+                v.put(k);
+            }
+            None => v.put_u8(0),
+        }
+        v.put_u64(self.agent_serial);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let anchor_version = r.u32("anchor version")?;
+        let ca_key = match r.u8("ca key flag")? {
+            0 => None,
+            1 => Some(r.array("ca key")?),
+            _ => return Err(FormatError::Invalid("ca key flag")),
+        };
+        let s = Self { anchor_version, ca_key, agent_serial: r.u64("agent serial")? };
+        r.finish()?;
+        Ok(s)
+    }
+}

@@ -1,6 +1,6 @@
 //! SELECT by AID.
 
-use crate::applet::{Core, Session};
+use crate::applet::Core;
 use crate::platform::Platform;
 use alloc::vec::Vec;
 use apdu_specs::commands::{AID, MAX_COMMAND_DATA, MAX_RESPONSE_DATA};
@@ -13,7 +13,7 @@ pub const VERSION: (u8, u8) = (1, 0);
 impl<P: Platform> Core<P> {
     pub(crate) fn select(&mut self, aid: &[u8], fci: bool) -> Result<Vec<u8>, Sw> {
         // Selecting (this or another application) always starts a new session.
-        self.session = Session::default();
+        self.clear_session();
         if !AID.starts_with(aid) {
             return Err(Sw::FILE_NOT_FOUND);
         }

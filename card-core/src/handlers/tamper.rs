@@ -2,7 +2,7 @@
 
 use crate::applet::Core;
 use crate::platform::{Platform, Store, StoreError, WriteSet};
-use crate::state::records;
+use crate::state::{records, slot_record};
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::lifecycle::Lifecycle;
@@ -14,6 +14,9 @@ impl<P: Platform> Core<P> {
         // are gone from memory (Secrets and PinState zeroize on drop).
         self.state.secrets = None;
         self.state.pins = None;
+        for slot in self.state.slots.iter_mut() {
+            slot.secret = None;
+        }
         let mut card = self.state.card;
         card.lifecycle = Lifecycle::Terminated;
         card.flags |= flags::TAMPERED;
@@ -23,6 +26,9 @@ impl<P: Platform> Core<P> {
         self.append_audit(&mut counters, &mut set, time, Event::Tampered, 0, &[]);
         set.put(records::SECRETS, Vec::new());
         set.put(records::PINS, Vec::new());
+        for (i, slot) in (0u8..).zip(&self.state.slots) {
+            set.put(slot_record(i), slot.encode().to_vec());
+        }
         set.put(records::CARD, card.encode());
         set.put(records::COUNTERS, counters.encode());
         self.platform.store().commit(&set)?;

@@ -1,0 +1,68 @@
+//! HASH, POSTMARK (Fig. 3) and VALIDATE POSTMARK (Fig. 4).
+
+use super::charge::EngineCheck;
+use crate::applet::Core;
+use crate::platform::{CryptoEngine, Platform, Sha256State};
+use alloc::vec::Vec;
+use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
+use apdu_specs::service::Service;
+use apdu_specs::sw::Sw;
+use apdu_specs::x509::Usage;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn hash_start(&mut self) -> Result<Vec<u8>, Sw> {
+        self.hash = Some(self.platform.crypto().sha256_start());
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn hash_update(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        self.hash.as_mut().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.update(data);
+        Ok(Vec::new())
+    }
+
+    /// The host's digest, or the HASH stream's (consumed).
+    fn message_digest(&mut self, digest: Option<[u8; 32]>) -> Result<[u8; 32], Sw> {
+        match digest {
+            Some(d) => Ok(d),
+            None => self.hash.take().map(Sha256State::finish).ok_or(Sw::CONDITIONS_NOT_SATISFIED),
+        }
+    }
+
+    pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>) -> Result<Vec<u8>, Sw> {
+        let (key, _) = self.usable_slot(n, Usage::Postmark, true)?;
+        if digest.is_none() && self.hash.is_none() {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let certificate = self.slot(n)?.certificate.clone().ok_or(Sw::NOT_FOUND)?;
+        let meter_id = self.meter_id()?;
+        let mut charge = self.prepare_charge(Service::Postmark, &[n])?;
+        let regs = &mut charge.counters.regs;
+        regs.postmark_serial = regs.postmark_serial.checked_add(1).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let serial = regs.postmark_serial;
+        charge.set.put(crate::state::records::COUNTERS, charge.counters.encode());
+        let now = charge.now;
+        let digest = self.message_digest(digest)?;
+        // Debit, serial, count and audit record are durable before anything is signed.
+        self.commit_charge(charge)?;
+
+        let tst_info = Postmark { digest, time: now, serial, meter_id }.tst_info();
+        let crypto = self.platform.crypto();
+        let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]));
+        let signature =
+            crypto.p256_sign_digest(&key, &crypto.sha256(&[&attributes])).map_err(|_| Sw::INTERNAL_ERROR)?;
+        Ok(SignedParts::encode(&tst_info, &attributes, &signature))
+    }
+
+    pub(crate) fn validate_postmark(&mut self, digest: Option<[u8; 32]>, token: &[u8]) -> Result<Vec<u8>, Sw> {
+        let parsed = Token::parse(token).map_err(|_| Sw::BAD_DATA)?;
+        if digest.is_none() && self.hash.is_none() {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let ca = self.ca_key()?;
+        let charge = self.prepare_charge(Service::PostmarkValidation, &[])?;
+        let digest = self.message_digest(digest)?;
+        let verdict = postmark::validate(&parsed, &digest, &ca, &EngineCheck(self.platform.crypto()));
+        self.commit_charge(charge)?;
+        Ok(alloc::vec![verdict as u8])
+    }
+}

@@ -1,0 +1,58 @@
+//! REVOKE: an authority-signed revocation order (Fig. 6). The slot key is
+//! destroyed, the fee is debited when DR covers it, and the card signs a
+//! confirmation saying "paid" or "payment due".
+
+use crate::applet::Core;
+use crate::platform::{CryptoEngine, Platform};
+use crate::state::slot_record;
+use alloc::vec::Vec;
+use apdu_specs::certs::{
+    DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, RevocationConfirmation, RevocationOrder, SlotState,
+};
+use apdu_specs::service::Service;
+use apdu_specs::signed::{self, Signed};
+use apdu_specs::sw::Sw;
+use apdu_specs::x509::Certificate;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn revoke(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        let authority = self.state.config.as_ref().map(|c| c.authority_key).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let body = self.verified_body(data, DOMAIN_REVOCATION_ORDER, &authority)?;
+        let order = RevocationOrder::parse(body).map_err(|_| Sw::BAD_DATA)?;
+        let meter_id = self.meter_id()?;
+        if order.meter_id != meter_id {
+            return Err(Sw::BAD_DATA);
+        }
+        let slot = self.state.slots.get(usize::from(order.slot)).ok_or(Sw::BAD_DATA)?;
+        match slot.state {
+            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
+            SlotState::Certified => {}
+            _ => return Err(Sw::NOT_FOUND),
+        }
+        let der = slot.certificate.as_deref().ok_or(Sw::NOT_FOUND)?;
+        if Certificate::parse(der).map_err(|_| Sw::NOT_FOUND)?.serial != order.serial {
+            return Err(Sw::BAD_DATA);
+        }
+        let mut revoked = slot.clone();
+        revoked.state = SlotState::Revoked;
+        revoked.secret = None;
+        let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        // Revocation is never refused for money: the order is carried out, and a shortfall is "payment due".
+        let now = self.display_time();
+        let fee_due = self.state.rates.current(now).map_or(0, |t| t.table.fee(Service::Revocation));
+        let mut charge = self.prepare_charge_at(Service::Revocation, &[order.slot], now, false)?;
+        let paid = charge.fee == u64::from(fee_due);
+        charge.set.put(slot_record(order.slot), revoked.encode().to_vec());
+        self.commit_charge(charge)?;
+        if let Some(s) = self.state.slots.get_mut(usize::from(order.slot)) {
+            *s = revoked;
+        }
+        let confirmation =
+            RevocationConfirmation { meter_id, slot: order.slot, time: now, fee: fee_due, paid, serial: order.serial }
+                .encode();
+        let crypto = self.platform.crypto();
+        let digest = crypto.sha256(&Signed::signing_input(DOMAIN_REVOCATION_CONFIRMATION, &confirmation));
+        let signature = crypto.p256_sign_digest(&device, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
+        Ok(signed::encode(&confirmation, &signature))
+    }
+}

@@ -1,0 +1,33 @@
+//! Security services on slot keys: SIGN DATA and DECRYPT.
+
+use crate::applet::Core;
+use crate::command::SignInput;
+use crate::ecies;
+use crate::platform::{CryptoEngine, Platform};
+use alloc::vec::Vec;
+use apdu_specs::service::Service;
+use apdu_specs::sw::Sw;
+use apdu_specs::x509::{Usage, ecdsa_der_from_raw};
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn sign_data(&mut self, n: u8, input: &SignInput) -> Result<Vec<u8>, Sw> {
+        let (key, _) = self.usable_slot(n, Usage::Signature, false)?;
+        let digest = match input {
+            SignInput::Data(data) => self.platform.crypto().sha256(&[data]),
+            SignInput::Digest(d) => *d,
+        };
+        let charge = self.prepare_charge(Service::SignData, &[n])?;
+        self.commit_charge(charge)?;
+        let raw = self.platform.crypto().p256_sign_digest(&key, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
+        Ok(ecdsa_der_from_raw(&raw))
+    }
+
+    pub(crate) fn decrypt(&mut self, n: u8, blob: &[u8]) -> Result<Vec<u8>, Sw> {
+        let (key, public) = self.usable_slot(n, Usage::Encryption, false)?;
+        // Open first: a blob that does not authenticate is refused and not charged.
+        let plaintext = ecies::open(self.platform.crypto(), &key, &public, &[], blob).map_err(|_| Sw::BAD_DATA)?;
+        let charge = self.prepare_charge(Service::Decrypt, &[n])?;
+        self.commit_charge(charge)?;
+        Ok(plaintext.to_vec())
+    }
+}

@@ -1,0 +1,178 @@
+//! Key slots: GENERATE KEY PAIR, READ SLOT, CERTIFICATE REQUEST (Fig. 5) and
+//! INSTALL CERTIFICATE, plus the slot lookups the other services share.
+
+use super::charge::EngineCheck;
+use crate::applet::Core;
+use crate::platform::{CryptoEngine, Platform, PublicKey, SecretKey};
+use crate::state::{Slot, records, slot_record};
+use alloc::vec::Vec;
+use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
+use apdu_specs::csr;
+use apdu_specs::service::Service;
+use apdu_specs::signed::{self, Signed};
+use apdu_specs::sw::Sw;
+use apdu_specs::x509::{self, Certificate, CertificateFault, Usage};
+
+/// Internal error after the debit committed (crypto engine failure).
+const INTERNAL: Sw = Sw::INTERNAL_ERROR;
+
+impl<P: Platform> Core<P> {
+    pub(crate) fn slot(&self, n: u8) -> Result<&Slot, Sw> {
+        self.state.slots.get(usize::from(n)).ok_or(Sw::WRONG_P1P2)
+    }
+
+    /// A slot with a live key of `usage`; `certified` also demands its certificate.
+    pub(crate) fn usable_slot(&self, n: u8, usage: Usage, certified: bool) -> Result<(SecretKey, PublicKey), Sw> {
+        let slot = self.slot(n)?;
+        match slot.state {
+            SlotState::Empty => return Err(Sw::NOT_FOUND),
+            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
+            SlotState::Key if certified => return Err(Sw::NOT_FOUND),
+            _ => {}
+        }
+        if slot.usage != Some(usage) {
+            return Err(Sw::USAGE_NOT_ALLOWED);
+        }
+        match (&slot.secret, &slot.public) {
+            (Some(s), Some(p)) => Ok((s.clone(), *p)),
+            _ => Err(Sw::NOT_FOUND),
+        }
+    }
+
+    /// The CA key the card trusts: the latest anchor update, else the personalized one.
+    pub(crate) fn ca_key(&self) -> Result<PublicKey, Sw> {
+        match (self.state.cert.ca_key, &self.state.config) {
+            (Some(k), _) => Ok(k),
+            (None, Some(c)) => Ok(c.ca_key),
+            (None, None) => Err(Sw::CONDITIONS_NOT_SATISFIED),
+        }
+    }
+
+    pub(crate) fn meter_id(&self) -> Result<[u8; 12], Sw> {
+        self.state.config.as_ref().map(|c| c.meter_id).ok_or(Sw::CONDITIONS_NOT_SATISFIED)
+    }
+
+    /// Commits `slot` as slot `n` with a prepared charge, then mirrors it in RAM.
+    fn commit_slot_with(&mut self, n: u8, slot: Slot, mut charge: super::charge::Charge) -> Result<(), Sw> {
+        charge.set.put(slot_record(n), slot.encode().to_vec());
+        self.commit_charge(charge)?;
+        if let Some(s) = self.state.slots.get_mut(usize::from(n)) {
+            *s = slot;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn generate_key_pair(&mut self, n: u8, usage: Usage) -> Result<Vec<u8>, Sw> {
+        if self.slot(n)?.state == SlotState::Certified {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let charge = self.prepare_charge(Service::KeyGeneration, &[n, usage as u8])?;
+        let (secret, public) = self.platform.crypto().p256_generate().map_err(|_| INTERNAL)?;
+        let slot = Slot {
+            state: SlotState::Key,
+            usage: Some(usage),
+            secret: Some(secret),
+            public: Some(public),
+            certificate: None,
+        };
+        self.commit_slot_with(n, slot, charge)?;
+        Ok(public.to_vec())
+    }
+
+    pub(crate) fn read_slot(&mut self, n: u8) -> Result<Vec<u8>, Sw> {
+        let slot = self.slot(n)?;
+        Ok(SlotInfo {
+            slot: n,
+            state: slot.state,
+            usage: slot.usage,
+            public_key: slot.public,
+            certificate: slot.certificate.clone(),
+        }
+        .encode())
+    }
+
+    pub(crate) fn certificate_request(&mut self, n: u8, subject: &[u8]) -> Result<Vec<u8>, Sw> {
+        let slot = self.slot(n)?;
+        let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
+        let (key, public) = match slot.state {
+            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
+            _ => self.usable_slot(n, usage, false)?,
+        };
+        let meter_id = self.meter_id()?;
+        let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let charge = self.prepare_charge(Service::CertificateRequest, &[n])?;
+        let now = charge.now;
+        self.commit_charge(charge)?;
+
+        let info = csr::request_info(subject, &public, usage);
+        let crypto = self.platform.crypto();
+        let pop = crypto.p256_sign_digest(&key, &crypto.sha256(&[&info])).map_err(|_| INTERNAL)?;
+        let request = x509::signed_object(&info, &pop);
+        let body = CertificateRequest { meter_id, slot: n, usage, time: now, csr: &request }.encode();
+        let digest = crypto.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, &body));
+        let signature = crypto.p256_sign_digest(&device, &digest).map_err(|_| INTERNAL)?;
+        Ok(signed::encode(&body, &signature))
+    }
+
+    pub(crate) fn install_certificate(&mut self, n: u8, der: &[u8]) -> Result<Vec<u8>, Sw> {
+        let cert = Certificate::parse(der).map_err(|_| Sw::BAD_DATA)?;
+        let slot = self.slot(n)?;
+        let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
+        if slot.state == SlotState::Revoked {
+            return Err(Sw::KEY_REVOKED);
+        }
+        let (_, public) = self.usable_slot(n, usage, false)?;
+        let ca = self.ca_key()?;
+        let now = self.now()?;
+        match cert.check(&ca, now, &EngineCheck(self.platform.crypto())) {
+            Err(CertificateFault::NotSignedByIssuer) => return Err(Sw::CERT_NOT_FROM_CA),
+            _ if cert.public_key != public => return Err(Sw::CERT_KEY_MISMATCH),
+            Err(CertificateFault::OutsideValidity) => return Err(Sw::CERT_OUTSIDE_VALIDITY),
+            Ok(()) => {}
+        }
+        if !usage.allowed_by(&cert.extensions) {
+            return Err(Sw::USAGE_NOT_ALLOWED);
+        }
+        let mut slot = self.slot(n)?.clone();
+        slot.state = SlotState::Certified;
+        slot.certificate = Some(der.to_vec());
+        let charge = self.prepare_charge(Service::CertificateInstall, &[n])?;
+        self.commit_slot_with(n, slot, charge)?;
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn verify_certificate(&mut self, der: &[u8]) -> Result<Vec<u8>, Sw> {
+        use apdu_specs::certs::CertificateVerdict as V;
+        let cert = Certificate::parse(der).map_err(|_| Sw::BAD_DATA)?;
+        let ca = self.ca_key()?;
+        let charge = self.prepare_charge(Service::CertificateVerification, &[])?;
+        let verdict = match cert.check(&ca, charge.now, &EngineCheck(self.platform.crypto())) {
+            Ok(()) => V::Valid,
+            Err(CertificateFault::NotSignedByIssuer) => V::NotSignedByCa,
+            Err(CertificateFault::OutsideValidity) => V::OutsideValidity,
+        };
+        self.commit_charge(charge)?;
+        Ok(alloc::vec![verdict as u8])
+    }
+
+    pub(crate) fn update_ca_anchor(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        use apdu_specs::certs::{AnchorUpdate, DOMAIN_CA_ANCHOR};
+        let authority = self.state.config.as_ref().map(|c| c.authority_key).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let body = self.verified_body(data, DOMAIN_CA_ANCHOR, &authority)?;
+        let update = AnchorUpdate::parse(body).map_err(|_| Sw::BAD_DATA)?;
+        if update.meter_id != self.meter_id()? || !self.platform.crypto().p256_valid_public(&update.ca_key) {
+            return Err(Sw::BAD_DATA);
+        }
+        if update.version <= self.state.cert.anchor_version {
+            return Err(Sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let mut cert = self.state.cert;
+        cert.anchor_version = update.version;
+        cert.ca_key = Some(update.ca_key);
+        let mut set = crate::platform::WriteSet::new();
+        set.put(records::CERT_STATE, cert.encode());
+        self.commit(&set)?;
+        self.state.cert = cert;
+        Ok(Vec::new())
+    }
+}
