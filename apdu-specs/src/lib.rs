@@ -20,6 +20,7 @@ pub mod capdu;
 pub mod certs;
 pub mod codec;
 pub mod commands;
+pub mod crl;
 pub mod csr;
 pub mod date;
 pub mod der;

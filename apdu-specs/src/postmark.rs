@@ -29,29 +29,16 @@ fn sha256_algorithm() -> Vec<u8> {
     der::seq(&[&der::oid(oid::SHA256), &der::tlv(tag::NULL, &[])])
 }
 
-/// The meter's TSA name: `CN=PCMeter <meter id hex>, serialNumber=<meter id hex>`.
-pub fn tsa_name(meter_id: &[u8; 12]) -> Vec<u8> {
-    let mut hex = [0u8; 24];
-    for (pair, b) in hex.chunks_exact_mut(2).zip(meter_id) {
-        if let [hi, lo] = pair {
-            *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-            *lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
-        }
-    }
-    let id = core::str::from_utf8(&hex).unwrap_or("");
-    let mut cn = alloc::string::String::from("PCMeter ");
-    cn.push_str(id);
-    x509::name(&[(oid::COMMON_NAME, &cn), (oid::SERIAL_NUMBER, id)])
-}
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
 impl Postmark {
-    /// The TSTInfo encoding.
-    pub fn tst_info(&self) -> Vec<u8> {
+    /// The TSTInfo encoding. `tsa_name` is the signer certificate's subject
+    /// (verifiers match the two); the meter ID travels in a non-critical
+    /// extension under PCMeter's arc.
+    pub fn tst_info(&self, tsa_name: &[u8]) -> Vec<u8> {
         let imprint = der::seq(&[&sha256_algorithm(), &der::octets(&self.digest)]);
         let accuracy = der::seq(&[&der::small_unsigned(1)]);
-        let tsa = der::tlv(tag::explicit(0), &der::tlv(tag::explicit(4), &tsa_name(&self.meter_id)));
+        let tsa = der::tlv(tag::explicit(0), &der::tlv(tag::explicit(4), tsa_name));
+        let meter = der::seq(&[&der::oid(oid::METER_ID_EXTENSION), &der::octets(&der::octets(&self.meter_id))]);
+        let extensions = der::tlv(tag::explicit(1), &meter);
         der::seq(&[
             &der::small_unsigned(1),
             &der::oid(oid::POSTMARK_POLICY),
@@ -60,6 +47,7 @@ impl Postmark {
             &der::generalized_time(self.time),
             &accuracy,
             &tsa,
+            &extensions,
         ])
     }
 }

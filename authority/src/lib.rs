@@ -2,17 +2,23 @@
 //!
 //! The remote facility's offline tools: authority and issuer key pairs,
 //! signed rate tables, signed personalization profiles and the HMAC master
-//! key for the MAC indicium variant. Later: CA, recharge, inspection,
-//! revocation and settlement.
+//! key for the MAC indicium variant; the certificate authority with its
+//! SQLite certificate database, revocation and CRL; authority orders (CA
+//! anchor update, revocation). Not yet: recharge, inspection, settlement.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ca;
+pub mod certdb;
 pub mod keys;
 pub mod mac;
+pub mod orders;
 pub mod profile;
 pub mod rates;
 
+pub use ca::{CertificateAuthority, IssueError};
+pub use certdb::CertDb;
 pub use keys::{KeyError, SigningKeyPair};
 pub use mac::MasterMacKey;
 pub use profile::ProfileBuilder;

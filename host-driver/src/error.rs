@@ -88,6 +88,42 @@ pub enum MeterError {
         /// Raw status word.
         sw: Sw,
     },
+    /// The certificate is not signed by the card's CA anchor; nothing changed.
+    #[error("the certificate is not signed by the card's CA anchor: nothing changed (SW {sw})")]
+    CertificateNotFromCa {
+        /// Raw status word.
+        sw: Sw,
+    },
+    /// The certificate is for another key than the slot's; nothing changed.
+    #[error("the certificate is for another key than the slot's: nothing changed (SW {sw})")]
+    CertificateKeyMismatch {
+        /// Raw status word.
+        sw: Sw,
+    },
+    /// The certificate is expired or not yet valid; nothing changed.
+    #[error("the certificate is expired or not yet valid: nothing changed (SW {sw})")]
+    CertificateOutsideValidity {
+        /// Raw status word.
+        sw: Sw,
+    },
+    /// The slot key is revoked; nothing changed.
+    #[error("the slot key is revoked: nothing changed (SW {sw})")]
+    KeyRevoked {
+        /// Raw status word.
+        sw: Sw,
+    },
+    /// The slot or its certificate does not allow this use; nothing changed.
+    #[error("the slot or its certificate does not allow this use: nothing changed (SW {sw})")]
+    UsageNotAllowed {
+        /// Raw status word.
+        sw: Sw,
+    },
+    /// The command data exceeds what the card accepts; nothing changed.
+    #[error("the command data exceeds what the card accepts: nothing changed (SW {sw})")]
+    NotEnoughMemory {
+        /// Raw status word.
+        sw: Sw,
+    },
     /// Any other status word.
     #[error("card answered {sw}: {}", sw.description())]
     Card {
@@ -124,6 +160,12 @@ impl MeterError {
             Sw::BAD_DATA => Self::BadData { sw },
             Sw::NOT_FOUND => Self::NotFound { sw },
             Sw::MEMORY_FAILURE => Self::MemoryFailure { sw },
+            Sw::CERT_NOT_FROM_CA => Self::CertificateNotFromCa { sw },
+            Sw::CERT_KEY_MISMATCH => Self::CertificateKeyMismatch { sw },
+            Sw::CERT_OUTSIDE_VALIDITY => Self::CertificateOutsideValidity { sw },
+            Sw::KEY_REVOKED => Self::KeyRevoked { sw },
+            Sw::USAGE_NOT_ALLOWED => Self::UsageNotAllowed { sw },
+            Sw::NOT_ENOUGH_MEMORY => Self::NotEnoughMemory { sw },
             _ => Self::Card { sw },
         }
     }
@@ -140,6 +182,12 @@ impl MeterError {
             | Self::BadData { sw }
             | Self::NotFound { sw }
             | Self::MemoryFailure { sw }
+            | Self::CertificateNotFromCa { sw }
+            | Self::CertificateKeyMismatch { sw }
+            | Self::CertificateOutsideValidity { sw }
+            | Self::KeyRevoked { sw }
+            | Self::UsageNotAllowed { sw }
+            | Self::NotEnoughMemory { sw }
             | Self::Card { sw } => Some(*sw),
             _ => None,
         }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod certificates;
 pub mod channel;
 pub mod demo;
 pub mod error;

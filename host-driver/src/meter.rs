@@ -12,17 +12,24 @@ use crate::error::MeterError;
 use crate::pin::Pin;
 use crate::transport::{Transport, TransportError};
 use apdu_specs::audit::{Head, Record};
-use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, ins, reference};
+use apdu_specs::certs::{AgentRequest, CertificateVerdict, SlotInfo};
+use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
+use apdu_specs::der::{self, Der};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
+use apdu_specs::postmark::{self, SignedParts, Verdict};
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::{Registers, Status};
 use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
+use apdu_specs::x509::Usage;
 use apdu_specs::{FormatError, tags, tlv};
 
 /// Short-APDU maximum Ne.
 const NE_SHORT: usize = 256;
+/// Ne for responses that may exceed 256 bytes: a short Le of 256, the rest
+/// is served through `61xx` and GET RESPONSE, which every reader supports.
+const NE_EXTENDED: usize = NE_SHORT;
 
 /// Most audit records asked for in one exchange (the card's ring size).
 pub const AUDIT_BATCH: u16 = 64;
@@ -234,6 +241,133 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         }
         Ok((head, records))
     }
+
+    /// GENERATE KEY PAIR in `slot` for `usage`; returns the public key.
+    pub fn generate_key_pair(&mut self, slot: u8, usage: Usage) -> Result<[u8; 65], MeterError> {
+        let data =
+            self.call(Command::new(CLA_ISO, ins::GENERATE_KEY_PAIR, 0, slot).data(&[usage as u8]).expect(NE_SHORT))?;
+        Ok(key65(&data, "public key")?)
+    }
+
+    /// READ SLOT.
+    pub fn read_slot(&mut self, slot: u8) -> Result<SlotInfo, MeterError> {
+        let data = self.call(Command::new(CLA_PROPRIETARY, ins::READ_SLOT, 0, slot).expect(NE_EXTENDED))?;
+        Ok(SlotInfo::parse(&data)?)
+    }
+
+    /// CERTIFICATE REQUEST: the device-signed envelope around the slot's PKCS#10 request.
+    pub fn certificate_request(&mut self, slot: u8, subject: &[u8]) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::CERTIFICATE_REQUEST, 0, slot).data(subject).expect(NE_EXTENDED))
+    }
+
+    /// INSTALL CERTIFICATE into `slot`.
+    pub fn install_certificate(&mut self, slot: u8, der: &[u8]) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::INSTALL_CERTIFICATE, 0, slot).data(der)).map(drop)
+    }
+
+    /// Streams `message` into the card's SHA-256 (HASH start, then absorb in chunks).
+    pub fn hash_message(&mut self, message: &[u8]) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::HASH, 0, 0))?;
+        for chunk in message.chunks(MAX_COMMAND_DATA) {
+            self.call(Command::new(CLA_PROPRIETARY, ins::HASH, 1, 0).data(chunk))?;
+        }
+        Ok(())
+    }
+
+    /// POSTMARK with a digest (`Some`) or the HASH stream (`None`); returns the card's signed parts.
+    pub fn postmark_parts(&mut self, slot: u8, digest: Option<&[u8; 32]>) -> Result<Vec<u8>, MeterError> {
+        let cmd = match digest {
+            Some(d) => Command::new(CLA_PROPRIETARY, ins::POSTMARK, 0, slot).data(d),
+            None => Command::new(CLA_PROPRIETARY, ins::POSTMARK, 1, slot),
+        };
+        self.call(cmd.expect(NE_EXTENDED))
+    }
+
+    /// A cryptographic postmark of a digest: the card's parts wrapped with the slot certificate into an RFC 3161 token.
+    pub fn postmark_digest(&mut self, slot: u8, digest: &[u8; 32]) -> Result<Vec<u8>, MeterError> {
+        let parts = self.postmark_parts(slot, Some(digest))?;
+        self.wrap_postmark(slot, &parts)
+    }
+
+    /// A cryptographic postmark of a message hashed on the card.
+    pub fn postmark_message(&mut self, slot: u8, message: &[u8]) -> Result<Vec<u8>, MeterError> {
+        self.hash_message(message)?;
+        let parts = self.postmark_parts(slot, None)?;
+        self.wrap_postmark(slot, &parts)
+    }
+
+    fn wrap_postmark(&mut self, slot: u8, parts: &[u8]) -> Result<Vec<u8>, MeterError> {
+        let certificate = self.read_slot(slot)?.certificate.ok_or(FormatError::Missing("slot certificate"))?;
+        Ok(postmark::wrap_token(&SignedParts::parse(parts)?, &certificate)?)
+    }
+
+    /// VALIDATE POSTMARK on the card for a message digest.
+    pub fn validate_postmark(&mut self, digest: &[u8; 32], token: &[u8]) -> Result<Verdict, MeterError> {
+        let data = [&digest[..], token].concat();
+        let out =
+            self.call(Command::new(CLA_PROPRIETARY, ins::VALIDATE_POSTMARK, 0, 0).data(&data).expect(NE_SHORT))?;
+        Ok(Verdict::from_byte(single(&out)?)?)
+    }
+
+    /// VERIFY CERTIFICATE against the card's CA anchor.
+    pub fn verify_certificate(&mut self, der: &[u8]) -> Result<CertificateVerdict, MeterError> {
+        let out = self.call(Command::new(CLA_PROPRIETARY, ins::VERIFY_CERTIFICATE, 0, 0).data(der).expect(NE_SHORT))?;
+        Ok(CertificateVerdict::from_byte(single(&out)?)?)
+    }
+
+    /// UPDATE CA ANCHOR with an authority-signed order.
+    pub fn update_ca_anchor(&mut self, order: &[u8]) -> Result<(), MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::UPDATE_CA_ANCHOR, 0, 0).data(order)).map(drop)
+    }
+
+    /// AGENT ISSUE: the receiver's certificate and its private key encrypted to the delivery key.
+    pub fn agent_issue(&mut self, slot: u8, request: &AgentRequest<'_>) -> Result<AgentIssued, MeterError> {
+        let out = self.call(
+            Command::new(CLA_PROPRIETARY, ins::AGENT_ISSUE, 0, slot).data(&request.encode()).expect(NE_EXTENDED),
+        )?;
+        let mut r = Der::new(&out);
+        let certificate = r.object(der::tag::SEQUENCE, "certificate")?.whole.to_vec();
+        let encrypted_key = r.octets("encrypted key")?.to_vec();
+        r.finish()?;
+        Ok(AgentIssued { certificate, encrypted_key })
+    }
+
+    /// SIGN DATA with a signature slot; returns an ECDSA-Sig-Value (DER).
+    pub fn sign_data(&mut self, slot: u8, data: &[u8]) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::SIGN_DATA, 0, slot).data(data).expect(NE_SHORT))
+    }
+
+    /// SIGN DATA over a SHA-256 digest.
+    pub fn sign_digest(&mut self, slot: u8, digest: &[u8; 32]) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::SIGN_DATA, 1, slot).data(digest).expect(NE_SHORT))
+    }
+
+    /// DECRYPT an ECIES blob with an encryption slot.
+    pub fn decrypt(&mut self, slot: u8, blob: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::DECRYPT, 0, slot).data(blob).expect(NE_EXTENDED))
+            .map(zeroize::Zeroizing::new)
+    }
+
+    /// REVOKE with an authority order; returns the card's signed confirmation.
+    pub fn revoke(&mut self, order: &[u8]) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::REVOKE, 0, 0).data(order).expect(NE_SHORT))
+    }
+}
+
+fn single(out: &[u8]) -> Result<u8, MeterError> {
+    match out {
+        [b] => Ok(*b),
+        _ => Err(FormatError::Invalid("verdict length").into()),
+    }
+}
+
+/// What AGENT ISSUE returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentIssued {
+    /// The receiver's certificate (DER), signed by the agent.
+    pub certificate: Vec<u8>,
+    /// The receiver's private key, ECIES-encrypted to the delivery key with the certificate's SHA-256 as AAD.
+    pub encrypted_key: Vec<u8>,
 }
 
 macro_rules! one_shot {
@@ -354,5 +488,33 @@ impl<T: Transport> Meter<T> {
         fn print_indicium(piece: &MailPiece) -> Vec<u8>;
         /// A rate-table update.
         fn update_rates(signed_table: &[u8]) -> ();
+        /// A key pair in a slot.
+        fn generate_key_pair(slot: u8, usage: Usage) -> [u8; 65];
+        /// A slot's state, key and certificate.
+        fn read_slot(slot: u8) -> SlotInfo;
+        /// A device-signed certificate request.
+        fn certificate_request(slot: u8, subject: &[u8]) -> Vec<u8>;
+        /// A certificate installation.
+        fn install_certificate(slot: u8, der: &[u8]) -> ();
+        /// A postmark of a digest (RFC 3161 token).
+        fn postmark_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
+        /// A postmark of a message hashed on the card (RFC 3161 token).
+        fn postmark_message(slot: u8, message: &[u8]) -> Vec<u8>;
+        /// An on-card postmark validation.
+        fn validate_postmark(digest: &[u8; 32], token: &[u8]) -> Verdict;
+        /// An on-card certificate verification.
+        fn verify_certificate(der: &[u8]) -> CertificateVerdict;
+        /// A CA anchor update.
+        fn update_ca_anchor(order: &[u8]) -> ();
+        /// An agent issuance.
+        fn agent_issue(slot: u8, request: &AgentRequest<'_>) -> AgentIssued;
+        /// A signature on data.
+        fn sign_data(slot: u8, data: &[u8]) -> Vec<u8>;
+        /// A signature on a digest.
+        fn sign_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
+        /// A decryption.
+        fn decrypt(slot: u8, blob: &[u8]) -> zeroize::Zeroizing<Vec<u8>>;
+        /// A revocation order.
+        fn revoke(order: &[u8]) -> Vec<u8>;
     }
 }

@@ -218,6 +218,8 @@ macro_rules! suite_tests {
             reset_and_removal_are_recovered_without_resending_the_pin,
             a_transaction_groups_verify_and_indicia,
             the_audit_ring_reads_in_one_exchange,
+            postmarks_pass_openssl_ts_verify,
+            agent_issued_chain_passes_openssl_verify,
         );
     };
     (@each $rig:ty, $run:path; $($name:ident),* $(,)?) => {
@@ -228,6 +230,129 @@ macro_rules! suite_tests {
             }
         )*
     };
+}
+
+/// Postmarks of a digest and of a 1 MiB message hashed on the card are RFC
+/// 3161 tokens that `openssl ts -verify` accepts for the file and refuses
+/// for a changed file; each is charged the postmark fee.
+pub fn postmarks_pass_openssl_ts_verify<R: Rig>(rig: &mut R) {
+    use crate::pki::{self, Scratch, charges, openssl, slots};
+    use apdu_specs::x509::Usage;
+    use sha2::{Digest, Sha256};
+    let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
+    let mut ca = pki::ca_for(&keys);
+    pki::register(&ca, &mut meter);
+    meter.verify_pin(&pin).unwrap();
+    pki::certified(&mut meter, &mut ca, slots::POSTMARK, Usage::Postmark).unwrap();
+    let dir = Scratch::new("postmark");
+    let ca_pem = dir.write("ca.pem", ca.certificate_pem().as_bytes());
+    let small = b"Contract between A and B, signed 2026-11-23.".to_vec();
+    let large: Vec<u8> = (0..1_048_576u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let digest: [u8; 32] = Sha256::digest(&small).into();
+    let by_digest =
+        charges(&mut meter, Service::Postmark, 25, |m| m.postmark_digest(slots::POSTMARK, &digest).unwrap());
+    let by_message =
+        charges(&mut meter, Service::Postmark, 25, |m| m.postmark_message(slots::POSTMARK, &large).unwrap());
+    for (name, token, data) in [("digest", &by_digest, &small), ("message", &by_message, &large)] {
+        let tok = dir.write(&format!("{name}.tst"), token);
+        let file = dir.write(&format!("{name}.dat"), data);
+        let args = [
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            tok.to_str().unwrap(),
+            "-data",
+            file.to_str().unwrap(),
+            "-CAfile",
+            ca_pem.to_str().unwrap(),
+        ];
+        let ok = openssl(&dir.0, &args);
+        assert!(ok.ok && ok.output.contains("Verification: OK"), "{name}: {}", ok.output);
+        let mut changed = data.clone();
+        changed[7] ^= 1;
+        let file = dir.write(&format!("{name}-changed.dat"), &changed);
+        let args = [
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            tok.to_str().unwrap(),
+            "-data",
+            file.to_str().unwrap(),
+            "-CAfile",
+            ca_pem.to_str().unwrap(),
+        ];
+        let bad = openssl(&dir.0, &args);
+        assert!(!bad.ok, "{name}: a changed file must fail: {}", bad.output);
+    }
+    // Serials never repeat.
+    let text = |t: &Vec<u8>| {
+        openssl(
+            &dir.0,
+            &["ts", "-reply", "-token_in", "-token_out", "-in", dir.write("t.tst", t).to_str().unwrap(), "-text"],
+        )
+        .output
+    };
+    let (a, b) = (text(&by_digest), text(&by_message));
+    assert!(a.contains("Serial number: 0x01") && b.contains("Serial number: 0x02"), "{a}\n{b}");
+    assert!(a.contains("TSA: DirName:") && a.contains("PCMeter"), "{a}");
+    assert_eq!(meter.registers().unwrap().postmark_serial, 2);
+}
+
+/// An agent certificate lets the meter issue a certificate for a key it
+/// generates: `openssl verify` accepts CA → agent → receiver, the delivered
+/// key matches the certificate, and openssl signs with it and verifies.
+pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
+    use crate::pki::{self, Scratch, charges, ec_private_key_der, openssl, slots};
+    use apdu_specs::certs::AgentRequest;
+    use apdu_specs::x509::{Certificate, Usage};
+    use host_driver::certificates::DeliveryKey;
+    let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
+    let mut ca = pki::ca_for(&keys);
+    pki::register(&ca, &mut meter);
+    meter.verify_pin(&pin).unwrap();
+    let agent = pki::certified(&mut meter, &mut ca, slots::AGENT, Usage::Agent).unwrap();
+    let delivery = DeliveryKey::generate().unwrap();
+    let subject = pki::subject("receiver@example.org");
+    let request = AgentRequest {
+        subject: &subject,
+        not_before: FIXTURE_TIME,
+        not_after: FIXTURE_TIME + 365 * 86_400,
+        usage: Usage::Signature,
+        delivery_key: delivery.public,
+    };
+    let issued = charges(&mut meter, Service::AgentIssuance, 500, |m| m.agent_issue(slots::AGENT, &request).unwrap());
+    let receiver = Certificate::parse(&issued.certificate).unwrap();
+    let secret = delivery.open(&issued).unwrap();
+    assert_eq!(secret.len(), 32);
+
+    let dir = Scratch::new("agent");
+    let ca_pem = dir.write("ca.pem", ca.certificate_pem().as_bytes());
+    let agent_pem = dir.cert_pem("agent.pem", &agent);
+    let receiver_pem = dir.cert_pem("receiver.pem", &issued.certificate);
+    let (ca_s, agent_s, receiver_s) =
+        (ca_pem.to_str().unwrap(), agent_pem.to_str().unwrap(), receiver_pem.to_str().unwrap());
+    let v = openssl(&dir.0, &["verify", "-CAfile", ca_s, "-untrusted", agent_s, receiver_s]);
+    assert!(v.ok && v.output.contains(": OK"), "{}", v.output);
+    for pem in [agent_s, receiver_s] {
+        let t = openssl(&dir.0, &["x509", "-in", pem, "-noout", "-text"]);
+        assert!(t.ok, "{}", t.output);
+    }
+    // The delivered key is the certificate's: openssl signs with it, and verifies with the certificate.
+    dir.write("receiver.key", &ec_private_key_der(&secret, receiver.public_key));
+    dir.write("data.txt", b"signed by the receiver");
+    let sign = openssl(
+        &dir.0,
+        &["dgst", "-sha256", "-keyform", "DER", "-sign", "receiver.key", "-out", "sig.der", "data.txt"],
+    );
+    assert!(sign.ok, "{}", sign.output);
+    let key = openssl(&dir.0, &["x509", "-in", receiver_s, "-pubkey", "-noout", "-out", "receiver.pub"]);
+    assert!(key.ok, "{}", key.output);
+    let check = openssl(&dir.0, &["dgst", "-sha256", "-verify", "receiver.pub", "-signature", "sig.der", "data.txt"]);
+    assert!(check.ok && check.output.contains("Verified OK"), "{}", check.output);
+    // A delivery opened with another key fails.
+    assert!(DeliveryKey::generate().unwrap().open(&issued).is_err());
 }
 
 /// The in-process rig.

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::Usage;
+use apdu_specs::x509::{Certificate, Usage};
 
 impl<P: Platform> Core<P> {
     pub(crate) fn hash_start(&mut self) -> Result<Vec<u8>, Sw> {
@@ -34,6 +34,7 @@ impl<P: Platform> Core<P> {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         let certificate = self.slot(n)?.certificate.clone().ok_or(Sw::NOT_FOUND)?;
+        let tsa_name = Certificate::parse(&certificate).map(|c| c.subject.to_vec()).map_err(|_| Sw::NOT_FOUND)?;
         let meter_id = self.meter_id()?;
         let mut charge = self.prepare_charge(Service::Postmark, &[n])?;
         let regs = &mut charge.counters.regs;
@@ -45,7 +46,7 @@ impl<P: Platform> Core<P> {
         // Debit, serial, count and audit record are durable before anything is signed.
         self.commit_charge(charge)?;
 
-        let tst_info = Postmark { digest, time: now, serial, meter_id }.tst_info();
+        let tst_info = Postmark { digest, time: now, serial, meter_id }.tst_info(&tsa_name);
         let crypto = self.platform.crypto();
         let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]));
         let signature =

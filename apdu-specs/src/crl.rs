@@ -1,0 +1,157 @@
+//! X.509 v2 certificate revocation lists (RFC 5280 §5) signed with
+//! ECDSA-with-SHA-256: built by the authority, parsed and checked by hosts.
+
+use crate::codec::FormatError;
+use crate::der::{self, Der, tag};
+use crate::oid;
+use crate::x509::{self, SignatureCheck};
+use alloc::vec::Vec;
+
+/// ENUMERATED tag (CRL reason codes).
+const ENUMERATED: u8 = 0x0A;
+
+/// One revoked certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// Serial number magnitude.
+    pub serial: Vec<u8>,
+    /// Revocation time, Unix seconds.
+    pub time: u64,
+    /// CRL reason code.
+    pub reason: u8,
+}
+
+/// What a CRL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlContent {
+    /// Issuer Name encoding.
+    pub issuer: Vec<u8>,
+    /// thisUpdate.
+    pub this_update: u64,
+    /// nextUpdate.
+    pub next_update: u64,
+    /// CRL number.
+    pub number: u64,
+    /// Issuer key identifier.
+    pub authority_key_id: Vec<u8>,
+    /// Entries.
+    pub revoked: Vec<Revoked>,
+}
+
+fn extension(id: &[u8], value: &[u8]) -> Vec<u8> {
+    der::seq(&[&der::oid(id), &der::octets(value)])
+}
+
+impl CrlContent {
+    /// The TBSCertList encoding to be signed.
+    pub fn tbs(&self) -> Vec<u8> {
+        let entries: Vec<Vec<u8>> = self
+            .revoked
+            .iter()
+            .map(|r| {
+                let reason = extension(oid::CRL_REASON, &der::tlv(ENUMERATED, &[r.reason]));
+                der::seq(&[&der::unsigned(&r.serial), &der::x509_time(r.time), &der::seq(&[&reason])])
+            })
+            .collect();
+        let aki = der::tlv(tag::SEQUENCE, &der::tlv(tag::implicit(0), &self.authority_key_id));
+        let exts = der::seq(&[
+            &extension(oid::AUTHORITY_KEY_ID, &aki),
+            &extension(oid::CRL_NUMBER, &der::small_unsigned(self.number)),
+        ]);
+        let mut parts: Vec<Vec<u8>> = alloc::vec![
+            der::small_unsigned(1),
+            x509::ecdsa_sha256_algorithm(),
+            self.issuer.clone(),
+            der::x509_time(self.this_update),
+            der::x509_time(self.next_update),
+        ];
+        if !entries.is_empty() {
+            parts.push(der::seq(&entries.iter().map(Vec::as_slice).collect::<Vec<_>>()));
+        }
+        parts.push(der::tlv(tag::explicit(0), &exts));
+        der::seq(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    }
+}
+
+/// Parses a DER CRL and checks its signature under `issuer_key`.
+pub fn parse_verified(
+    bytes: &[u8],
+    issuer_key: &[u8],
+    crypto: &impl SignatureCheck,
+) -> Result<CrlContent, FormatError> {
+    let mut outer = Der::new(bytes);
+    let mut list = outer.nested(tag::SEQUENCE, "CRL")?;
+    outer.finish()?;
+    let tbs_obj = list.object(tag::SEQUENCE, "TBSCertList")?;
+    let mut alg = list.nested(tag::SEQUENCE, "signature algorithm")?;
+    if alg.oid("signature algorithm")? != oid::ECDSA_WITH_SHA256 {
+        return Err(FormatError::Invalid("signature algorithm"));
+    }
+    let signature = x509::ecdsa_raw_from_der(list.bits("signature")?)?;
+    list.finish()?;
+    if !crypto.verify(issuer_key, &crypto.sha256(&[tbs_obj.whole]), &signature) {
+        return Err(FormatError::Invalid("CRL signature"));
+    }
+    let mut tbs = Der::new(tbs_obj.content);
+    if tbs.small_unsigned("CRL version")? != 1 {
+        return Err(FormatError::Invalid("CRL version"));
+    }
+    tbs.expect(tag::SEQUENCE, "signature algorithm")?;
+    let issuer = x509::read_name(&mut tbs)?.to_vec();
+    let this_update = tbs.time("thisUpdate")?;
+    let next_update = tbs.time("nextUpdate")?;
+    let mut revoked = Vec::new();
+    if let Some(entries) = tbs.optional(tag::SEQUENCE)? {
+        let mut entries = Der::new(entries.content);
+        while !entries.is_empty() {
+            let mut e = entries.nested(tag::SEQUENCE, "CRL entry")?;
+            let serial = e.unsigned("revoked serial")?.to_vec();
+            let time = e.time("revocation date")?;
+            let mut reason = 0;
+            if let Some(exts) = e.optional(tag::SEQUENCE)? {
+                let mut exts = Der::new(exts.content);
+                while !exts.is_empty() {
+                    let mut x = exts.nested(tag::SEQUENCE, "entry extension")?;
+                    if x.oid("entry extension")? == oid::CRL_REASON
+                        && let [r] = Der::new(x.octets("reason")?).expect(ENUMERATED, "reason")?
+                    {
+                        reason = *r;
+                    }
+                }
+            }
+            e.finish()?;
+            revoked.push(Revoked { serial, time, reason });
+        }
+    }
+    let mut number = 0;
+    let mut authority_key_id = Vec::new();
+    if let Some(exts) = tbs.optional(tag::explicit(0))? {
+        let mut outer = Der::new(exts.content);
+        let mut exts = outer.nested(tag::SEQUENCE, "CRL extensions")?;
+        while !exts.is_empty() {
+            let mut x = exts.nested(tag::SEQUENCE, "CRL extension")?;
+            let id = x.oid("CRL extension")?;
+            x.optional(tag::BOOLEAN)?;
+            let value = x.octets("CRL extension value")?;
+            match id {
+                oid::CRL_NUMBER => number = Der::new(value).small_unsigned("CRL number")?,
+                oid::AUTHORITY_KEY_ID => {
+                    let mut aki = Der::new(value).nested(tag::SEQUENCE, "authority key id")?;
+                    if let Some(k) = aki.optional(tag::implicit(0))? {
+                        authority_key_id = k.content.to_vec();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    tbs.finish()?;
+    Ok(CrlContent { issuer, this_update, next_update, number, authority_key_id, revoked })
+}
+
+impl CrlContent {
+    /// True when the CRL lists `serial`.
+    pub fn lists(&self, serial: &[u8]) -> bool {
+        self.revoked.iter().any(|r| r.serial == serial)
+    }
+}

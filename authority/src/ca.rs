@@ -1,0 +1,239 @@
+//! The certificate authority (Fig. 5): a self-signed P-256 root, issuance
+//! from device-signed meter requests, the certificate database, revocation
+//! and the CRL.
+
+use crate::certdb::{CertDb, CertificateRecord, DbError, Status};
+use crate::keys::SigningKeyPair;
+use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST};
+use apdu_specs::crl::{CrlContent, Revoked};
+use apdu_specs::csr;
+use apdu_specs::signed::Signed;
+use apdu_specs::x509::{self, Profile, SignatureCheck, Template, Usage};
+use apdu_specs::{FormatError, oid};
+use card_core::soft_engine::verifier;
+
+/// How long a meter certificate is valid (two years).
+pub const CERTIFICATE_LIFETIME: u64 = 2 * 365 * 86_400;
+/// How long the root is valid (twenty years).
+pub const ROOT_LIFETIME: u64 = 20 * 365 * 86_400;
+/// How far back notBefore is set, for clock skew.
+pub const BACKDATE: u64 = 3600;
+
+/// Why a request was refused (Fig. 5, steps 514/516).
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// Not a signed envelope around a well-formed request.
+    #[error("malformed certificate request: {0}")]
+    Malformed(FormatError),
+    /// Step 514: the meter is not registered with the authority.
+    #[error("unknown identity: meter {0} is not registered")]
+    UnknownMeter(String),
+    /// Step 516: the device signature does not verify with the registered key.
+    #[error("unverified identity: the device signature of meter {0} does not verify")]
+    DeviceSignature(String),
+    /// The PKCS#10 signature does not verify with the key it carries.
+    #[error("no proof of possession: the request is not signed by its own key")]
+    ProofOfPossession,
+    /// The requested extensions do not match the usage the device stated.
+    #[error("the request's extensions do not match usage {0}")]
+    UsageMismatch(&'static str),
+    /// The database failed; nothing was issued.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The CA.
+#[derive(Debug)]
+pub struct CertificateAuthority {
+    key: SigningKeyPair,
+    name: Vec<u8>,
+    certificate: Vec<u8>,
+    db: CertDb,
+}
+
+fn key_id(public: &[u8]) -> Vec<u8> {
+    x509::key_id(&verifier().sha256(&[public])).to_vec()
+}
+
+fn hex_id(meter_id: &[u8; 12]) -> String {
+    hex::encode_upper(meter_id)
+}
+
+impl CertificateAuthority {
+    /// A CA with a self-signed root named `common_name`, valid from `now`.
+    pub fn new(key: SigningKeyPair, common_name: &str, now: u64, db: CertDb) -> Self {
+        let name = x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, common_name)]);
+        let public = key.public();
+        let kid = key_id(&public);
+        let tbs = Template {
+            serial: &[1],
+            issuer: &name,
+            subject: &name,
+            not_before: now.saturating_sub(BACKDATE),
+            not_after: now + ROOT_LIFETIME,
+            public_key: &public,
+            profile: Profile::Root,
+            subject_key_id: &kid,
+            authority_key_id: &kid,
+        }
+        .tbs();
+        let certificate = x509::signed_object(&tbs, &key.sign_digest(&verifier().sha256(&[&tbs])));
+        Self { key, name, certificate, db }
+    }
+
+    /// The root certificate (DER).
+    pub fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+
+    /// The root certificate as PEM.
+    pub fn certificate_pem(&self) -> String {
+        pem("CERTIFICATE", &self.certificate)
+    }
+
+    /// The CA public key (the card's anchor).
+    pub fn public_key(&self) -> [u8; 65] {
+        self.key.public()
+    }
+
+    /// The database.
+    pub fn db(&self) -> &CertDb {
+        &self.db
+    }
+
+    /// Registers a meter's device key.
+    pub fn register_meter(&self, meter_id: &[u8; 12], device_key: &[u8; 65], now: u64) -> Result<(), DbError> {
+        self.db.register_meter(meter_id, device_key, now)
+    }
+
+    /// Issues a certificate for a device-signed request: the meter must be
+    /// registered, its device signature and the request's proof of
+    /// possession must verify, and the requested profile must match the
+    /// stated usage. The profile applied is the CA's, not the request's.
+    pub fn issue(&mut self, envelope: &[u8], now: u64) -> Result<Vec<u8>, IssueError> {
+        let signed = Signed::parse(envelope).map_err(IssueError::Malformed)?;
+        let request = CertificateRequest::parse(signed.body).map_err(IssueError::Malformed)?;
+        let id = hex_id(&request.meter_id);
+        let device = self.db.device_key(&request.meter_id)?.ok_or_else(|| IssueError::UnknownMeter(id.clone()))?;
+        let engine = verifier();
+        let digest = engine.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, signed.body));
+        if !engine.verify(&device, &digest, &signed.signature) {
+            return Err(IssueError::DeviceSignature(id));
+        }
+        let csr = csr::Request::parse(request.csr).map_err(IssueError::Malformed)?;
+        if !engine.verify(csr.public_key, &engine.sha256(&[csr.info]), &csr.signature) {
+            return Err(IssueError::ProofOfPossession);
+        }
+        if csr.usage() != Some(request.usage) {
+            return Err(IssueError::UsageMismatch(request.usage.name()));
+        }
+        let der = self.certify(
+            &request.meter_id,
+            request.slot,
+            csr.subject,
+            csr.public_key,
+            request.usage,
+            now.saturating_sub(BACKDATE),
+            now + CERTIFICATE_LIFETIME,
+        )?;
+        tracing::info!(meter = %hex_id(&request.meter_id), slot = request.slot, usage = request.usage.name(), "certificate issued");
+        Ok(der)
+    }
+
+    /// Signs and records a certificate (the step after the checks of [`Self::issue`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn certify(
+        &mut self,
+        meter_id: &[u8; 12],
+        slot: u8,
+        subject: &[u8],
+        public_key: &[u8],
+        usage: Usage,
+        not_before: u64,
+        not_after: u64,
+    ) -> Result<Vec<u8>, DbError> {
+        // Serial: 0x01 ‖ 8-byte counter, positive and never reused.
+        let counter = self.db.next("certificate serial")?;
+        let mut serial = vec![0x01];
+        serial.extend_from_slice(&counter.to_be_bytes());
+        let ski = key_id(public_key);
+        let aki = key_id(&self.key.public());
+        let tbs = Template {
+            serial: &serial,
+            issuer: &self.name,
+            subject,
+            not_before,
+            not_after,
+            public_key,
+            profile: Profile::Slot(usage),
+            subject_key_id: &ski,
+            authority_key_id: &aki,
+        }
+        .tbs();
+        let der = x509::signed_object(&tbs, &self.key.sign_digest(&verifier().sha256(&[&tbs])));
+        self.db.insert(&CertificateRecord {
+            serial,
+            meter_id: *meter_id,
+            slot,
+            subject: subject.to_vec(),
+            usage: usage as u8,
+            not_before,
+            not_after,
+            status: Status::Valid,
+            der: der.clone(),
+        })?;
+        Ok(der)
+    }
+
+    /// Records a revocation; false when the serial is unknown or already revoked.
+    pub fn revoke(&self, serial: &[u8], reason: u8, now: u64) -> Result<bool, DbError> {
+        self.db.revoke(serial, now, reason)
+    }
+
+    /// Publishes a CRL listing every revoked certificate, valid for `lifetime` seconds.
+    pub fn crl(&mut self, now: u64, lifetime: u64) -> Result<Vec<u8>, DbError> {
+        let revoked = self
+            .db
+            .revoked()?
+            .into_iter()
+            .filter_map(|c| match c.status {
+                Status::Revoked { time, reason } => Some(Revoked { serial: c.serial, time, reason }),
+                Status::Valid => None,
+            })
+            .collect();
+        let content = CrlContent {
+            issuer: self.name.clone(),
+            this_update: now,
+            next_update: now + lifetime,
+            number: self.db.next("crl number")?,
+            authority_key_id: key_id(&self.key.public()),
+            revoked,
+        };
+        let tbs = content.tbs();
+        Ok(x509::signed_object(&tbs, &self.key.sign_digest(&verifier().sha256(&[&tbs]))))
+    }
+}
+
+/// PEM armour (RFC 7468) for `label`.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in der.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or(""));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

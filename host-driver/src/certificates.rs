@@ -1,0 +1,97 @@
+//! Certificate services around the typed API: getting a slot certified by
+//! the CA (Fig. 5), the off-card postmark verifier with CRL (Fig. 4), and
+//! the ECIES helpers a receiver or a sender uses.
+
+use crate::error::MeterError;
+use crate::meter::{AgentIssued, Session};
+use crate::transport::Transport;
+use apdu_specs::FormatError;
+use apdu_specs::crl;
+use apdu_specs::postmark::{self, Token, Verdict};
+use apdu_specs::x509::{Certificate, Usage};
+use authority::ca::{CertificateAuthority, IssueError};
+use card_core::SecretKey;
+use card_core::ecies;
+use card_core::soft_engine::{SoftEngine, verifier};
+use card_sim::Entropy;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// Why a slot could not be certified.
+#[derive(Debug, thiserror::Error)]
+pub enum CertifyError {
+    /// The card refused.
+    #[error(transparent)]
+    Meter(#[from] MeterError),
+    /// The CA refused.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// Generates a key in `slot`, requests a certificate, has `ca` issue it and installs it; returns the certificate.
+pub fn certify_slot<'a, T: Transport + 'a>(
+    session: &mut Session<'a, T>,
+    ca: &mut CertificateAuthority,
+    slot: u8,
+    usage: Usage,
+    subject: &[u8],
+    now: u64,
+) -> Result<Vec<u8>, CertifyError> {
+    session.generate_key_pair(slot, usage)?;
+    let request = session.certificate_request(slot, subject)?;
+    let certificate = ca.issue(&request, now)?;
+    session.install_certificate(slot, &certificate)?;
+    Ok(certificate)
+}
+
+/// Off-card postmark validation (Fig. 4): the signer certificate against the
+/// CA key at the postmark time, then the CRL (when given; it must verify
+/// under the CA key), then the signature and attributes, then the digest.
+pub fn verify_postmark(
+    token: &[u8],
+    message: &[u8],
+    ca_key: &[u8],
+    crl_der: Option<&[u8]>,
+) -> Result<Verdict, FormatError> {
+    let token = Token::parse(token)?;
+    let digest: [u8; 32] = Sha256::digest(message).into();
+    let engine = verifier();
+    let verdict = postmark::validate(&token, &digest, ca_key, &engine);
+    if verdict == Verdict::CertificateInvalid {
+        return Ok(verdict);
+    }
+    if let Some(der) = crl_der {
+        let list = crl::parse_verified(der, ca_key, &engine)?;
+        if list.lists(Certificate::parse(token.certificate)?.serial) {
+            return Ok(Verdict::Revoked);
+        }
+    }
+    Ok(verdict)
+}
+
+/// Encrypts `plaintext` to a slot's public key (for DECRYPT).
+pub fn encrypt_to(recipient: &[u8; 65], plaintext: &[u8]) -> Result<Vec<u8>, card_core::CryptoError> {
+    ecies::seal(&mut SoftEngine::new(Entropy::Os), recipient, &[], plaintext)
+}
+
+/// A receiver's delivery key pair (generated on the host).
+pub struct DeliveryKey {
+    secret: SecretKey,
+    /// Public key to put in the agent request.
+    pub public: [u8; 65],
+}
+
+impl DeliveryKey {
+    /// A fresh key pair from the OS random source.
+    pub fn generate() -> Result<Self, card_core::CryptoError> {
+        use card_core::CryptoEngine;
+        let (secret, public) = SoftEngine::new(Entropy::Os).p256_generate()?;
+        Ok(Self { secret, public })
+    }
+
+    /// Opens an agent delivery: the receiver's 32-byte private key, bound to its certificate.
+    pub fn open(&self, issued: &AgentIssued) -> Result<Zeroizing<Vec<u8>>, card_core::CryptoError> {
+        let aad: [u8; 32] = Sha256::digest(&issued.certificate).into();
+        ecies::open(&verifier(), &self.secret, &self.public, &aad, &issued.encrypted_key)
+    }
+}

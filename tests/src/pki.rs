@@ -1,0 +1,161 @@
+//! Test support for the certificate services: a CA for a meter's keys,
+//! registration, certified slots, a scratch directory and the openssl runner.
+
+use crate::FIXTURE_TIME;
+use apdu_specs::der;
+use apdu_specs::oid;
+use apdu_specs::registers::Registers;
+use apdu_specs::x509::{self, Usage};
+use authority::ca::pem;
+use authority::{CertDb, CertificateAuthority, SigningKeyPair};
+use host_driver::certificates::certify_slot;
+use host_driver::simulated::AuthorityKeys;
+use host_driver::transport::Transport;
+use host_driver::{Meter, MeterError};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Slot numbers used by the tests.
+pub mod slots {
+    /// Postmark signer.
+    pub const POSTMARK: u8 = 0;
+    /// Agent.
+    pub const AGENT: u8 = 1;
+    /// Signature.
+    pub const SIGNATURE: u8 = 2;
+    /// Encryption.
+    pub const ENCRYPTION: u8 = 3;
+}
+
+/// The CA whose key the meter was personalized with, on an in-memory database.
+pub fn ca_for(keys: &AuthorityKeys) -> CertificateAuthority {
+    ca_with_key(keys.ca.clone(), "PCMeter Test CA")
+}
+
+/// A CA with any key (a foreign CA when the key is not the meter's anchor).
+pub fn ca_with_key(key: SigningKeyPair, name: &str) -> CertificateAuthority {
+    CertificateAuthority::new(key, name, FIXTURE_TIME, CertDb::in_memory().expect("database"))
+}
+
+/// The meter's ID and device key, as the registry learns them at enrolment.
+pub fn identity<T: Transport>(meter: &mut Meter<T>) -> ([u8; 12], [u8; 65]) {
+    let id = meter.fci().and_then(|f| f.meter_id).expect("meter id in FCI");
+    (id, meter.public_keys().expect("public keys").device)
+}
+
+/// Registers the meter with `ca`.
+pub fn register<T: Transport>(ca: &CertificateAuthority, meter: &mut Meter<T>) -> [u8; 12] {
+    let (id, device) = identity(meter);
+    ca.register_meter(&id, &device, FIXTURE_TIME).expect("register");
+    id
+}
+
+/// A subject Name.
+pub fn subject(cn: &str) -> Vec<u8> {
+    x509::name(&[(oid::ORGANIZATION, "PCMeter test"), (oid::COMMON_NAME, cn)])
+}
+
+/// Certifies `slot` for `usage` (PIN already verified); returns the certificate.
+pub fn certified<T: Transport>(
+    meter: &mut Meter<T>,
+    ca: &mut CertificateAuthority,
+    slot: u8,
+    usage: Usage,
+) -> Result<Vec<u8>, host_driver::certificates::CertifyError> {
+    let mut s = meter.transaction()?;
+    certify_slot(&mut s, ca, slot, usage, &subject(&format!("slot {slot} {}", usage.name())), FIXTURE_TIME)
+}
+
+/// Runs `f` and checks that it charged exactly `fee` to AR_c, once, for `service`.
+pub fn charges<T: Transport, R>(
+    meter: &mut Meter<T>,
+    service: apdu_specs::Service,
+    fee: u64,
+    f: impl FnOnce(&mut Meter<T>) -> R,
+) -> R {
+    let before = meter.registers().expect("registers");
+    let out = f(meter);
+    let after = meter.registers().expect("registers");
+    assert_eq!(after.ar_certificates, before.ar_certificates + fee, "{service:?}: AR_c");
+    assert_eq!(after.descending + fee, before.descending, "{service:?}: DR");
+    assert_eq!(after.count(service), before.count(service) + 1, "{service:?}: count");
+    assert!(after.balanced());
+    out
+}
+
+/// Runs a refusal and checks that registers and audit head did not move.
+pub fn changes_nothing<T: Transport, R>(
+    meter: &mut Meter<T>,
+    f: impl FnOnce(&mut Meter<T>) -> Result<R, MeterError>,
+) -> MeterError {
+    let regs: Registers = meter.registers().expect("registers");
+    let head = meter.audit_head().expect("audit head");
+    let err = match f(meter) {
+        Ok(_) => panic!("expected a refusal"),
+        Err(e) => e,
+    };
+    assert_eq!(meter.registers().expect("registers"), regs, "registers moved on {err:?}");
+    assert_eq!(meter.audit_head().expect("audit head"), head, "audit moved on {err:?}");
+    err
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh directory named after `label`.
+    pub fn new(label: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pcmeter-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+
+    /// Writes a file and returns its path.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    /// Writes a certificate as PEM.
+    pub fn cert_pem(&self, name: &str, der: &[u8]) -> PathBuf {
+        self.write(name, pem("CERTIFICATE", der).as_bytes())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The result of an openssl run.
+#[derive(Debug)]
+pub struct Openssl {
+    /// Exit success.
+    pub ok: bool,
+    /// stdout and stderr together.
+    pub output: String,
+}
+
+/// Runs `openssl` with `args` in `dir`.
+pub fn openssl(dir: &Path, args: &[&str]) -> Openssl {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+    Openssl {
+        ok: out.status.success(),
+        output: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// An EC private key in SEC1 DER (RFC 5915), for handing a delivered key to openssl.
+pub fn ec_private_key_der(secret: &[u8], public: &[u8]) -> Vec<u8> {
+    der::seq(&[
+        &der::small_unsigned(1),
+        &der::octets(secret),
+        &der::tlv(der::tag::explicit(0), &der::oid(oid::P256)),
+        &der::tlv(der::tag::explicit(1), &der::bits(public)),
+    ])
+}
