@@ -496,6 +496,8 @@ impl<T: Transport> Meter<T> {
         fn certificate_request(slot: u8, subject: &[u8]) -> Vec<u8>;
         /// A certificate installation.
         fn install_certificate(slot: u8, der: &[u8]) -> ();
+        /// The card's signed postmark parts (digest, or the HASH stream when `None`).
+        fn postmark_parts(slot: u8, digest: Option<&[u8; 32]>) -> Vec<u8>;
         /// A postmark of a digest (RFC 3161 token).
         fn postmark_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
         /// A postmark of a message hashed on the card (RFC 3161 token).
