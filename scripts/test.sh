@@ -12,6 +12,7 @@ need=(
   /usr/lib/pcsc/drivers/serial/libifdvpcd.so:vsmartcard-vpcd
   scriptor:pcsc-tools
   opensc-tool:opensc
+  openssl:openssl
 )
 missing=()
 for pair in "${need[@]}"; do
