@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-600}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(apdu_stream apdu_tlv personalization rate_table vpcd_frame host_responses indicium_verify)
+[ ${#targets[@]} -gt 0 ] || targets=(apdu_stream apdu_tlv personalization rate_table vpcd_frame host_responses indicium_verify pki_parsers)
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build >/dev/null
 for t in "${targets[@]}"; do

@@ -48,5 +48,40 @@ fn main() {
         frames.extend_from_slice(p);
     }
     write("vpcd_frame", "session", &frames);
+    pki_seeds();
     println!("seed corpora written under fuzz/corpus/");
+}
+
+/// Real certificates, a CSR envelope, a postmark token, its card parts and a CRL.
+fn pki_seeds() {
+    use apdu_specs::x509::Usage;
+    use tests::pki;
+    let keys = host_driver::simulated::AuthorityKeys::from_seed("fuzz seeds");
+    let sim =
+        host_driver::simulated::operational(&keys, &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000))
+            .unwrap();
+    let mut meter = sim.meter;
+    let mut ca = pki::ca_for(&keys);
+    let id = pki::register(&ca, &mut meter);
+    meter.verify_pin(&sim.pin).unwrap();
+    let pm = pki::certified(&mut meter, &mut ca, 0, Usage::Postmark).unwrap();
+    let agent = pki::certified(&mut meter, &mut ca, 1, Usage::Agent).unwrap();
+    meter.generate_key_pair(2, Usage::Signature).unwrap();
+    let request = meter.certificate_request(2, &pki::subject("seed")).unwrap();
+    let parts = meter.postmark_parts(0, Some(&[3; 32])).unwrap();
+    let token = meter.postmark_digest(0, &[3; 32]).unwrap();
+    ca.revoke(apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, tests::FIXTURE_TIME).unwrap();
+    let crl = ca.crl(tests::FIXTURE_TIME, 86_400).unwrap();
+    let _ = id;
+    for (name, bytes) in [
+        ("root", ca.certificate().to_vec()),
+        ("postmark-cert", pm),
+        ("agent-cert", agent),
+        ("request-envelope", request),
+        ("postmark-parts", parts),
+        ("token", token),
+        ("crl", crl),
+    ] {
+        write("pki_parsers", name, &bytes);
+    }
 }

@@ -159,3 +159,54 @@ pub fn ec_private_key_der(secret: &[u8], public: &[u8]) -> Vec<u8> {
         &der::tlv(der::tag::explicit(1), &der::bits(public)),
     ])
 }
+
+/// One extended APDU with Le 65536 (the whole response at once).
+pub fn ext_apdu(header: [u8; 4], data: &[u8]) -> Vec<u8> {
+    apdu_specs::capdu::encode(header, data, 65_536, true).expect("fits an extended APDU")
+}
+
+/// Sends an APDU through `send` and returns the data of a 9000 answer.
+fn data_of(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, apdu: &[u8]) -> Vec<u8> {
+    let r = send(apdu);
+    let (data, sw) = r.split_at(r.len() - 2);
+    assert_eq!(sw, [0x90, 0x00], "{}", hex::encode_upper(&apdu[..4]));
+    data.to_vec()
+}
+
+/// Registers a card reached by raw APDUs (selected) with `ca`; returns its meter ID.
+pub fn register_raw(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, ca: &CertificateAuthority) -> [u8; 12] {
+    let fci = apdu_specs::fci::Fci::parse(&data_of(send, &ext_apdu([0x00, 0xA4, 0x04, 0x00], &apdu_specs::AID)))
+        .expect("FCI");
+    let meter_id = fci.meter_id.expect("personalized");
+    let keys = data_of(send, &[0x00, 0xCA, 0xDF, 0x24, 0x00]);
+    let device: [u8; 65] = apdu_specs::tlv::find(&keys, 0x81).expect("device key").try_into().expect("65 bytes");
+    ca.register_meter(&meter_id, &device, FIXTURE_TIME).expect("register");
+    meter_id
+}
+
+/// Generates a key in `slot` by raw APDUs (PIN verified) and has `ca` issue its
+/// certificate; returns the public key and the certificate, not yet installed.
+pub fn request_raw(
+    send: &mut dyn FnMut(&[u8]) -> Vec<u8>,
+    ca: &mut CertificateAuthority,
+    slot: u8,
+    usage: Usage,
+    subject: &[u8],
+) -> ([u8; 65], Vec<u8>) {
+    let public = data_of(send, &ext_apdu([0x00, 0x46, 0x00, slot], &[usage as u8])).try_into().expect("65 bytes");
+    let request = data_of(send, &ext_apdu([0x80, 0x50, 0x00, slot], subject));
+    (public, ca.issue(&request, FIXTURE_TIME).expect("issued"))
+}
+
+/// As [`request_raw`], and installs the certificate.
+pub fn certify_raw(
+    send: &mut dyn FnMut(&[u8]) -> Vec<u8>,
+    ca: &mut CertificateAuthority,
+    slot: u8,
+    usage: Usage,
+    subject: &[u8],
+) -> Vec<u8> {
+    let (_, cert) = request_raw(send, ca, slot, usage, subject);
+    data_of(send, &ext_apdu([0x80, 0x52, 0x00, slot], &cert));
+    cert
+}

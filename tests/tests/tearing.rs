@@ -177,10 +177,7 @@ fn scenarios() -> Vec<Scenario> {
     list
 }
 
-/// One extended APDU with Le 65536 (the whole response at once).
-fn ext(header: [u8; 4], data: &[u8]) -> Vec<u8> {
-    apdu_specs::capdu::encode(header, data, 65_536, true).unwrap()
-}
+use tests::pki::ext_apdu as ext;
 
 /// Slots of the certified pre-state.
 const PM: u8 = 0;
@@ -198,24 +195,14 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let keys = vector_keys();
     let mut ca = tests::pki::ca_for(&keys);
     let mut card = power_on(operational, clock);
-    let fci = apdu_specs::fci::Fci::parse(&get(&mut card, &ext([0x00, 0xA4, 0x04, 0x00], &apdu_specs::AID))).unwrap();
-    let meter_id = fci.meter_id.unwrap();
-    ok(&mut card, &verify_apdu("123456"));
-    let public_keys = get(&mut card, &[0x00, 0xCA, 0xDF, 0x24, 0x00]);
-    let device: [u8; 65] = apdu_specs::tlv::find(&public_keys, 0x81).unwrap().try_into().unwrap();
-    ca.register_meter(&meter_id, &device, FIXTURE_TIME).unwrap();
+    let mut send = |a: &[u8]| card.process(a);
+    let meter_id = tests::pki::register_raw(&mut send, &ca);
+    assert_eq!(sw(&send(&verify_apdu("123456"))), 0x9000);
     let subject = tests::pki::subject("tearing");
-    let mut keyed = |card: &mut Card, slot: u8, usage: Usage| -> ([u8; 65], Vec<u8>) {
-        let public: [u8; 65] = get(card, &ext([0x00, 0x46, 0x00, slot], &[usage as u8])).try_into().unwrap();
-        let request = get(card, &ext([0x80, 0x50, 0x00, slot], &subject));
-        (public, ca.issue(&request, FIXTURE_TIME).unwrap())
-    };
-    let (_, pm_cert) = keyed(&mut card, PM, Usage::Postmark);
-    ok(&mut card, &ext([0x80, 0x52, 0x00, PM], &pm_cert));
-    let (_, agent_cert) = keyed(&mut card, AGENT, Usage::Agent);
-    ok(&mut card, &ext([0x80, 0x52, 0x00, AGENT], &agent_cert));
-    let (_, pending_cert) = keyed(&mut card, PENDING, Usage::Signature);
-    get(&mut card, &ext([0x00, 0x46, 0x00, SIG], &[Usage::Signature as u8]));
+    let pm_cert = tests::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark, &subject);
+    let agent_cert = tests::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent, &subject);
+    let (_, pending_cert) = tests::pki::request_raw(&mut send, &mut ca, PENDING, Usage::Signature, &subject);
+    let (_, _) = tests::pki::request_raw(&mut send, &mut ca, SIG, Usage::Signature, &subject);
     let enc_public: [u8; 65] =
         get(&mut card, &ext([0x00, 0x46, 0x00, ENC], &[Usage::Encryption as u8])).try_into().unwrap();
     let digest = [0x42u8; 32];
