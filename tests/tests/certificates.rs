@@ -22,6 +22,8 @@ use tests::pki::{self, Scratch, changes_nothing, charges, openssl, slots};
 
 struct Fixture {
     meter: Meter<InProcessTransport>,
+    card: std::sync::Arc<std::sync::Mutex<host_driver::SharedCard>>,
+    pin: host_driver::Pin,
     ca: CertificateAuthority,
     keys: AuthorityKeys,
     meter_id: [u8; 12],
@@ -38,7 +40,7 @@ fn fixture_with(label: &str, credit: u64) -> Fixture {
     let ca = pki::ca_for(&keys);
     let meter_id = pki::register(&ca, &mut meter);
     meter.verify_pin(&sim.pin).unwrap();
-    Fixture { meter, ca, keys, meter_id }
+    Fixture { meter, card: sim.card, pin: sim.pin, ca, keys, meter_id }
 }
 
 fn fixture() -> Fixture {
@@ -426,4 +428,16 @@ fn a_request_without_funds_changes_nothing() {
     let e = changes_nothing(&mut f.meter, |m| m.generate_key_pair(slots::ENCRYPTION, Usage::Encryption));
     assert!(matches!(e, MeterError::InsufficientFunds { .. }), "{e:?}");
     assert_eq!(f.meter.read_slot(slots::ENCRYPTION).unwrap().state, SlotState::Empty);
+}
+
+#[test]
+fn a_reset_drops_the_hash_stream_and_the_pin() {
+    let (mut f, _) = postmark_fixture();
+    f.meter.transaction().unwrap().hash_message(b"half of a message").unwrap();
+    f.card.lock().unwrap().reset().unwrap();
+    assert!(matches!(f.meter.registers(), Err(MeterError::PinStateLost)));
+    assert!(matches!(f.meter.postmark_parts(slots::POSTMARK, None), Err(MeterError::PinRequired { .. })));
+    f.meter.verify_pin(&f.pin).unwrap();
+    let e = changes_nothing(&mut f.meter, |m| m.postmark_parts(slots::POSTMARK, None));
+    assert!(matches!(e, MeterError::ConditionsNotSatisfied { .. }), "{e:?}");
 }
