@@ -8,8 +8,9 @@ use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST};
 use apdu_specs::crl::{CrlContent, Revoked};
 use apdu_specs::csr;
 use apdu_specs::signed::Signed;
-use apdu_specs::x509::{self, Profile, SignatureCheck, Template, Usage};
+use apdu_specs::x509::{self, Profile, Template, Usage};
 use apdu_specs::{FormatError, oid};
+use card_core::CryptoEngine;
 use card_core::soft_engine::verifier;
 
 /// How long a meter certificate is valid (two years).
@@ -51,6 +52,11 @@ pub struct CertificateAuthority {
     db: CertDb,
 }
 
+/// The certificate, CRL or request made of `tbs` and the CA key's signature over it.
+fn signed_by(key: &SigningKeyPair, tbs: &[u8]) -> Vec<u8> {
+    x509::signed_object(tbs, &key.sign_digest(&verifier().sha256(&[tbs])))
+}
+
 fn key_id(public: &[u8]) -> Vec<u8> {
     x509::key_id(&verifier().sha256(&[public])).to_vec()
 }
@@ -77,7 +83,7 @@ impl CertificateAuthority {
             authority_key_id: &kid,
         }
         .tbs();
-        let certificate = x509::signed_object(&tbs, &key.sign_digest(&verifier().sha256(&[&tbs])));
+        let certificate = signed_by(&key, &tbs);
         Self { key, name, certificate, db }
     }
 
@@ -117,11 +123,11 @@ impl CertificateAuthority {
         let device = self.db.device_key(&request.meter_id)?.ok_or_else(|| IssueError::UnknownMeter(id.clone()))?;
         let engine = verifier();
         let digest = engine.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, signed.body));
-        if !engine.verify(&device, &digest, &signed.signature) {
+        if !engine.p256_verify_digest(&device, &digest, &signed.signature) {
             return Err(IssueError::DeviceSignature(id));
         }
         let csr = csr::Request::parse(request.csr).map_err(IssueError::Malformed)?;
-        if !engine.verify(csr.public_key, &engine.sha256(&[csr.info]), &csr.signature) {
+        if !engine.p256_verify_digest(csr.public_key, &engine.sha256(&[csr.info]), &csr.signature) {
             return Err(IssueError::ProofOfPossession);
         }
         if csr.usage() != Some(request.usage) {
@@ -170,7 +176,7 @@ impl CertificateAuthority {
             authority_key_id: &aki,
         }
         .tbs();
-        let der = x509::signed_object(&tbs, &self.key.sign_digest(&verifier().sha256(&[&tbs])));
+        let der = signed_by(&self.key, &tbs);
         self.db.insert(&CertificateRecord {
             serial,
             meter_id: *meter_id,
@@ -210,7 +216,7 @@ impl CertificateAuthority {
             revoked,
         };
         let tbs = content.tbs();
-        Ok(x509::signed_object(&tbs, &self.key.sign_digest(&verifier().sha256(&[&tbs]))))
+        Ok(signed_by(&self.key, &tbs))
     }
 }
 

@@ -30,4 +30,6 @@ pub mod soft_engine;
 pub mod state;
 
 pub use applet::{Applet, LoadError};
-pub use platform::{CryptoEngine, CryptoError, Platform, PublicKey, RecordId, SecretKey, Store, StoreError, WriteSet};
+pub use platform::{
+    CryptoEngine, CryptoError, EngineCheck, Platform, PublicKey, RecordId, SecretKey, Store, StoreError, WriteSet,
+};

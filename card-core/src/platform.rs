@@ -97,6 +97,21 @@ pub trait CryptoEngine {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
+/// Adapts any crypto engine to the verifier interface of `apdu-specs`
+/// (certificates, postmarks, CRLs): the card, the host and the authority all
+/// verify through it.
+pub struct EngineCheck<'a, C>(pub &'a C);
+
+impl<C: CryptoEngine> apdu_specs::x509::SignatureCheck for EngineCheck<'_, C> {
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.0.sha256(parts)
+    }
+
+    fn verify(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+        self.0.p256_verify_digest(key, digest, signature)
+    }
+}
+
 /// Identifier of a persistent record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordId(pub u16);

@@ -34,19 +34,6 @@ pub fn verifier() -> SoftEngine<NoEntropy> {
     SoftEngine::new(NoEntropy)
 }
 
-impl<E> apdu_specs::x509::SignatureCheck for SoftEngine<E>
-where
-    E: EntropySource,
-{
-    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
-        CryptoEngine::sha256(self, parts)
-    }
-
-    fn verify(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-        self.p256_verify_digest(key, digest, signature)
-    }
-}
-
 /// The pure-Rust engine.
 #[derive(Debug, Clone)]
 pub struct SoftEngine<E> {

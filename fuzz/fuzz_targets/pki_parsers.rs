@@ -5,11 +5,13 @@
 use apdu_specs::certs::{AgentRequest, CertificateRequest, SlotInfo};
 use apdu_specs::postmark::{self, SignedParts, Token};
 use apdu_specs::x509::{Certificate, SignatureCheck};
+use card_core::EngineCheck;
 use apdu_specs::{crl, csr, signed::Signed};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let engine = card_core::soft_engine::verifier();
+    let soft = card_core::soft_engine::verifier();
+    let engine = EngineCheck(&soft);
     if let Ok(c) = Certificate::parse(data) {
         assert!(c.not_before <= c.not_after);
         assert_eq!(c.public_key.len(), 65);

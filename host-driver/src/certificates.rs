@@ -10,9 +10,9 @@ use apdu_specs::crl;
 use apdu_specs::postmark::{self, Token, Verdict};
 use apdu_specs::x509::{Certificate, Usage};
 use authority::ca::{CertificateAuthority, IssueError};
-use card_core::SecretKey;
 use card_core::ecies;
 use card_core::soft_engine::{SoftEngine, verifier};
+use card_core::{EngineCheck, SecretKey};
 use card_sim::Entropy;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -56,12 +56,13 @@ pub fn verify_postmark(
     let token = Token::parse(token)?;
     let digest: [u8; 32] = Sha256::digest(message).into();
     let engine = verifier();
-    let verdict = postmark::validate(&token, &digest, ca_key, &engine);
+    let check = EngineCheck(&engine);
+    let verdict = postmark::validate(&token, &digest, ca_key, &check);
     if verdict == Verdict::CertificateInvalid {
         return Ok(verdict);
     }
     if let Some(der) = crl_der {
-        let list = crl::parse_verified(der, ca_key, &engine)?;
+        let list = crl::parse_verified(der, ca_key, &check)?;
         if list.lists(Certificate::parse(token.certificate)?.serial) {
             return Ok(Verdict::Revoked);
         }

@@ -4,12 +4,11 @@
 
 use super::rates::promoted;
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform, WriteSet};
+use crate::platform::{Platform, WriteSet};
 use crate::state::{Counters, Rates, records};
 use apdu_specs::audit::Event;
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::SignatureCheck;
 
 /// A debit prepared but not yet committed.
 pub(crate) struct Charge {
@@ -22,19 +21,6 @@ pub(crate) struct Charge {
     /// Card time of the charge.
     pub(crate) now: u64,
     rates: Rates,
-}
-
-/// Adapts a crypto engine to the verifier interface of `apdu-specs`.
-pub(crate) struct EngineCheck<'a, C>(pub(crate) &'a C);
-
-impl<C: CryptoEngine> SignatureCheck for EngineCheck<'_, C> {
-    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
-        self.0.sha256(parts)
-    }
-
-    fn verify(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-        self.0.p256_verify_digest(key, digest, signature)
-    }
 }
 
 impl<P: Platform> Core<P> {

@@ -1,8 +1,7 @@
 //! HASH, POSTMARK (Fig. 3) and VALIDATE POSTMARK (Fig. 4).
 
-use super::charge::EngineCheck;
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform, Sha256State};
+use crate::platform::{CryptoEngine, EngineCheck, Platform, Sha256State};
 use alloc::vec::Vec;
 use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
 use apdu_specs::service::Service;

@@ -1,9 +1,8 @@
 //! Key slots: GENERATE KEY PAIR, READ SLOT, CERTIFICATE REQUEST (Fig. 5) and
 //! INSTALL CERTIFICATE, plus the slot lookups the other services share.
 
-use super::charge::EngineCheck;
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform, PublicKey, SecretKey};
+use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey};
 use crate::state::{Slot, records, slot_record};
 use alloc::vec::Vec;
 use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
