@@ -21,10 +21,6 @@ const AGENT_SERIAL_MAX: u64 = (1 << 48) - 1;
 impl<P: Platform> Core<P> {
     pub(crate) fn agent_issue(&mut self, n: u8, request: &[u8]) -> Result<Vec<u8>, Sw> {
         let request = AgentRequest::parse(request).map_err(|_| Sw::BAD_DATA)?;
-        let slot = self.slot(n)?;
-        if slot.usage.is_some() && slot.usage != Some(Usage::Agent) {
-            return Err(Sw::USAGE_NOT_ALLOWED);
-        }
         let (agent_key, agent_public) = self.usable_slot(n, Usage::Agent, true)?;
         let agent_der = self.slot(n)?.certificate.clone().ok_or(Sw::USAGE_NOT_ALLOWED)?;
         let agent = Certificate::parse(&agent_der).map_err(|_| Sw::USAGE_NOT_ALLOWED)?;

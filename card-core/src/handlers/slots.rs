@@ -21,16 +21,20 @@ impl<P: Platform> Core<P> {
     }
 
     /// A slot with a live key of `usage`; `certified` also demands its certificate.
+    /// Refusals in order: empty (6A88), another usage (9406), revoked (9405),
+    /// no certificate when one is needed (6A88).
     pub(crate) fn usable_slot(&self, n: u8, usage: Usage, certified: bool) -> Result<(SecretKey, PublicKey), Sw> {
         let slot = self.slot(n)?;
-        match slot.state {
-            SlotState::Empty => return Err(Sw::NOT_FOUND),
-            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
-            SlotState::Key if certified => return Err(Sw::NOT_FOUND),
-            _ => {}
+        if slot.state == SlotState::Empty {
+            return Err(Sw::NOT_FOUND);
         }
         if slot.usage != Some(usage) {
             return Err(Sw::USAGE_NOT_ALLOWED);
+        }
+        match slot.state {
+            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
+            SlotState::Key if certified => return Err(Sw::NOT_FOUND),
+            _ => {}
         }
         match (&slot.secret, &slot.public) {
             (Some(s), Some(p)) => Ok((s.clone(), *p)),
@@ -93,10 +97,7 @@ impl<P: Platform> Core<P> {
     pub(crate) fn certificate_request(&mut self, n: u8, subject: &[u8]) -> Result<Vec<u8>, Sw> {
         let slot = self.slot(n)?;
         let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
-        let (key, public) = match slot.state {
-            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
-            _ => self.usable_slot(n, usage, false)?,
-        };
+        let (key, public) = self.usable_slot(n, usage, false)?;
         let meter_id = self.meter_id()?;
         let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         let charge = self.prepare_charge(Service::CertificateRequest, &[n])?;
@@ -117,9 +118,6 @@ impl<P: Platform> Core<P> {
         let cert = Certificate::parse(der).map_err(|_| Sw::BAD_DATA)?;
         let slot = self.slot(n)?;
         let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
-        if slot.state == SlotState::Revoked {
-            return Err(Sw::KEY_REVOKED);
-        }
         let (_, public) = self.usable_slot(n, usage, false)?;
         let ca = self.ca_key()?;
         let now = self.now()?;
