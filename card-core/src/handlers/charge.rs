@@ -16,8 +16,10 @@ pub(crate) struct Charge {
     pub(crate) counters: Counters,
     /// The writes to commit (counters, audit record, promoted rate table); handlers add their own.
     pub(crate) set: WriteSet,
-    /// The fee.
+    /// The fee debited.
     pub(crate) fee: u64,
+    /// The rate-table fee (above `fee` only when a shortfall was recorded as unpaid).
+    pub(crate) due: u32,
     /// Card time of the charge.
     pub(crate) now: u64,
     rates: Rates,
@@ -45,7 +47,8 @@ impl<P: Platform> Core<P> {
         let mut set = WriteSet::new();
         let rates = promoted(&self.state.rates, now, &mut set);
         let table = &rates.active.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.table;
-        let mut fee = u64::from(table.fee(service));
+        let due = table.fee(service);
+        let mut fee = u64::from(due);
         let mut counters = self.state.counters;
         let regs = &mut counters.regs;
         if regs.descending < fee {
@@ -66,12 +69,12 @@ impl<P: Platform> Core<P> {
         }
         self.append_audit(&mut counters, &mut set, now, Event::ServiceCharged, fee, &d);
         set.put(records::COUNTERS, counters.encode());
-        Ok(Charge { counters, set, fee, now, rates })
+        Ok(Charge { counters, set, fee, due, now, rates })
     }
 
     /// Commits the charge with the handler's writes; only then is the in-memory state updated.
     pub(crate) fn commit_charge(&mut self, charge: Charge) -> Result<u64, Sw> {
-        let Charge { counters, set, fee, now: _, rates } = charge;
+        let Charge { counters, set, fee, due: _, now: _, rates } = charge;
         self.commit(&set)?;
         self.state.counters = counters;
         self.state.rates = rates;

@@ -39,9 +39,8 @@ impl<P: Platform> Core<P> {
         let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         // Revocation is never refused for money: the order is carried out, and a shortfall is "payment due".
         let now = self.display_time();
-        let fee_due = self.state.rates.current(now).map_or(0, |t| t.table.fee(Service::Revocation));
         let mut charge = self.prepare_charge_at(Service::Revocation, &[order.slot], now, false)?;
-        let paid = charge.fee == u64::from(fee_due);
+        let (paid, fee_due) = (charge.fee == u64::from(charge.due), charge.due);
         charge.set.put(slot_record(order.slot), revoked.encode().to_vec());
         self.commit_charge(charge)?;
         if let Some(s) = self.state.slots.get_mut(usize::from(order.slot)) {
