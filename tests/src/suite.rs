@@ -253,37 +253,17 @@ pub fn postmarks_pass_openssl_ts_verify<R: Rig>(rig: &mut R) {
         charges(&mut meter, Service::Postmark, 25, |m| m.postmark_digest(slots::POSTMARK, &digest).unwrap());
     let by_message =
         charges(&mut meter, Service::Postmark, 25, |m| m.postmark_message(slots::POSTMARK, &large).unwrap());
+    let ts_verify = |token: &std::path::Path, file: &std::path::Path| {
+        let (token, file, ca) = (token.to_str().unwrap(), file.to_str().unwrap(), ca_pem.to_str().unwrap());
+        openssl(&dir.0, &["ts", "-verify", "-token_in", "-in", token, "-data", file, "-CAfile", ca])
+    };
     for (name, token, data) in [("digest", &by_digest, &small), ("message", &by_message, &large)] {
         let tok = dir.write(&format!("{name}.tst"), token);
-        let file = dir.write(&format!("{name}.dat"), data);
-        let args = [
-            "ts",
-            "-verify",
-            "-token_in",
-            "-in",
-            tok.to_str().unwrap(),
-            "-data",
-            file.to_str().unwrap(),
-            "-CAfile",
-            ca_pem.to_str().unwrap(),
-        ];
-        let ok = openssl(&dir.0, &args);
+        let ok = ts_verify(&tok, &dir.write(&format!("{name}.dat"), data));
         assert!(ok.ok && ok.output.contains("Verification: OK"), "{name}: {}", ok.output);
         let mut changed = data.clone();
         changed[7] ^= 1;
-        let file = dir.write(&format!("{name}-changed.dat"), &changed);
-        let args = [
-            "ts",
-            "-verify",
-            "-token_in",
-            "-in",
-            tok.to_str().unwrap(),
-            "-data",
-            file.to_str().unwrap(),
-            "-CAfile",
-            ca_pem.to_str().unwrap(),
-        ];
-        let bad = openssl(&dir.0, &args);
+        let bad = ts_verify(&tok, &dir.write(&format!("{name}-changed.dat"), &changed));
         assert!(!bad.ok, "{name}: a changed file must fail: {}", bad.output);
     }
     // Serials never repeat.
