@@ -222,6 +222,26 @@ impl<P: Platform> Core<P> {
         }
     }
 
+    /// The device key (the certificate communication key), checked before anything is charged.
+    pub(crate) fn device_key(&self) -> Result<crate::platform::SecretKey, Sw> {
+        self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)
+    }
+
+    /// A signed envelope around `body`, signed by the device key under `domain`
+    /// (the counterpart of [`Self::verified_body`]). Called after the commit:
+    /// an engine failure is `6F00`.
+    pub(crate) fn device_signed(
+        &mut self,
+        device: &crate::platform::SecretKey,
+        domain: &[u8],
+        body: &[u8],
+    ) -> Result<Vec<u8>, Sw> {
+        let crypto = self.platform.crypto();
+        let digest = crypto.sha256(&Signed::signing_input(domain, body));
+        let signature = crypto.p256_sign_digest(device, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
+        Ok(apdu_specs::signed::encode(body, &signature))
+    }
+
     fn check_registers_at_power_on(&mut self) -> Result<(), LoadError> {
         if self.state.card.lifecycle != Lifecycle::Operational || self.state.counters.regs.balanced() {
             return Ok(());

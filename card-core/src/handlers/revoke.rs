@@ -3,14 +3,13 @@
 //! confirmation saying "paid" or "payment due".
 
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform};
+use crate::platform::Platform;
 use crate::state::slot_record;
 use alloc::vec::Vec;
 use apdu_specs::certs::{
     DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, RevocationConfirmation, RevocationOrder, SlotState,
 };
 use apdu_specs::service::Service;
-use apdu_specs::signed::{self, Signed};
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::Certificate;
 
@@ -36,7 +35,7 @@ impl<P: Platform> Core<P> {
         let mut revoked = slot.clone();
         revoked.state = SlotState::Revoked;
         revoked.secret = None;
-        let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let device = self.device_key()?;
         // Revocation is never refused for money: the order is carried out, and a shortfall is "payment due".
         let now = self.display_time();
         let mut charge = self.prepare_charge_at(Service::Revocation, &[order.slot], now, false)?;
@@ -49,9 +48,6 @@ impl<P: Platform> Core<P> {
         let confirmation =
             RevocationConfirmation { meter_id, slot: order.slot, time: now, fee: fee_due, paid, serial: order.serial }
                 .encode();
-        let crypto = self.platform.crypto();
-        let digest = crypto.sha256(&Signed::signing_input(DOMAIN_REVOCATION_CONFIRMATION, &confirmation));
-        let signature = crypto.p256_sign_digest(&device, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
-        Ok(signed::encode(&confirmation, &signature))
+        self.device_signed(&device, DOMAIN_REVOCATION_CONFIRMATION, &confirmation)
     }
 }

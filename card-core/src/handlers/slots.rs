@@ -8,7 +8,6 @@ use alloc::vec::Vec;
 use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
 use apdu_specs::csr;
 use apdu_specs::service::Service;
-use apdu_specs::signed::{self, Signed};
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::{self, Certificate, CertificateFault, Usage};
 
@@ -99,7 +98,7 @@ impl<P: Platform> Core<P> {
         let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
         let (key, public) = self.usable_slot(n, usage, false)?;
         let meter_id = self.meter_id()?;
-        let device = self.state.secrets.as_ref().map(|s| s.device.clone()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let device = self.device_key()?;
         let charge = self.prepare_charge(Service::CertificateRequest, &[n])?;
         let now = charge.now;
         self.commit_charge(charge)?;
@@ -109,9 +108,7 @@ impl<P: Platform> Core<P> {
         let pop = crypto.p256_sign_digest(&key, &crypto.sha256(&[&info])).map_err(|_| INTERNAL)?;
         let request = x509::signed_object(&info, &pop);
         let body = CertificateRequest { meter_id, slot: n, usage, time: now, csr: &request }.encode();
-        let digest = crypto.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, &body));
-        let signature = crypto.p256_sign_digest(&device, &digest).map_err(|_| INTERNAL)?;
-        Ok(signed::encode(&body, &signature))
+        self.device_signed(&device, DOMAIN_CERTIFICATE_REQUEST, &body)
     }
 
     pub(crate) fn install_certificate(&mut self, n: u8, der: &[u8]) -> Result<Vec<u8>, Sw> {
