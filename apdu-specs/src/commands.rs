@@ -178,6 +178,15 @@ const P: Lifecycle = Lifecycle::Personalization;
 const O: Lifecycle = Lifecycle::Operational;
 const L: Lifecycle = Lifecycle::Locked;
 
+impl CommandSpec {
+    /// A value command charges the registers, generates a key or revokes one:
+    /// the card checks everything it can refuse for (Le included) before it
+    /// commits, and the host sends it exactly once, never re-issued.
+    pub fn is_value(&self) -> bool {
+        !matches!(self.charge, Charge::None)
+    }
+}
+
 /// Status words any command may return, documented once.
 pub const GENERIC_STATUS_WORDS: &[(Sw, &str)] = &[
     (Sw(0x6100), "61xx: response continues, fetch with GET RESPONSE (6100 = 256 or more bytes left)"),
