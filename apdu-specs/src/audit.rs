@@ -39,6 +39,10 @@ pub enum Event {
     ServiceCharged = 9,
     /// PUK changed.
     PukChanged = 10,
+    /// A revocation fee DR could not cover became a debt (amount: the fee; detail: service code, slot).
+    DebtRecorded = 11,
+    /// The debt was collected before a value service (amount: the debt; detail: the service's code).
+    DebtCollected = 12,
 }
 
 impl Event {
@@ -56,6 +60,8 @@ impl Event {
             Tampered,
             ServiceCharged,
             PukChanged,
+            DebtRecorded,
+            DebtCollected,
         ]
         .into_iter()
         .find(|e| *e as u8 == b)

@@ -4,6 +4,7 @@
 //! `secret_data` column to redact traces, and the Markdown reference in
 //! `docs/commands/` is rendered from this table (a test fails when they differ).
 
+use crate::indicium::IndiciumAlgorithm;
 use crate::lifecycle::{Lifecycle, StateSet};
 use crate::service::Service;
 use crate::sw::Sw;
@@ -141,6 +142,61 @@ impl Charge {
     }
 }
 
+/// How long the response data field is: the Le check of value commands.
+///
+/// Before a value command runs, the ISO layer refuses an explicit Le that
+/// is not `00` and is too short for its largest response: `6Cxx` with the
+/// exact length for a fixed-length response, `6700` for a variable one.
+/// Nothing is executed then. After a value command has run, the card never
+/// answers `6Cxx`: what does not fit Le follows with `61xx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseLength {
+    /// No response data.
+    None,
+    /// Exactly this many bytes.
+    Fixed(u16),
+    /// Exactly the indicium of the card's algorithm: 124 bytes (ECDSA) or 76 (HMAC).
+    Indicium,
+    /// At most this many bytes.
+    UpTo(u16),
+    /// Depends on the command data or the stored data: a value command needs Le `00`.
+    Variable,
+}
+
+impl ResponseLength {
+    /// For the card's indicium algorithm: [`Self::Indicium`] becomes the fixed length.
+    pub fn for_algorithm(self, algorithm: Option<IndiciumAlgorithm>) -> Self {
+        match (self, algorithm) {
+            (Self::Indicium, Some(a)) => Self::Fixed(a.indicium_len() as u16),
+            (other, _) => other,
+        }
+    }
+
+    /// The refusal of a value command whose explicit Le `ne` (not `00`) is too
+    /// short; `None` when it holds every response the command can give.
+    pub fn refuse_le(self, ne: usize) -> Option<Sw> {
+        let largest = match self {
+            Self::None => return None,
+            Self::Fixed(n) => return (ne < usize::from(n)).then(|| Sw::wrong_le(usize::from(n))),
+            Self::Indicium => IndiciumAlgorithm::EcdsaP256.indicium_len(),
+            Self::UpTo(n) => usize::from(n),
+            Self::Variable => MAX_RESPONSE_DATA,
+        };
+        (ne < largest).then_some(Sw::WRONG_LENGTH)
+    }
+
+    /// Text for the reference.
+    pub fn describe(self) -> String {
+        match self {
+            Self::None => String::from("none"),
+            Self::Fixed(n) => format!("{n} bytes"),
+            Self::Indicium => String::from("124 bytes (ECDSA) or 76 bytes (HMAC), as personalized"),
+            Self::UpTo(n) => format!("up to {n} bytes"),
+            Self::Variable => String::from("variable"),
+        }
+    }
+}
+
 /// One command of the wire reference.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
@@ -160,6 +216,8 @@ pub struct CommandSpec {
     pub security: Security,
     /// Charge.
     pub charge: Charge,
+    /// Response data length (the Le check of value commands).
+    pub response: ResponseLength,
     /// May be sent as a command chain (CLA bit `10`).
     pub chaining: bool,
     /// The data field holds secrets (PIN, PUK, keys): traces show only its length.
@@ -190,8 +248,15 @@ impl CommandSpec {
 /// Status words any command may return, documented once.
 pub const GENERIC_STATUS_WORDS: &[(Sw, &str)] = &[
     (Sw(0x6100), "61xx: response continues, fetch with GET RESPONSE (6100 = 256 or more bytes left)"),
-    (Sw(0x6C00), "6Cxx: Le was wrong, resend with Le = xx; nothing was executed"),
-    (Sw::WRONG_LENGTH, "malformed length fields, or a data field of the wrong length"),
+    (
+        Sw(0x6C00),
+        "6Cxx: Le was wrong, resend with Le = xx; nothing was executed (a value command gets it only before it runs)",
+    ),
+    (
+        Sw::WRONG_LENGTH,
+        "malformed length fields, a data field of the wrong length, or for a value command an Le other than 00 \
+below its largest response (nothing was executed)",
+    ),
     (Sw::LOGICAL_CHANNEL_NOT_SUPPORTED, "CLA names a logical channel other than 0"),
     (Sw::SECURE_MESSAGING_NOT_SUPPORTED, "CLA asks for secure messaging"),
     (Sw::LAST_COMMAND_OF_CHAIN_EXPECTED, "a chain is open and this is not its continuation (the chain is dropped)"),
@@ -225,6 +290,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         states: StateSet::ALL,
         security: Security::None,
         charge: Charge::None,
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Selects the meter by AID (a right-truncated AID of at least 5 bytes matches). \
@@ -248,6 +314,7 @@ lifecycle byte, largest command data and largest response.",
         states: StateSet::ALL,
         security: Security::None,
         charge: Charge::None,
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Returns the next part of a response announced by `61xx`. Any other command drops the pending response.",
@@ -264,6 +331,7 @@ lifecycle byte, largest command data and largest response.",
         states: StateSet::of(&[P, O, L]),
         security: Security::ReferenceData,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: false,
         secret_data: true,
         purpose: "Verifies the user PIN. The retry counter is decremented and committed before the comparison, \
@@ -289,6 +357,7 @@ power loss and deselection.",
         states: StateSet::of(&[P, O, L]),
         security: Security::ReferenceData,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: false,
         secret_data: true,
         purpose: "Replaces the PIN (or PUK) after checking the current one, with the same decrement-before-compare \
@@ -313,6 +382,7 @@ rule as VERIFY. A successful PIN change leaves the PIN verified.",
         states: StateSet::of(&[P, O, L]),
         security: Security::ReferenceData,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: false,
         secret_data: true,
         purpose: "Unblocks the PIN with the PUK and optionally sets a new PIN. The PUK has its own retry counter, \
@@ -337,6 +407,7 @@ decremented before comparing.",
         states: StateSet::ALL,
         security: Security::None,
         charge: Charge::None,
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Reads a data object. When TERMINATED only the status `DF21` is served.",
@@ -353,6 +424,7 @@ decremented before comparing.",
         states: StateSet::of(&[P, O, L]),
         security: Security::None,
         charge: Charge::None,
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Reads records of the hash-chained audit log by sequence number: one, or up to the whole ring in \
@@ -375,6 +447,7 @@ one exchange (an inspection reads the log this way, with an extended Le).",
         states: StateSet::of(&[P]),
         security: Security::IssuerSignature,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: true,
         secret_data: true,
         purpose: "Loads the signed personalization profile (`perso.rs`) in one transaction: identities, trust anchors, \
@@ -402,6 +475,7 @@ device key (and postal key, ECDSA variant) on the card. Accepted once.",
         states: StateSet::of(&[P]),
         security: Security::Pin,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: false,
         secret_data: false,
         purpose: "Irreversibly moves a personalized meter from PERSONALIZATION to OPERATIONAL and starts the inspection period.",
@@ -426,6 +500,7 @@ device key (and postal key, ECDSA variant) on the card. Accepted once.",
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Postage,
+        response: ResponseLength::Indicium,
         chaining: false,
         secret_data: false,
         purpose: "Prices a mail piece from the rate table in force, debits DR and credits AR_p, increments the piece \
@@ -435,7 +510,7 @@ With too little in DR nothing changes.",
         r_data: "Indicium: 124 bytes (ECDSA) or 76 bytes (HMAC). A non-zero Le shorter than that gets 6Cxx before anything is charged.",
         status_words: &[
             (Sw::OK, "indicium returned; registers updated"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the postage; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the postage plus any revocation debt; nothing changed"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
             (
                 Sw::BAD_DATA,
@@ -458,6 +533,7 @@ With too little in DR nothing changes.",
         states: StateSet::of(&[O, L]),
         security: Security::PinAndAuthoritySignature,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: true,
         secret_data: false,
         purpose: "Installs an authority-signed rate table. Its version must exceed every version the card has seen \
@@ -482,6 +558,7 @@ and its currency must match. A table whose effective date is in the future is he
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::KeyGeneration),
+        response: ResponseLength::Fixed(65),
         chaining: false,
         secret_data: false,
         purpose: "Generates a P-256 key pair in an empty, uncertified or revoked slot and fixes its usage. \\
@@ -490,7 +567,7 @@ The private key never leaves the card. The fee, the count and the audit record c
         r_data: "The public key, uncompressed SEC1 (65 bytes).",
         status_words: &[
             (Sw::OK, "key generated"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "the slot holds a certified key (revoke it first), or inspection overdue"),
             (Sw::BAD_DATA, "unknown usage"),
             (Sw::WRONG_P1P2, "P1 not 00 or slot number out of range"),
@@ -506,6 +583,7 @@ The private key never leaves the card. The fee, the count and the audit record c
         states: StateSet::of(&[O, L]),
         security: Security::None,
         charge: Charge::None,
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Returns a slot's state, usage, public key and installed certificate.",
@@ -523,6 +601,7 @@ The private key never leaves the card. The fee, the count and the audit record c
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::CertificateRequest),
+        response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
         purpose: "Builds a PKCS#10 request for the slot key with the given subject and the slot usage's profile as \\
@@ -532,7 +611,7 @@ device key (Fig. 5, the certificate communication key). Charged before the signe
         r_data: "Signed envelope, domain \"PCMeter certificate request v1\", around meter ID, slot, usage, card time and the PKCS#10 request (`certs.rs`).",
         status_words: &[
             (Sw::OK, "request returned"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::BAD_DATA, "not a DER Name"),
@@ -550,6 +629,7 @@ device key (Fig. 5, the certificate communication key). Charged before the signe
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::CertificateInstall),
+        response: ResponseLength::None,
         chaining: true,
         secret_data: false,
         purpose: "Installs an X.509 v3 certificate into a slot. The card checks, in order: the DER, the CA \\
@@ -566,7 +646,7 @@ against the slot usage. Each failed check has its own status word and changes no
             (Sw::USAGE_NOT_ALLOWED, "the certificate profile does not match the slot usage"),
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::NOT_ENOUGH_MEMORY, "the chain exceeds MAX_COMMAND_DATA"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -579,8 +659,9 @@ against the slot usage. Each failed check has its own status word and changes no
         ins: ins::HASH,
         p1p2: "`00 00` start; `01 00` absorb the data field",
         states: StateSet::of(&[O]),
-        security: Security::None,
+        security: Security::Pin,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: true,
         secret_data: false,
         purpose: "Streams a message of any length into a SHA-256 held in RAM, for POSTMARK and VALIDATE POSTMARK \\
@@ -591,6 +672,7 @@ with P1 = 01. Reset, power loss, deselection and the command that consumes the d
             (Sw::OK, "started or absorbed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "absorb without a started hash"),
             (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
     },
     CommandSpec {
@@ -602,6 +684,7 @@ with P1 = 01. Reset, power loss, deselection and the command that consumes the d
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::Postmark),
+        response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
         purpose: "Cryptographic postmark (Fig. 3): the card takes the digest, its own time, the next postmark \\
@@ -612,7 +695,7 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
         r_data: "TSTInfo ‖ signed attributes (SET) ‖ OCTET STRING raw r‖s, all DER.",
         status_words: &[
             (Sw::OK, "postmark returned; serial and registers updated"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a postmark slot"),
@@ -633,6 +716,7 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::PostmarkValidation),
+        response: ResponseLength::Fixed(1),
         chaining: true,
         secret_data: false,
         purpose: "Postmark validation (Fig. 4): checks the signer certificate against the CA anchor at the postmark \\
@@ -643,7 +727,7 @@ check that fails. Charged whenever a verdict is given.",
         status_words: &[
             (Sw::OK, "verdict returned"),
             (Sw::BAD_DATA, "not a parsable TimeStampToken"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or inspection overdue"),
             (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -658,6 +742,7 @@ check that fails. Charged whenever a verdict is given.",
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::CertificateVerification),
+        response: ResponseLength::Fixed(1),
         chaining: true,
         secret_data: false,
         purpose: "Verifies an X.509 certificate against the card's CA anchor and the card clock (claims 13, 28). \\
@@ -667,7 +752,7 @@ Charged whenever a verdict is given.",
         status_words: &[
             (Sw::OK, "verdict returned"),
             (Sw::BAD_DATA, "truncated or malformed certificate"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -682,6 +767,7 @@ Charged whenever a verdict is given.",
         states: StateSet::of(&[O, L]),
         security: Security::PinAndAuthoritySignature,
         charge: Charge::None,
+        response: ResponseLength::None,
         chaining: false,
         secret_data: false,
         purpose: "Replaces the CA key the card trusts. Only an authority-signed order for this meter with a \\
@@ -706,6 +792,7 @@ version above the current anchor's is accepted.",
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::AgentIssuance),
+        response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
         purpose: "Agent issuance (Fig. 3A): with the agent certificate of slot nn, the card generates the receiver's \\
@@ -720,7 +807,7 @@ receiver key is not kept.",
             (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the agent slot is revoked"),
             (Sw::BAD_DATA, "malformed request, invalid delivery key, or validity outside the agent certificate's"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -735,6 +822,7 @@ receiver key is not kept.",
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::SignData),
+        response: ResponseLength::UpTo(72),
         chaining: true,
         secret_data: false,
         purpose: "Signs data or a digest with a signature-slot key (integrity, authentication, non-repudiation). \\
@@ -746,7 +834,7 @@ Charged and committed before the signature is released.",
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a signature slot"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -761,6 +849,7 @@ Charged and committed before the signature is released.",
         states: StateSet::of(&[O]),
         security: Security::Pin,
         charge: Charge::Fee(Service::Decrypt),
+        response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
         purpose: "Decrypts an ECIES blob encrypted to an encryption-slot key (confidentiality). A blob that does \\
@@ -773,7 +862,7 @@ not authenticate is refused and not charged; otherwise the fee commits before th
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not an encryption slot"),
-            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee; nothing changed"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -788,10 +877,12 @@ not authenticate is refused and not charged; otherwise the fee commits before th
         states: StateSet::of(&[O, L]),
         security: Security::AuthoritySignature,
         charge: Charge::Fee(Service::Revocation),
+        response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
         purpose: "Carries out an authority-signed revocation order (Fig. 6): the slot's key is destroyed and the slot \\
-marked revoked; the fee is debited if DR covers it (\"paid\"), otherwise the confirmation says \"payment due\". The \\
+marked revoked; the fee is debited if DR covers it with any debt owed (\"paid\"), otherwise it is added to the debt \\
+(`DF20`), which the next value service collects first, and the confirmation says \"payment due\". The \\
 confirmation is signed by the device key after the commit.",
         c_data: "Signed envelope, domain \"PCMeter revocation order v1\", around meter ID, slot, reason, time and the certificate serial (`certs.rs`).",
         r_data: "Signed envelope, domain \"PCMeter revocation confirmation v1\" (`certs.rs`).",
@@ -852,6 +943,21 @@ fn sw_text(sw: Sw) -> String {
     }
 }
 
+fn response_text(spec: &CommandSpec) -> String {
+    let length = spec.response.describe();
+    match spec.response {
+        ResponseLength::None => length,
+        _ if !spec.is_value() => length,
+        ResponseLength::Fixed(_) | ResponseLength::Indicium => {
+            format!("{length}; a shorter Le (not 00) gets 6Cxx before anything is executed")
+        }
+        ResponseLength::UpTo(_) => {
+            format!("{length}; a shorter Le (not 00) gets 6700 before anything is executed")
+        }
+        ResponseLength::Variable => format!("{length}; Le must be 00, any other gets 6700 before anything is executed"),
+    }
+}
+
 /// Renders the reference page of one command.
 pub fn render_page(spec: &CommandSpec) -> String {
     let mut s = String::new();
@@ -862,6 +968,7 @@ pub fn render_page(spec: &CommandSpec) -> String {
     s.push_str(&format!("| Lifecycle states | {} |\n", states_text(spec.states)));
     s.push_str(&format!("| Security condition | {} |\n", spec.security.describe()));
     s.push_str(&format!("| Charge | {} |\n", spec.charge.describe()));
+    s.push_str(&format!("| Response length | {} |\n", response_text(spec)));
     s.push_str(&format!("| Chaining | {} |\n", if spec.chaining { "allowed (CLA | 10)" } else { "not allowed" }));
     s.push_str(&format!(
         "| In APDU traces | {} |\n\n",

@@ -8,7 +8,8 @@ use alloc::vec::Vec;
 
 /// The money registers and counters.
 ///
-/// `DF20`: AR_p 8 | AR_c 8 | DR 8 | CT 8 | NT 4 | postmark serial 8 | piece counts 4 × 12.
+/// `DF20`: AR_p 8 | AR_c 8 | DR 8 | CT 8 | NT 4 | postmark serial 8 | piece counts 4 × 12 |
+/// debt 8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Registers {
     /// Postage ascending register AR_p.
@@ -25,10 +26,15 @@ pub struct Registers {
     pub postmark_serial: u64,
     /// Piece count per service, indexed by [`Service::index`].
     pub counts: [u32; SERVICE_COUNT],
+    /// Revocation fees DR could not cover: owed, not yet in any register.
+    /// The next value service collects it first (AR_c += debt, DR -= debt).
+    pub debt: u64,
 }
 
 /// Encoded length of [`Registers`].
-pub const REGISTERS_LEN: usize = 8 * 4 + 4 + 8 + 4 * SERVICE_COUNT;
+pub const REGISTERS_LEN: usize = REGISTERS_V1_LEN + 8;
+/// Encoded length of the registers before the debt was added (saved card images).
+pub const REGISTERS_V1_LEN: usize = 8 * 4 + 4 + 8 + 4 * SERVICE_COUNT;
 
 impl Registers {
     /// True when AR_p + AR_c + DR == CT (without overflow).
@@ -54,12 +60,28 @@ impl Registers {
         for c in self.counts {
             v.put_u32(c);
         }
+        v.put_u64(self.debt);
         v
     }
 
     /// Decodes `DF20`.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes);
+        let mut regs = Self::read_v1(&mut r)?;
+        regs.debt = r.u64("debt")?;
+        r.finish()?;
+        Ok(regs)
+    }
+
+    /// Decodes the layout without the debt (saved card images); the debt is 0.
+    pub fn parse_v1(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(bytes);
+        let regs = Self::read_v1(&mut r)?;
+        r.finish()?;
+        Ok(regs)
+    }
+
+    fn read_v1(r: &mut Reader<'_>) -> Result<Self, FormatError> {
         let mut regs = Self {
             ar_postage: r.u64("AR_p")?,
             ar_certificates: r.u64("AR_c")?,
@@ -68,11 +90,11 @@ impl Registers {
             recharge_seq: r.u32("NT")?,
             postmark_serial: r.u64("postmark serial")?,
             counts: [0; SERVICE_COUNT],
+            debt: 0,
         };
         for c in regs.counts.iter_mut() {
             *c = r.u32("count")?;
         }
-        r.finish()?;
         Ok(regs)
     }
 }

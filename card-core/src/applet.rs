@@ -10,7 +10,7 @@ use crate::state::{
 };
 use alloc::vec::Vec;
 use apdu_specs::certs::SLOT_COUNT;
-use apdu_specs::commands::{CommandSpec, Security, ins};
+use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::rates::RateTable;
 use apdu_specs::signed::Signed;
@@ -262,7 +262,7 @@ impl<P: Platform> Core<P> {
         Ok(())
     }
 
-    fn dispatch(&mut self, cmd: Command, req: &Request) -> Result<Vec<u8>, Sw> {
+    fn dispatch(&mut self, cmd: Command) -> Result<Vec<u8>, Sw> {
         match cmd {
             Command::Select { aid, fci } => self.select(&aid, fci),
             Command::Verify(op) => self.verify(op),
@@ -272,7 +272,7 @@ impl<P: Platform> Core<P> {
             Command::GetAuditRecords { first, count } => self.get_audit_records(first, count),
             Command::StoreData(data) => self.store_data(&data),
             Command::Activate => self.activate(),
-            Command::PrintIndicium(piece) => self.print_indicium(&piece, req),
+            Command::PrintIndicium(piece) => self.print_indicium(&piece),
             Command::UpdateRates(data) => self.update_rates(&data),
             Command::GenerateKeyPair { slot, usage } => self.generate_key_pair(slot, usage),
             Command::ReadSlot(slot) => self.read_slot(slot),
@@ -308,12 +308,16 @@ impl<P: Platform> Handler for Core<P> {
         }
     }
 
+    fn response_length(&self, spec: &'static CommandSpec) -> ResponseLength {
+        spec.response.for_algorithm(self.state.config.as_ref().map(|c| c.algorithm))
+    }
+
     fn handle(&mut self, _spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
         let cmd = Command::parse(req)?;
         let status_only = cmd == Command::GetData(tags::STATUS) || matches!(cmd, Command::Select { .. });
         if self.state.card.lifecycle == Lifecycle::Terminated && !status_only {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        self.dispatch(cmd, req)
+        self.dispatch(cmd)
     }
 }

@@ -3,13 +3,16 @@
 //! responses through `61xx` + GET RESPONSE, and `6Cxx` for a wrong Le.
 //!
 //! Rules kept here and nowhere else:
+//! - a value command's Le is checked against the command table's response
+//!   length before the handler runs (`6Cxx` or `6700`, nothing executed), and
+//!   after it has run the card never answers `6Cxx`;
 //! - a chain keeps CLA, INS, P1 and P2; anything else answers `6883` and drops it;
 //! - the chain buffer is dropped on *every* error, including overflow (`6A84`);
 //! - any command but GET RESPONSE drops a pending response;
 //! - `6100` (not `61FF`) announces 256 or more remaining bytes.
 
 use alloc::vec::Vec;
-use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, Lookup, MAX_COMMAND_DATA, ins};
+use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, Lookup, MAX_COMMAND_DATA, ResponseLength, ins};
 use apdu_specs::sw::Sw;
 use iso7816::command::{CommandView, FromSliceError};
 
@@ -38,12 +41,7 @@ impl Request {
         u16::from_be_bytes([self.p1, self.p2])
     }
 
-    /// `6Cxx` when an explicit Le is too short for a response of `len` bytes
-    /// (≤ 256). Value commands call this *before* changing anything.
-    pub fn ensure_le(&self, len: usize) -> Result<(), Sw> {
-        if self.ne != 0 && self.ne < len && len <= 256 && !self.is_max_le() { Err(Sw::wrong_le(len)) } else { Ok(()) }
-    }
-
+    /// True when Le is absent or `00`: the host takes whatever the card sends.
     fn is_max_le(&self) -> bool {
         self.ne == 0 || (self.ne == 256 && !self.extended) || self.ne == 65_536
     }
@@ -53,6 +51,9 @@ impl Request {
 pub trait Handler {
     /// Checks selection, lifecycle and security for `spec` (called for every block of a chain).
     fn admit(&mut self, spec: &'static CommandSpec) -> Result<(), Sw>;
+    /// The response length of `spec` on this card (the table's column, with
+    /// the indicium length of the card's algorithm).
+    fn response_length(&self, spec: &'static CommandSpec) -> ResponseLength;
     /// Runs a complete command.
     fn handle(&mut self, spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw>;
 }
@@ -201,12 +202,20 @@ impl IsoLayer {
             ne: view.expected(),
             extended: view.extended,
         };
+        if spec.is_value()
+            && !req.is_max_le()
+            && let Some(sw) = handler.response_length(spec).refuse_le(req.ne)
+        {
+            return Err(sw);
+        }
         let body = handler.handle(spec, &req)?;
-        Ok(self.respond(body, &req))
+        Ok(self.respond(body, &req, !spec.is_value()))
     }
 
-    /// Frames a response for Ne: whole, or first part + `61xx`, or `6Cxx`.
-    fn respond(&mut self, body: Vec<u8>, req: &Request) -> Vec<u8> {
+    /// Frames a response for Ne: whole, or first part + `61xx`, or `6Cxx`
+    /// when `may_refuse` (the command executed nothing that a re-send would
+    /// repeat; never for a value command).
+    fn respond(&mut self, body: Vec<u8>, req: &Request, may_refuse: bool) -> Vec<u8> {
         let limit = match req.ne {
             0 if req.extended => 65_536,
             0 => 256,
@@ -215,7 +224,7 @@ impl IsoLayer {
         if body.len() <= limit {
             return with_sw(body, Sw::OK);
         }
-        if !req.is_max_le() && body.len() <= 256 {
+        if may_refuse && !req.is_max_le() && body.len() <= 256 {
             return sw_only(Sw::wrong_le(body.len()));
         }
         self.start_pending(body, limit)
@@ -273,10 +282,15 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    /// A handler that echoes P2 × 100 bytes for UPDATE RATES-like chained input
-    /// and returns `len` bytes for GET DATA with P1P2 = len.
+    /// A handler that echoes P2 × 100 bytes for UPDATE RATES-like chained input,
+    /// returns `len` bytes for GET DATA with P1P2 = len, and P2 bytes for
+    /// SIGN DATA and GENERATE KEY PAIR (value commands); it counts what ran.
+    #[derive(Default)]
     struct Echo {
         admitted: usize,
+        ran: usize,
+        /// A response length other than the table's (a handler that lies).
+        length: Option<ResponseLength>,
     }
 
     impl Handler for Echo {
@@ -284,17 +298,55 @@ mod tests {
             self.admitted += 1;
             Ok(())
         }
+        fn response_length(&self, spec: &'static CommandSpec) -> ResponseLength {
+            self.length.unwrap_or(spec.response)
+        }
         fn handle(&mut self, _spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
+            self.ran += 1;
             match req.ins {
                 ins::GET_DATA => Ok((0..usize::from(req.p1p2())).map(|i| i as u8).collect()),
                 ins::UPDATE_RATES => Ok(req.data.clone()),
+                ins::SIGN_DATA | ins::GENERATE_KEY_PAIR => Ok(vec![0x5A; usize::from(req.p2)]),
                 _ => Err(Sw::BAD_DATA),
             }
         }
     }
 
     fn run(layer: &mut IsoLayer, capdu: &[u8]) -> Vec<u8> {
-        layer.process(capdu, &mut Echo { admitted: 0 })
+        layer.process(capdu, &mut Echo::default())
+    }
+
+    #[test]
+    fn a_short_le_on_a_value_command_executes_nothing() {
+        let mut l = IsoLayer::default();
+        let mut h = Echo::default();
+        // GENERATE KEY PAIR: fixed 65 bytes in the table; Le 64 gets 6C41.
+        assert_eq!(l.process(&[0x00, 0x46, 0x00, 0x41, 0x01, 0x02, 0x40], &mut h), vec![0x6C, 0x41]);
+        // SIGN DATA: up to 72 bytes; Le 71 gets 6700.
+        assert_eq!(l.process(&[0x80, 0x64, 0x01, 0x10, 0x01, 0x00, 0x47], &mut h), vec![0x67, 0x00]);
+        assert_eq!(h.ran, 0, "nothing executed");
+        // Le 00, or one that holds the largest response, runs it once.
+        let r = l.process(&[0x80, 0x64, 0x01, 0x10, 0x01, 0x00, 0x48], &mut h);
+        assert_eq!((r.len(), &r[16..]), (18, &[0x90, 0x00][..]));
+        let r = l.process(&[0x00, 0x46, 0x00, 0x41, 0x01, 0x02, 0x00], &mut h);
+        assert_eq!((r.len(), &r[65..]), (67, &[0x90, 0x00][..]));
+        assert_eq!(h.ran, 2);
+    }
+
+    #[test]
+    fn a_value_command_never_yields_6cxx_after_running() {
+        let mut l = IsoLayer::default();
+        // The handler says 4 bytes, so Le 5 passes the check, then answers 20.
+        let mut h = Echo { length: Some(ResponseLength::Fixed(4)), ..Echo::default() };
+        let r = l.process(&[0x80, 0x64, 0x01, 0x14, 0x01, 0x00, 0x05], &mut h);
+        assert_eq!(h.ran, 1);
+        assert_eq!(r.len(), 7);
+        assert_eq!(&r[5..], &[0x61, 0x0F], "the rest follows with 61xx, never 6Cxx");
+        let r = l.process(&[0x00, 0xC0, 0x00, 0x00, 0x0F], &mut h);
+        assert_eq!((r.len(), &r[15..]), (17, &[0x90, 0x00][..]));
+        assert_eq!(h.ran, 1, "GET RESPONSE runs nothing again");
+        // A command that executed nothing may still answer 6Cxx.
+        assert_eq!(l.process(&[0x00, 0xCA, 0x00, 0x20, 0x10], &mut h), vec![0x6C, 0x20]);
     }
 
     #[test]

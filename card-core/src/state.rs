@@ -333,10 +333,15 @@ impl Default for Counters {
     }
 }
 
+/// Format of the counters record since the registers carry the debt; format 1
+/// (saved card images) has the registers without it.
+const COUNTERS_FORMAT: u8 = 2;
+
 impl Counters {
     /// Encodes the record.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = start();
+        let mut v = Vec::new();
+        v.put_u8(COUNTERS_FORMAT);
         v.put(&self.regs.encode());
         v.put_u32(self.audit_records);
         v.put(&self.audit_head);
@@ -347,8 +352,13 @@ impl Counters {
 
     /// Decodes the record.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
-        let mut r = open(bytes)?;
-        let regs = Registers::parse(r.take(apdu_specs::registers::REGISTERS_LEN, "registers")?)?;
+        use apdu_specs::registers::{REGISTERS_LEN, REGISTERS_V1_LEN};
+        let mut r = Reader::new(bytes);
+        let regs = match r.u8("record format")? {
+            FORMAT => Registers::parse_v1(r.take(REGISTERS_V1_LEN, "registers")?)?,
+            COUNTERS_FORMAT => Registers::parse(r.take(REGISTERS_LEN, "registers")?)?,
+            _ => return Err(FormatError::Invalid("record format")),
+        };
         let c = Self {
             regs,
             audit_records: r.u32("audit records")?,

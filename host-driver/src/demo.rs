@@ -162,6 +162,7 @@ pub fn run(out: &Path, hmac_variant: bool) -> Result<Report, DemoError> {
     t.push_str(&row("AR_c   certificate services register", money(regs.ar_certificates, &cur, exp)));
     t.push_str(&row("DR     descending register (funds)", money(regs.descending, &cur, exp)));
     t.push_str(&row("CT     control total", money(regs.control_total, &cur, exp)));
+    t.push_str(&row("debt   revocation fees owed", money(regs.debt, &cur, exp)));
     t.push_str(&row("postage pieces", regs.count(Service::Postage).to_string()));
     t.push_str(&row("recharges (NT)", regs.recharge_seq.to_string()));
     t.push_str(&rule);

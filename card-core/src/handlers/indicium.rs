@@ -1,8 +1,8 @@
 //! PRINT INDICIUM: price, debit, commit, then sign and release.
 
+use super::charge::Ascending;
 use super::rates::promoted;
 use crate::applet::Core;
-use crate::iso::Request;
 use crate::platform::{CryptoEngine, Platform, WriteSet};
 use crate::state::records;
 use alloc::vec::Vec;
@@ -44,10 +44,9 @@ impl<P: Platform> Core<P> {
         Err(Sw::CONDITIONS_NOT_SATISFIED)
     }
 
-    pub(crate) fn print_indicium(&mut self, piece: &MailPiece, req: &Request) -> Result<Vec<u8>, Sw> {
+    pub(crate) fn print_indicium(&mut self, piece: &MailPiece) -> Result<Vec<u8>, Sw> {
         let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         let algorithm = config.algorithm;
-        req.ensure_le(algorithm.indicium_len())?;
         let now = self.now()?;
         self.enforce_inspection(now)?;
 
@@ -64,16 +63,8 @@ impl<P: Platform> Core<P> {
             return Err(Sw::BAD_DATA);
         }
         let mut counters = self.state.counters;
-        let regs = &mut counters.regs;
         let price = u64::from(postage);
-        if regs.descending < price {
-            return Err(Sw::INSUFFICIENT_FUNDS);
-        }
-        regs.descending -= price;
-        regs.ar_postage = regs.ar_postage.checked_add(price).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        let count = regs.counts.get_mut(Service::Postage.index()).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        *count = count.checked_add(1).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        let piece_count = *count;
+        let piece_count = self.debit(&mut counters, &mut set, now, Service::Postage, price, Ascending::Postage)?;
         counters.time_floor = now;
 
         let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;

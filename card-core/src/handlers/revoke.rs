@@ -1,6 +1,7 @@
 //! REVOKE: an authority-signed revocation order (Fig. 6). The slot key is
-//! destroyed, the fee is debited when DR covers it, and the card signs a
-//! confirmation saying "paid" or "payment due".
+//! destroyed, the fee is debited when DR covers it (with any debt owed) or
+//! else kept as a debt, and the card signs a confirmation saying "paid" or
+//! "payment due".
 
 use crate::applet::Core;
 use crate::platform::Platform;
@@ -36,7 +37,8 @@ impl<P: Platform> Core<P> {
         revoked.state = SlotState::Revoked;
         revoked.secret = None;
         let device = self.device_key()?;
-        // Revocation is never refused for money: the order is carried out, and a shortfall is "payment due".
+        // Revocation is never refused for money: the order is carried out, and a
+        // shortfall is "payment due", kept as a debt the next value service collects.
         let now = self.display_time();
         let mut charge = self.prepare_charge_at(Service::Revocation, &[order.slot], now, false)?;
         let (paid, fee_due) = (charge.fee == u64::from(charge.due), charge.due);

@@ -170,11 +170,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let r = m.registers().map_err(|e| e.to_string())?;
             let f = |v| money(v, &s.currency, s.exponent);
             println!(
-                "AR_p  {}\nAR_c  {}\nDR    {}\nCT    {}",
+                "AR_p  {}\nAR_c  {}\nDR    {}\nCT    {}\ndebt  {}",
                 f(r.ar_postage),
                 f(r.ar_certificates),
                 f(r.descending),
-                f(r.control_total)
+                f(r.control_total),
+                f(r.debt)
             );
             println!("NT    {}\npieces {:?}", r.recharge_seq, r.counts);
             println!("AR_p + AR_c + DR == CT: {}", if r.balanced() { "holds" } else { "VIOLATED" });

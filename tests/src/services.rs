@@ -1,0 +1,179 @@
+//! A card with every service ready, and one valid APDU for every command of
+//! the table: the starting point of the oracle run, the key-leak scan and
+//! the Le and debt tests. Also the stand-in for the remote recharge (not
+//! built yet) that moves the funds of a stored card.
+
+use crate::oracle::{fresh_card, operational_store};
+use crate::pki::{self, ext_apdu};
+use crate::{FIXTURE_TIME, vector_keys};
+use apdu_specs::certs::AgentRequest;
+use apdu_specs::commands::{self, CommandSpec, ins};
+use apdu_specs::x509::{Certificate, Usage};
+use card_core::platform::{Store, WriteSet};
+use card_core::state::{Counters, records};
+use card_sim::MemoryStore;
+
+/// Slots of the prepared card.
+pub mod slots {
+    /// Certified postmark slot.
+    pub const POSTMARK: u8 = 0;
+    /// Certified agent slot.
+    pub const AGENT: u8 = 1;
+    /// Certified signature slot.
+    pub const SIGNATURE: u8 = 2;
+    /// Encryption key (uncertified).
+    pub const ENCRYPTION: u8 = 3;
+    /// A signature key whose certificate is issued but not installed.
+    pub const PENDING: u8 = 4;
+    /// Empty: free for GENERATE KEY PAIR.
+    pub const FREE: u8 = 5;
+}
+
+/// A valid C-APDU of one command, its data and header kept apart so that
+/// tests can re-encode it with another Le.
+#[derive(Debug, Clone)]
+pub struct ValidCommand {
+    /// The command's row of the table.
+    pub spec: &'static CommandSpec,
+    /// CLA INS P1 P2.
+    pub header: [u8; 4],
+    /// Data field.
+    pub data: Vec<u8>,
+}
+
+impl ValidCommand {
+    /// The APDU with `ne` (extended when the data or `ne` need it).
+    pub fn apdu(&self, ne: usize) -> Vec<u8> {
+        let extended = self.data.len() > 255 || ne > 256;
+        apdu_specs::capdu::encode(self.header, &self.data, ne, extended).expect("encodable")
+    }
+}
+
+/// The prepared card and one valid command per INS of the table.
+pub struct Services {
+    /// The card's store: operational, PIN not yet verified in any session.
+    pub store: MemoryStore,
+    /// One valid command for every INS of [`commands::COMMANDS`], in table order.
+    pub commands: Vec<ValidCommand>,
+}
+
+impl Services {
+    /// The valid command of `ins`.
+    pub fn command(&self, ins: u8) -> &ValidCommand {
+        self.commands.iter().find(|c| c.spec.ins == ins).expect("every INS has a valid command")
+    }
+}
+
+fn valid(ins: u8, header: [u8; 4], data: Vec<u8>) -> ValidCommand {
+    ValidCommand { spec: commands::by_ins(ins).expect("INS in the table"), header, data }
+}
+
+/// Builds the prepared card: registered with the vector CA, postmark, agent
+/// and signature slots certified, an encryption key, a pending certificate,
+/// a postmark to validate; `credit` in DR.
+pub fn prepared(credit: u64) -> Services {
+    let keys = vector_keys();
+    let mut ca = pki::ca_for(&keys);
+    let mut card = fresh_card(&operational_store(), true);
+    let mut send = |a: &[u8]| card.process(a);
+    let meter_id = pki::register_raw(&mut send, &ca);
+    send(&crate::verify_apdu("123456"));
+    let subject = pki::subject("services");
+    let pm_cert = pki::certify_raw(&mut send, &mut ca, slots::POSTMARK, Usage::Postmark, &subject);
+    let agent_cert = pki::certify_raw(&mut send, &mut ca, slots::AGENT, Usage::Agent, &subject);
+    pki::certify_raw(&mut send, &mut ca, slots::SIGNATURE, Usage::Signature, &subject);
+    let (_, pending_cert) = pki::request_raw(&mut send, &mut ca, slots::PENDING, Usage::Signature, &subject);
+    let r = send(&ext_apdu([0x00, ins::GENERATE_KEY_PAIR, 0x00, slots::ENCRYPTION], &[Usage::Encryption as u8]));
+    let enc_public: [u8; 65] = r[..r.len() - 2].try_into().expect("public key");
+    let digest = [0x42u8; 32];
+    let r = send(&ext_apdu([0x80, ins::POSTMARK, 0x00, slots::POSTMARK], &digest));
+    let parts = apdu_specs::postmark::SignedParts::parse(&r[..r.len() - 2]).expect("postmark parts");
+    let token = apdu_specs::postmark::wrap_token(&parts, &pm_cert).expect("token");
+    card.reset();
+    let mut store = card.into_platform().into_store();
+    set_funds(&mut store, credit);
+
+    let delivery = host_driver::certificates::DeliveryKey::generate().expect("delivery key");
+    let agent_request = AgentRequest {
+        subject: &subject,
+        not_before: FIXTURE_TIME,
+        not_after: FIXTURE_TIME + 86_400,
+        usage: Usage::Signature,
+        delivery_key: delivery.public,
+    }
+    .encode();
+    let serial = Certificate::parse(&pm_cert).expect("certificate").serial.to_vec();
+    let revoke =
+        authority::orders::revocation_order(&keys.authority, &meter_id, slots::POSTMARK, &serial, 1, FIXTURE_TIME);
+    let next_ca = authority::SigningKeyPair::from_seed("services next CA").public();
+    let anchor = authority::orders::anchor_update(&keys.authority, &meter_id, 1, &next_ca);
+    let blob = host_driver::certificates::encrypt_to(&enc_public, b"sealed for the card").expect("ECIES");
+    let mut validate = digest.to_vec();
+    validate.extend_from_slice(&token);
+    let pin = apdu_specs::pin::PinBlock::from_digits("123456").expect("PIN").as_bytes().to_vec();
+    let puk = apdu_specs::pin::PinBlock::from_digits("12345678").expect("PUK").as_bytes().to_vec();
+    let table = crate::signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 61);
+    let profile = host_driver::simulated::signed_profile(&keys, &crate::vector_options()).expect("profile");
+    let mut commands = Vec::new();
+    for spec in commands::COMMANDS {
+        let c = match spec.ins {
+            ins::SELECT => valid(spec.ins, [0x00, ins::SELECT, 0x04, 0x00], apdu_specs::AID.to_vec()),
+            ins::GET_RESPONSE => valid(spec.ins, [0x00, ins::GET_RESPONSE, 0, 0], Vec::new()),
+            ins::VERIFY => valid(spec.ins, [0x00, ins::VERIFY, 0x00, 0x81], pin.clone()),
+            ins::CHANGE_REFERENCE_DATA => {
+                valid(spec.ins, [0x00, ins::CHANGE_REFERENCE_DATA, 0x00, 0x81], [&pin[..], &pin[..]].concat())
+            }
+            ins::RESET_RETRY_COUNTER => valid(spec.ins, [0x00, ins::RESET_RETRY_COUNTER, 0x01, 0x81], puk.clone()),
+            ins::ACTIVATE => valid(spec.ins, [0x00, ins::ACTIVATE, 0, 0], Vec::new()),
+            ins::GET_DATA => valid(spec.ins, [0x00, ins::GET_DATA, 0xDF, 0x20], Vec::new()),
+            ins::GET_DATA_ODD => valid(spec.ins, [0x00, ins::GET_DATA_ODD, 0xDF, 0x25], vec![0, 0, 0, 0, 0, 4]),
+            ins::STORE_DATA => valid(spec.ins, [0x80, ins::STORE_DATA, 0, 0], profile.clone()),
+            ins::PRINT_INDICIUM => {
+                valid(spec.ins, [0x80, ins::PRINT_INDICIUM, 0, 0], crate::piece(1, 20).encode().to_vec())
+            }
+            ins::UPDATE_RATES => valid(spec.ins, [0x80, ins::UPDATE_RATES, 0, 0], table.clone()),
+            ins::GENERATE_KEY_PAIR => {
+                valid(spec.ins, [0x00, ins::GENERATE_KEY_PAIR, 0, slots::FREE], vec![Usage::Signature as u8])
+            }
+            ins::READ_SLOT => valid(spec.ins, [0x80, ins::READ_SLOT, 0, slots::POSTMARK], Vec::new()),
+            ins::CERTIFICATE_REQUEST => {
+                valid(spec.ins, [0x80, ins::CERTIFICATE_REQUEST, 0, slots::SIGNATURE], subject.clone())
+            }
+            ins::INSTALL_CERTIFICATE => {
+                valid(spec.ins, [0x80, ins::INSTALL_CERTIFICATE, 0, slots::PENDING], pending_cert.clone())
+            }
+            ins::HASH => valid(spec.ins, [0x80, ins::HASH, 0, 0], Vec::new()),
+            ins::POSTMARK => valid(spec.ins, [0x80, ins::POSTMARK, 0, slots::POSTMARK], digest.to_vec()),
+            ins::VALIDATE_POSTMARK => valid(spec.ins, [0x80, ins::VALIDATE_POSTMARK, 0, 0], validate.clone()),
+            ins::VERIFY_CERTIFICATE => valid(spec.ins, [0x80, ins::VERIFY_CERTIFICATE, 0, 0], agent_cert.clone()),
+            ins::UPDATE_CA_ANCHOR => valid(spec.ins, [0x80, ins::UPDATE_CA_ANCHOR, 0, 0], anchor.clone()),
+            ins::AGENT_ISSUE => valid(spec.ins, [0x80, ins::AGENT_ISSUE, 0, slots::AGENT], agent_request.clone()),
+            ins::SIGN_DATA => valid(spec.ins, [0x80, ins::SIGN_DATA, 0x01, slots::SIGNATURE], digest.to_vec()),
+            ins::DECRYPT => valid(spec.ins, [0x80, ins::DECRYPT, 0, slots::ENCRYPTION], blob.clone()),
+            ins::REVOKE => valid(spec.ins, [0x80, ins::REVOKE, 0, 0], revoke.clone()),
+            other => panic!("no valid command written for INS {other:02X}: add one"),
+        };
+        commands.push(c);
+    }
+    Services { store, commands }
+}
+
+/// Sets DR of a stored card to `dr`, keeping AR_p + AR_c + DR == CT: money
+/// above `dr` is moved to AR_c as if spent, money missing is credited to DR
+/// and CT as the remote recharge (not built yet) will. Test set-up only: no
+/// audit record is written.
+pub fn set_funds(store: &mut impl Store, dr: u64) {
+    let bytes = store.read(records::COUNTERS).expect("store").expect("counters record");
+    let mut counters = Counters::decode(&bytes).expect("counters");
+    let regs = &mut counters.regs;
+    if dr < regs.descending {
+        regs.ar_certificates += regs.descending - dr;
+    } else {
+        regs.control_total += dr - regs.descending;
+    }
+    regs.descending = dr;
+    assert!(regs.balanced());
+    let mut set = WriteSet::new();
+    set.put(records::COUNTERS, counters.encode());
+    store.commit(&set).expect("commit");
+}
