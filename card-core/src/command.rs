@@ -11,6 +11,7 @@ use apdu_specs::pin::{PIN_BLOCK_LEN, PinBlock};
 use apdu_specs::sw::Sw;
 use apdu_specs::tags;
 use apdu_specs::x509::{Usage, check_name};
+use zeroize::Zeroizing;
 
 /// Which reference data a PIN command addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +70,8 @@ pub enum Command {
         /// How many (1 to the ring size).
         count: u16,
     },
-    /// STORE DATA (signed personalization profile).
-    StoreData(Vec<u8>),
+    /// STORE DATA (signed personalization profile: PIN, PUK and MAC key, wiped on drop).
+    StoreData(Zeroizing<Vec<u8>>),
     /// ACTIVATE.
     Activate,
     /// PRINT INDICIUM.
@@ -171,7 +172,7 @@ fn digest_or_stream(req: &Request) -> Result<(Option<[u8; 32]>, Vec<u8>), Sw> {
             let (d, rest) = req.data.split_at_checked(32).ok_or(Sw::WRONG_LENGTH)?;
             Ok((Some(digest(d)?), rest.to_vec()))
         }
-        0x01 => Ok((None, req.data.clone())),
+        0x01 => Ok((None, req.data.to_vec())),
         _ => Err(Sw::WRONG_P1P2),
     }
 }
@@ -206,7 +207,7 @@ impl Command {
                 if !(5..=16).contains(&req.data.len()) {
                     return Err(Sw::WRONG_LENGTH);
                 }
-                Ok(Self::Select { aid: req.data.clone(), fci })
+                Ok(Self::Select { aid: req.data.to_vec(), fci })
             }
             ins::VERIFY => {
                 let op = match (req.p1, req.p2, req.data.len()) {
@@ -272,7 +273,7 @@ impl Command {
             }
             ins::UPDATE_RATES => {
                 expect_p1p2(req, 0)?;
-                Ok(Self::UpdateRates(req.data.clone()))
+                Ok(Self::UpdateRates(req.data.to_vec()))
             }
             ins::GENERATE_KEY_PAIR => {
                 let slot = slot_in_p2(req, 0)?;
@@ -288,17 +289,17 @@ impl Command {
             ins::CERTIFICATE_REQUEST => {
                 let slot = slot_in_p2(req, 0)?;
                 check_name(&req.data).map_err(|_| Sw::BAD_DATA)?;
-                Ok(Self::CertificateRequest { slot, subject: req.data.clone() })
+                Ok(Self::CertificateRequest { slot, subject: req.data.to_vec() })
             }
             ins::INSTALL_CERTIFICATE => {
-                Ok(Self::InstallCertificate { slot: slot_in_p2(req, 0)?, der: req.data.clone() })
+                Ok(Self::InstallCertificate { slot: slot_in_p2(req, 0)?, der: req.data.to_vec() })
             }
             ins::HASH => match req.p1p2() {
                 0x0000 => {
                     expect_len(req, 0)?;
                     Ok(Self::HashStart)
                 }
-                0x0100 => Ok(Self::HashUpdate(req.data.clone())),
+                0x0100 => Ok(Self::HashUpdate(req.data.to_vec())),
                 _ => Err(Sw::WRONG_P1P2),
             },
             ins::POSTMARK => {
@@ -320,28 +321,28 @@ impl Command {
             }
             ins::VERIFY_CERTIFICATE => {
                 expect_p1p2(req, 0)?;
-                Ok(Self::VerifyCertificate(req.data.clone()))
+                Ok(Self::VerifyCertificate(req.data.to_vec()))
             }
             ins::UPDATE_CA_ANCHOR => {
                 expect_p1p2(req, 0)?;
-                Ok(Self::UpdateCaAnchor(req.data.clone()))
+                Ok(Self::UpdateCaAnchor(req.data.to_vec()))
             }
-            ins::AGENT_ISSUE => Ok(Self::AgentIssue { slot: slot_in_p2(req, 0)?, request: req.data.clone() }),
+            ins::AGENT_ISSUE => Ok(Self::AgentIssue { slot: slot_in_p2(req, 0)?, request: req.data.to_vec() }),
             ins::SIGN_DATA => {
                 if req.p2 >= SLOT_COUNT {
                     return Err(Sw::WRONG_P1P2);
                 }
                 let input = match req.p1 {
-                    0x00 => SignInput::Data(req.data.clone()),
+                    0x00 => SignInput::Data(req.data.to_vec()),
                     0x01 => SignInput::Digest(digest(&req.data)?),
                     _ => return Err(Sw::WRONG_P1P2),
                 };
                 Ok(Self::SignData { slot: req.p2, input })
             }
-            ins::DECRYPT => Ok(Self::Decrypt { slot: slot_in_p2(req, 0)?, blob: req.data.clone() }),
+            ins::DECRYPT => Ok(Self::Decrypt { slot: slot_in_p2(req, 0)?, blob: req.data.to_vec() }),
             ins::REVOKE => {
                 expect_p1p2(req, 0)?;
-                Ok(Self::Revoke(req.data.clone()))
+                Ok(Self::Revoke(req.data.to_vec()))
             }
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }

@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, Lookup, MAX_COMMAND_DATA, ResponseLength, ins};
 use apdu_specs::sw::Sw;
 use iso7816::command::{CommandView, FromSliceError};
+use zeroize::Zeroizing;
 
 /// A complete (de-chained) command handed to the applet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +28,8 @@ pub struct Request {
     pub p1: u8,
     /// P2.
     pub p2: u8,
-    /// Assembled data field.
-    pub data: Vec<u8>,
+    /// Assembled data field (wiped on drop: it may carry PINs and keys).
+    pub data: Zeroizing<Vec<u8>>,
     /// Ne: the most response bytes the host accepts in this exchange.
     pub ne: usize,
     /// Extended-length APDU.
@@ -64,7 +65,9 @@ struct Chain {
     ins: u8,
     p1: u8,
     p2: u8,
-    data: Vec<u8>,
+    /// Reserved at its full size when the chain opens, so it never
+    /// reallocates and leaves no unwiped copy behind.
+    data: Zeroizing<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,7 +186,11 @@ impl IsoLayer {
         }
         handler.admit(spec)?;
 
-        let mut data = self.chain.take().map(|c| c.data).unwrap_or_default();
+        let mut data = match self.chain.take() {
+            Some(open) => open.data,
+            None if chained => Zeroizing::new(Vec::with_capacity(MAX_COMMAND_DATA)),
+            None => Zeroizing::new(Vec::with_capacity(view.data().len())),
+        };
         if data.len().saturating_add(view.data().len()) > MAX_COMMAND_DATA {
             return Err(Sw::NOT_ENOUGH_MEMORY);
         }
@@ -305,7 +312,7 @@ mod tests {
             self.ran += 1;
             match req.ins {
                 ins::GET_DATA => Ok((0..usize::from(req.p1p2())).map(|i| i as u8).collect()),
-                ins::UPDATE_RATES => Ok(req.data.clone()),
+                ins::UPDATE_RATES => Ok(req.data.to_vec()),
                 ins::SIGN_DATA | ins::GENERATE_KEY_PAIR => Ok(vec![0x5A; usize::from(req.p2)]),
                 _ => Err(Sw::BAD_DATA),
             }

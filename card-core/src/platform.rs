@@ -15,6 +15,51 @@ impl core::fmt::Debug for SecretKey {
     }
 }
 
+/// The per-meter indicium MAC key (claim 21). Wiped on drop. It is neither
+/// `Copy` nor `PartialEq`: it cannot be duplicated into a plain buffer by
+/// accident, nor compared other than in constant time, and the engine only
+/// borrows it.
+///
+/// ```
+/// let mut raw = [7u8; 32];
+/// let key = card_core::platform::MacKey::take_from(&mut raw);
+/// assert_eq!((raw, key.expose()[0]), ([0u8; 32], 7));
+/// ```
+///
+/// ```compile_fail
+/// fn duplicate(key: &card_core::platform::MacKey) -> card_core::platform::MacKey {
+///     *key // no implicit copy
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn compare(a: &card_core::platform::MacKey, b: &card_core::platform::MacKey) -> bool {
+///     a == b // no PartialEq
+/// }
+/// ```
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MacKey([u8; 32]);
+
+impl MacKey {
+    /// Moves the key out of `source` and wipes `source`.
+    pub fn take_from(source: &mut [u8; 32]) -> Self {
+        let key = Self(*source);
+        source.zeroize();
+        key
+    }
+
+    /// The key bytes, borrowed for the MAC engine or the store.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("MacKey(<redacted>)")
+    }
+}
+
 /// An uncompressed SEC1 P-256 public key (`04 || X || Y`).
 pub type PublicKey = [u8; 65];
 

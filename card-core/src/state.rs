@@ -2,7 +2,7 @@
 //! rewrites only what it changes (an indicium writes the counters record and
 //! one audit slot). Each record starts with a format byte.
 
-use crate::platform::{PublicKey, RecordId, SecretKey};
+use crate::platform::{MacKey, PublicKey, RecordId, SecretKey};
 use alloc::vec::Vec;
 use apdu_specs::FormatError;
 use apdu_specs::certs::SlotState;
@@ -158,7 +158,7 @@ pub struct Secrets {
     #[zeroize(skip)]
     pub postal_public: Option<PublicKey>,
     /// Diversified indicium MAC key (HMAC indicia).
-    pub mac_key: Option<[u8; 32]>,
+    pub mac_key: Option<MacKey>,
 }
 
 impl core::fmt::Debug for Secrets {
@@ -184,7 +184,7 @@ impl Secrets {
         match &self.mac_key {
             Some(k) => {
                 v.put_u8(1);
-                v.put(k);
+                v.put(k.expose());
             }
             None => v.put_u8(0),
         }
@@ -203,7 +203,7 @@ impl Secrets {
         };
         let mac_key = match r.u8("mac flag")? {
             0 => None,
-            1 => Some(r.array("mac key")?),
+            1 => Some(MacKey::take_from(&mut zeroize::Zeroizing::new(r.array("mac key")?))),
             _ => return Err(FormatError::Invalid("mac flag")),
         };
         r.finish()?;

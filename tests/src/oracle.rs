@@ -26,8 +26,8 @@ fn secrets(store: &MemoryStore) -> Vec<[u8; 32]> {
             if let Some(p) = &s.postal {
                 v.push(p.0);
             }
-            if let Some(k) = s.mac_key {
-                v.push(k);
+            if let Some(k) = &s.mac_key {
+                v.push(*k.expose());
             }
             v
         }

@@ -112,8 +112,8 @@ impl<P: Platform> Core<P> {
                 out.extend_from_slice(&sig);
             }
             IndiciumAlgorithm::HmacSha256 => {
-                let key = secrets.mac_key.ok_or(INTERNAL)?;
-                let mac = self.platform.crypto().hmac_sha256(&key, &[&signed]);
+                let key = secrets.mac_key.as_ref().ok_or(INTERNAL)?;
+                let mac = self.platform.crypto().hmac_sha256(key.expose(), &[&signed]);
                 out.extend(mac.iter().take(16));
             }
         }

@@ -1,7 +1,7 @@
 //! STORE DATA (personalization) and ACTIVATE.
 
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform, SecretKey, WriteSet};
+use crate::platform::{CryptoEngine, MacKey, Platform, SecretKey, WriteSet};
 use crate::state::{Config, Counters, LoadedTable, PinState, Secrets, records};
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
@@ -19,7 +19,7 @@ impl<P: Platform> Core<P> {
         }
         let issuer = self.state.issuer_key;
         let body = self.verified_body(data, DOMAIN_PERSONALIZATION, &issuer)?;
-        let profile = Profile::parse_body(body).map_err(|_| Sw::BAD_DATA)?;
+        let mut profile = Profile::parse_body(body).map_err(|_| Sw::BAD_DATA)?;
         // DR is printed in 5 bytes: a credit that cannot be printed is refused.
         if !apdu_specs::codec::fits(profile.initial_credit, 5) {
             return Err(Sw::BAD_DATA);
@@ -44,7 +44,13 @@ impl<P: Platform> Core<P> {
             }
             IndiciumAlgorithm::HmacSha256 => (None::<SecretKey>, None),
         };
-        let secrets = Secrets { device, device_public, postal, postal_public, mac_key: profile.mac_key };
+        let secrets = Secrets {
+            device,
+            device_public,
+            postal,
+            postal_public,
+            mac_key: profile.mac_key.as_mut().map(MacKey::take_from),
+        };
         let config = Config {
             meter_id: profile.meter_id,
             authority_key: profile.authority_key,
