@@ -1,37 +1,78 @@
 //! The invariant oracle, run after every APDU by the fuzz targets and the
 //! stateful proptest. It reads the card's state out of band, from its store,
 //! so checking never disturbs the session (open chains, pending responses).
+//! Signatures it checks are verified with `p256` directly, not by the card's
+//! crypto engine.
 
 use apdu_specs::audit::Record;
+use apdu_specs::certs::{DOMAIN_CERTIFICATE_REQUEST, DOMAIN_REVOCATION_CONFIRMATION, SLOT_COUNT};
+use apdu_specs::commands::ins;
 use apdu_specs::sw::Sw;
 use card_core::platform::Store;
-use card_core::state::{Counters, Secrets, audit_slot, records};
+use card_core::state::{Counters, Secrets, Slot, audit_slot, records, slot_record};
 use card_sim::MemoryStore;
 use sha2::{Digest, Sha256};
 
 /// What the oracle remembers between APDUs.
 pub struct Oracle {
     prev: Counters,
+    /// Every private key the card has held so far (device, postal, MAC, slots).
     secrets: Vec<[u8; 32]>,
+}
+
+/// The public keys that sign what the card releases.
+struct PublicKeys {
+    device: [u8; 65],
+    postal: Option<[u8; 65]>,
 }
 
 fn counters(store: &MemoryStore) -> Counters {
     store.read(records::COUNTERS).ok().flatten().and_then(|b| Counters::decode(&b).ok()).unwrap_or_default()
 }
 
-fn secrets(store: &MemoryStore) -> Vec<[u8; 32]> {
-    match store.read(records::SECRETS).ok().flatten().and_then(|b| Secrets::decode(&b).ok()) {
-        Some(s) => {
-            let mut v = vec![s.device.0];
-            if let Some(p) = &s.postal {
-                v.push(p.0);
+fn stored_secrets(store: &MemoryStore) -> Option<Secrets> {
+    store.read(records::SECRETS).ok().flatten().and_then(|b| Secrets::decode(&b).ok())
+}
+
+/// The card's private keys now: device, postal, MAC and slot keys.
+pub fn secrets(store: &MemoryStore) -> Vec<[u8; 32]> {
+    let mut v = Vec::new();
+    if let Some(s) = stored_secrets(store) {
+        v.push(s.device.0);
+        v.extend(s.postal.as_ref().map(|p| p.0));
+        v.extend(s.mac_key.as_ref().map(|k| *k.expose()));
+    }
+    for n in 0..SLOT_COUNT {
+        let slot = store.read(slot_record(n)).ok().flatten().and_then(|b| Slot::decode(&b).ok());
+        v.extend(slot.and_then(|s| s.secret.as_ref().map(|k| k.0)));
+    }
+    v
+}
+
+fn public_keys(store: &MemoryStore) -> Option<PublicKeys> {
+    stored_secrets(store).map(|s| PublicKeys { device: s.device_public, postal: s.postal_public })
+}
+
+/// Checks what a value command released with 9000 under the card's public
+/// keys, with `p256` directly: indicia (postal key), certificate requests
+/// and revocation confirmations (device key).
+fn check_signed_output(store: &MemoryStore, capdu: &[u8], data: &[u8]) -> Result<(), String> {
+    let Some(keys) = public_keys(store) else { return Ok(()) };
+    let checked = match capdu.get(1).copied() {
+        Some(ins::PRINT_INDICIUM) => match keys.postal {
+            Some(postal) => {
+                host_driver::verify::verify_indicium(data, host_driver::verify::IndiciumKey::Ecdsa(&postal)).is_ok()
             }
-            if let Some(k) = &s.mac_key {
-                v.push(*k.expose());
-            }
-            v
-        }
-        None => Vec::new(),
+            None => true,
+        },
+        Some(ins::CERTIFICATE_REQUEST) => authentic(data, DOMAIN_CERTIFICATE_REQUEST, &keys.device),
+        Some(ins::REVOKE) => authentic(data, DOMAIN_REVOCATION_CONFIRMATION, &keys.device),
+        _ => true,
+    };
+    if checked {
+        Ok(())
+    } else {
+        Err(format!("a signature the card released does not verify: {}", hex::encode_upper(capdu)))
     }
 }
 
@@ -51,9 +92,11 @@ impl Oracle {
         if !crate::documented(capdu, sw) {
             return Err(format!("SW {sw} is not documented for {}", hex::encode_upper(capdu)));
         }
-        // Secrets may appear once personalization generated them.
-        if self.secrets.is_empty() {
-            self.secrets = secrets(store);
+        // Keys appear with personalization and key generation; a destroyed key is still remembered.
+        for k in secrets(store) {
+            if !self.secrets.contains(&k) {
+                self.secrets.push(k);
+            }
         }
         for s in &self.secrets {
             if response.windows(16).any(|w| s.windows(16).any(|k| k == w)) {
@@ -72,6 +115,15 @@ impl Oracle {
         }
         if b.descending > a.descending + credited {
             return Err(String::from("DR rose without a credit"));
+        }
+        // A debt is only ever collected into AR_c.
+        if b.debt < a.debt && b.ar_certificates < a.ar_certificates + (a.debt - b.debt) {
+            return Err(String::from("the debt fell without AR_c collecting it"));
+        }
+        if sw == Sw::OK
+            && let Some(data) = response.get(..response.len() - 2)
+        {
+            check_signed_output(store, capdu, data)?;
         }
         let monotone = b.ar_postage >= a.ar_postage
             && b.ar_certificates >= a.ar_certificates
@@ -192,12 +244,16 @@ pub fn accepts_only_authentic(
     }
 }
 
-/// Independent check of a signed envelope under `key` and `domain` (the
-/// fuzz targets assert that whatever the card accepts passes this).
+/// Independent check of a signed envelope under `key` and `domain`, with
+/// `p256` directly rather than the card's engine (the fuzz targets assert
+/// that whatever the card accepts passes this).
 pub fn authentic(data: &[u8], domain: &[u8], key: &[u8; 65]) -> bool {
-    use card_core::platform::CryptoEngine;
+    use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
     let Ok(signed) = apdu_specs::signed::Signed::parse(data) else { return false };
-    let engine = card_core::soft_engine::SoftEngine::new(card_sim::Entropy::seeded(0));
-    let digest = engine.sha256(&apdu_specs::signed::Signed::signing_input(domain, signed.body));
-    engine.p256_verify_digest(key, &digest, &signed.signature)
+    let (Ok(key), Ok(signature)) = (VerifyingKey::from_sec1_bytes(key), Signature::from_slice(&signed.signature))
+    else {
+        return false;
+    };
+    let message = apdu_specs::signed::Signed::signing_input(domain, signed.body).concat();
+    key.verify(&message, &signature).is_ok()
 }

@@ -4,8 +4,6 @@
 //! PIN brute force across power cuts).
 
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
-use card_core::platform::Store;
-use card_core::state::{Secrets, records};
 use tests::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
 
 /// Attack: a rate table the authority really signed, but for another message
@@ -28,35 +26,50 @@ fn attack_resigned_and_cross_domain_rate_tables() {
 }
 
 /// Attack: read a private key out of any response. A full session exercises
-/// every command; every response byte is scanned for every private key (whole,
-/// and any 8-byte window of it).
+/// every command of the table, certificate services included; every response
+/// byte is scanned for every private key the card held before or after
+/// (device, postal and slot keys; whole, and any 8-byte window of them).
 #[test]
 fn attack_private_keys_never_appear_in_any_response() {
-    let mut c = DirectCard::operational_with_credit(100_000);
+    let services = tests::services::prepared(100_000);
+    let mut card = tests::oracle::fresh_card(&services.store, true);
+    let mut keys = tests::oracle::secrets(card.platform_mut().store_ref());
     let mut responses = Vec::new();
-    let mut send = |c: &mut DirectCard, apdu: &[u8]| responses.push(c.card.transmit(apdu).unwrap());
-    send(&mut c, &tests::select_apdu());
+    let mut send = |apdu: &[u8]| {
+        let r = card.process(apdu);
+        responses.push(r.clone());
+        r
+    };
     for pin in ["000000", "123456"] {
-        send(&mut c, &tests::verify_apdu(pin));
+        send(&tests::verify_apdu(pin));
     }
     for class in 1..=3 {
-        send(&mut c, &tests::indicium_apdu(class, 50));
+        send(&tests::indicium_apdu(class, 50));
     }
     for tag in [0xDF20u16, 0xDF21, 0xDF22, 0xDF23, 0xDF24] {
-        send(&mut c, &[0x00, 0xCA, (tag >> 8) as u8, tag as u8, 0x00]);
-        send(&mut c, &[0x00, 0xC0, 0x00, 0x00, 0x00]);
+        send(&[0x00, 0xCA, (tag >> 8) as u8, tag as u8, 0x00]);
+        send(&[0x00, 0xC0, 0x00, 0x00, 0x00]);
     }
-    send(&mut c, &[0x00, 0xCB, 0xDF, 0x25, 0x06, 0, 0, 0, 0, 0, 64, 0x00]);
-    for a in tests::chained_apdus([0x80, 0x62, 0, 0], &signed_table(2, FIXTURE_TIME - 1, |_| {})) {
-        send(&mut c, &a);
+    send(&[0x00, 0xCB, 0xDF, 0x25, 0x06, 0, 0, 0, 0, 0, 64, 0x00]);
+    for slot in 0..apdu_specs::certs::SLOT_COUNT {
+        send(&tests::pki::ext_apdu([0x80, 0x4A, 0x00, slot], &[]));
     }
-    let store = c.card.platform_mut().unwrap().store_ref().clone();
-    let secrets = Secrets::decode(&store.read(records::SECRETS).unwrap().unwrap()).unwrap();
-    let mut keys = vec![secrets.device.0];
-    keys.extend(secrets.postal.as_ref().map(|k| k.0));
-    assert_eq!(keys.len(), 2);
+    for command in &services.commands {
+        // SELECT and RESET RETRY COUNTER drop the verified PIN: verify before each.
+        send(&tests::verify_apdu("123456"));
+        let answer = send(&command.apdu(65_536));
+        if command.spec.is_value() {
+            assert!(answer.ends_with(&[0x90, 0x00]), "{} ran and answered", command.spec.name);
+        }
+    }
+    for k in tests::oracle::secrets(card.platform_mut().store_ref()) {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    assert!(keys.len() >= 2 + 6, "device, postal and six slot keys, one of them revoked ({})", keys.len());
     let total: usize = responses.iter().map(Vec::len).sum();
-    assert!(total > 1_000, "the session produced real output ({total} bytes)");
+    assert!(total > 5_000, "the session produced real output ({total} bytes)");
     for r in &responses {
         for k in &keys {
             assert!(!k.windows(8).any(|w| r.windows(8).any(|x| x == w)), "8 bytes of a private key leaked");

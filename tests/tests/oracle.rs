@@ -1,20 +1,38 @@
 //! The fuzzers' invariant oracle as a stateful property test, run by CI on
-//! every change: sequences of valid and mutated commands against a
-//! personalized card with the PIN verified, the oracle after every APDU. At
-//! least 5,000 APDUs per run. A failure shrinks to a minimal APDU sequence and
-//! is printed in transcript-vector form, ready to append under
-//! "# Regressions" in `apdu-specs/vectors/foundation.apdu`.
+//! every change: sequences of valid and mutated commands of every INS of the
+//! command table, certificate services included, against a personalized card
+//! with certified slots and the PIN verified, the oracle after every APDU.
+//! Every run sends exactly `CASES × APDUS_PER_CASE` = 6,400 APDUs. A failure
+//! shrinks to a minimal APDU sequence and is printed in transcript-vector
+//! form, ready to append under "# Regressions" in
+//! `apdu-specs/vectors/foundation.apdu`.
 
 use apdu_specs::capdu;
+use apdu_specs::commands::{COMMANDS, Lookup, lookup};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tests::oracle::{Oracle, fresh_card, operational_store};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use tests::oracle::{Oracle, fresh_card};
+use tests::services::{self, Services};
 use tests::{FIXTURE_TIME, signed_table};
 
+/// Sequences per run.
+const CASES: u32 = 128;
+/// APDUs in every sequence.
+const APDUS_PER_CASE: usize = 50;
+
+/// One valid command of every INS of the table, with an Le that takes the
+/// whole response (extended when the data needs it).
+fn table_commands(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
+    let apdus: Vec<Vec<u8>> = services.commands.iter().map(|c| c.apdu(65_536)).collect();
+    proptest::sample::select(apdus).prop_map(|a| vec![a])
+}
+
 /// Valid commands of every kind the card knows.
-fn valid() -> impl Strategy<Value = Vec<Vec<u8>>> {
+fn valid(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
     prop_oneof![
+        8 => table_commands(services),
         4 => (1u8..=4, 0u32..2500).prop_map(|(c, g)| vec![tests::indicium_apdu(c, g)]),
         1 => Just(vec![tests::verify_apdu("123456")]),
         1 => Just(vec![tests::verify_apdu("000000")]),
@@ -42,8 +60,8 @@ fn valid() -> impl Strategy<Value = Vec<Vec<u8>>> {
 }
 
 /// A valid command, mutated: bit flips, truncation, extension, another CLA or INS.
-fn mutated() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    (valid(), any::<prop::sample::Index>(), any::<u8>(), 0u8..5).prop_map(|(mut cmds, at, byte, how)| {
+fn mutated(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
+    (valid(services), any::<prop::sample::Index>(), any::<u8>(), 0u8..5).prop_map(|(mut cmds, at, byte, how)| {
         if let Some(a) = cmds.last_mut() {
             let i = at.index(a.len().max(1)).min(a.len().saturating_sub(1));
             match how {
@@ -62,29 +80,48 @@ fn mutated() -> impl Strategy<Value = Vec<Vec<u8>>> {
     })
 }
 
-fn sequence() -> impl Strategy<Value = Vec<Vec<u8>>> {
+/// Exactly [`APDUS_PER_CASE`] APDUs: as many steps, each one APDU or more, cut to size.
+fn sequence(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
     proptest::collection::vec(
         prop_oneof![
-            6 => valid(),
-            3 => mutated(),
+            6 => valid(services),
+            3 => mutated(services),
             1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(|b| vec![b]),
         ],
-        20..80,
+        APDUS_PER_CASE,
     )
-    .prop_map(|v| v.into_iter().flatten().collect())
+    .prop_map(|v| v.into_iter().flatten().take(APDUS_PER_CASE).collect())
+}
+
+/// What the run saw of the table: every INS sent, and the value commands that succeeded.
+#[derive(Default)]
+struct Coverage {
+    sent: BTreeSet<u8>,
+    succeeded: BTreeSet<u8>,
+    apdus: usize,
 }
 
 #[test]
 fn the_oracle_holds_after_every_apdu_of_random_sequences() {
-    let store = operational_store();
-    let apdus = AtomicUsize::new(0);
-    let mut runner = TestRunner::new(Config { cases: 128, failure_persistence: None, ..Config::default() });
-    let result = runner.run(&sequence(), |seq| {
+    let services = services::prepared(1_000_000);
+    let store = services.store.clone();
+    let coverage = Mutex::new(Coverage::default());
+    let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+    let result = runner.run(&sequence(&services), |seq| {
         let mut card = fresh_card(&store, true);
         let mut oracle = Oracle::new(card.platform_mut().store_ref());
         for a in &seq {
             let r = card.process(a);
-            apdus.fetch_add(1, Ordering::Relaxed);
+            if let (Some(&cla), Some(&ins)) = (a.first(), a.get(1))
+                && let Lookup::Found(spec) = lookup(cla, ins)
+            {
+                let mut seen = coverage.lock().unwrap();
+                seen.sent.insert(spec.ins);
+                if spec.is_value() && r.ends_with(&[0x90, 0x00]) {
+                    seen.succeeded.insert(spec.ins);
+                }
+            }
+            coverage.lock().unwrap().apdus += 1;
             oracle.check(card.platform_mut().store_ref(), a, &r).map_err(TestCaseError::fail)?;
         }
         Ok(())
@@ -94,7 +131,7 @@ fn the_oracle_holds_after_every_apdu_of_random_sequences() {
         if let proptest::test_runner::TestError::Fail(_, seq) = &e {
             let mut card = fresh_card(&store, true);
             println!(
-                "@ regression-NNN from operational   # append under \"# Regressions\" in apdu-specs/vectors/foundation.apdu"
+                "# minimal failing sequence, from the card of tests::services::prepared(1_000_000) with the PIN verified"
             );
             for a in seq {
                 let r = card.process(a);
@@ -103,7 +140,40 @@ fn the_oracle_holds_after_every_apdu_of_random_sequences() {
         }
         panic!("{e}");
     }
-    let n = apdus.load(Ordering::Relaxed);
-    println!("oracle: {n} APDUs in 128 sequences, every invariant held after each");
-    assert!(n >= 5_000, "only {n} APDUs");
+    let seen = coverage.into_inner().unwrap();
+    println!("oracle: {} APDUs in {CASES} sequences, every invariant held after each", seen.apdus);
+    assert_eq!(seen.apdus, CASES as usize * APDUS_PER_CASE);
+    for spec in COMMANDS {
+        assert!(seen.sent.contains(&spec.ins), "{} was never sent", spec.name);
+        if spec.is_value() {
+            assert!(seen.succeeded.contains(&spec.ins), "{} never succeeded", spec.name);
+        }
+    }
+}
+
+/// The oracle's own checks bite: a released signature that does not verify
+/// under the card's key, and a slot's private key in a response, are both caught.
+#[test]
+fn the_oracle_catches_a_forged_signature_and_a_leaked_slot_key() {
+    let services = services::prepared(1_000_000);
+    let mut card = fresh_card(&services.store, true);
+    let indicium = services.command(apdu_specs::commands::ins::PRINT_INDICIUM).apdu(0);
+    let mut oracle = Oracle::new(card.platform_mut().store_ref());
+    let mut r = card.process(&indicium);
+    assert!(r.ends_with(&[0x90, 0x00]));
+    let last_signature_byte = r.len() - 3;
+    r[last_signature_byte] ^= 0x01;
+    let e = oracle.check(card.platform_mut().store_ref(), &indicium, &r).unwrap_err();
+    assert!(e.contains("does not verify"), "{e}");
+
+    let mut oracle = Oracle::new(card.platform_mut().store_ref());
+    let record = card_core::platform::Store::read(
+        card.platform_mut().store_ref(),
+        card_core::state::slot_record(services::slots::SIGNATURE),
+    );
+    let slot = card_core::state::Slot::decode(&record.unwrap().unwrap()).unwrap();
+    let mut leak = slot.secret.as_ref().expect("a slot key").0.to_vec();
+    leak.extend_from_slice(&[0x90, 0x00]);
+    let e = oracle.check(card.platform_mut().store_ref(), &[0x00, 0xCA, 0xDF, 0x20, 0x00], &leak).unwrap_err();
+    assert!(e.contains("private key"), "{e}");
 }

@@ -18,21 +18,10 @@ fn check_response(capdu: &[u8], r: &(Vec<u8>, u16)) -> Result<(), TestCaseError>
     Ok(())
 }
 
+/// Every INS of the command table (certificate services included), or any byte.
 fn known_ins() -> impl Strategy<Value = u8> {
-    prop_oneof![
-        Just(ins::SELECT),
-        Just(ins::GET_RESPONSE),
-        Just(ins::VERIFY),
-        Just(ins::CHANGE_REFERENCE_DATA),
-        Just(ins::RESET_RETRY_COUNTER),
-        Just(ins::ACTIVATE),
-        Just(ins::GET_DATA),
-        Just(ins::GET_DATA_ODD),
-        Just(ins::STORE_DATA),
-        Just(ins::PRINT_INDICIUM),
-        Just(ins::UPDATE_RATES),
-        any::<u8>(),
-    ]
+    let table: Vec<u8> = apdu_specs::commands::COMMANDS.iter().map(|c| c.ins).collect();
+    prop_oneof![4 => proptest::sample::select(table), 1 => any::<u8>()]
 }
 
 prop_compose! {
