@@ -9,13 +9,16 @@ impl card_core::iso::Handler for Echo {
     fn admit(&mut self, _: &'static apdu_specs::CommandSpec) -> Result<(), apdu_specs::Sw> {
         Ok(())
     }
+    fn response_length(&self, spec: &'static apdu_specs::CommandSpec) -> apdu_specs::commands::ResponseLength {
+        spec.response
+    }
     fn handle(
         &mut self,
         _: &'static apdu_specs::CommandSpec,
         req: &card_core::iso::Request,
     ) -> Result<Vec<u8>, apdu_specs::Sw> {
         card_core::command::Command::parse(req)?;
-        Ok(req.data.clone())
+        Ok(req.data.to_vec())
     }
 }
 

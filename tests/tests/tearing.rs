@@ -240,7 +240,28 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let mut stream = session.clone();
     stream.push(ext([0x80, 0x54, 0x00, 0x00], &[]));
     stream.push(ext([0x80, 0x54, 0x01, 0x00], &[7u8; 3000]));
-    vec![
+    let revoke = ext([0x80, 0x68, 0x00, 0x00], &revoke);
+    let sign = ext([0x80, 0x64, 0x01, SIG], &digest);
+    let (low_funds, indebted) = debt_states(&pre, clock, &revoke);
+    let debt_scenarios = [
+        Scenario {
+            name: "revoke-into-debt",
+            pre: low_funds,
+            clock: clock.clone(),
+            setup: vec![select_apdu()],
+            command: vec![revoke.clone()],
+            output: true,
+        },
+        Scenario {
+            name: "collect-debt",
+            pre: indebted,
+            clock: clock.clone(),
+            setup: session.clone(),
+            command: vec![sign.clone()],
+            output: true,
+        },
+    ];
+    let mut list = vec![
         scenario("generate-key-pair", session.clone(), ext([0x00, 0x46, 0x00, 5], &[Usage::Signature as u8]), true),
         scenario("certificate-request", session.clone(), ext([0x80, 0x50, 0x00, PENDING], &subject), true),
         scenario("install-certificate", session.clone(), ext([0x80, 0x52, 0x00, PENDING], &pending_cert), false),
@@ -250,10 +271,34 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
         scenario("verify-certificate", session.clone(), ext([0x80, 0x5A, 0x00, 0x00], &agent_cert), true),
         scenario("update-ca-anchor", session.clone(), ext([0x80, 0x5C, 0x00, 0x00], &anchor), false),
         scenario("agent-issue", session.clone(), ext([0x80, 0x5E, 0x00, AGENT], &agent_request), true),
-        scenario("sign-data", session.clone(), ext([0x80, 0x64, 0x01, SIG], &digest), true),
+        scenario("sign-data", session.clone(), sign, true),
         scenario("decrypt", session.clone(), ext([0x80, 0x66, 0x00, ENC], &blob), true),
-        scenario("revoke", vec![select_apdu()], ext([0x80, 0x68, 0x00, 0x00], &revoke), true),
-    ]
+        scenario("revoke", vec![select_apdu()], revoke, true),
+    ];
+    list.extend(debt_scenarios);
+    list
+}
+
+/// Sets DR on a stored card (the stand-in for spending or the remote recharge).
+fn with_funds(medium: FaultMedium, clock: &SimClock, dr: u64) -> FaultMedium {
+    let mut card = power_on(medium, clock);
+    tests::services::set_funds(card.platform_mut().store(), dr);
+    let mut m = power_off(card);
+    m.reboot();
+    m
+}
+
+/// From the certified pre-state: DR below the revocation fee, and the state
+/// after that revocation left its fee as a debt, with DR then recharged so
+/// that the next value service can collect it.
+fn debt_states(pre: &FaultMedium, clock: &SimClock, revoke: &[u8]) -> (FaultMedium, FaultMedium) {
+    let low_funds = with_funds(pre.clone(), clock, 40);
+    let revoked = advance(low_funds.clone(), clock, &[select_apdu(), revoke.to_vec()]);
+    let mut card = power_on(revoked.clone(), clock);
+    ok(&mut card, &select_apdu());
+    assert_eq!((registers(&mut card).debt, registers(&mut card).descending), (100, 40), "the fee is owed");
+    drop(card);
+    (low_funds, with_funds(revoked, clock, 1_000))
 }
 
 /// Runs the command on a card powered from `medium`; returns the card and the last response.
