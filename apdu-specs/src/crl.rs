@@ -149,7 +149,33 @@ pub fn parse_verified(
     Ok(CrlContent { issuer, this_update, next_update, number, authority_key_id, revoked })
 }
 
+/// Why a CRL is not current at a verification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    /// thisUpdate lies after the verification time.
+    NotYetValid {
+        /// thisUpdate, Unix seconds.
+        this_update: u64,
+    },
+    /// nextUpdate lies before the verification time.
+    Expired {
+        /// nextUpdate, Unix seconds.
+        next_update: u64,
+    },
+}
+
 impl CrlContent {
+    /// Checks that the CRL is current at `now`: thisUpdate ≤ now ≤ nextUpdate.
+    pub fn current_at(&self, now: u64) -> Result<(), Staleness> {
+        if self.this_update > now {
+            Err(Staleness::NotYetValid { this_update: self.this_update })
+        } else if self.next_update < now {
+            Err(Staleness::Expired { next_update: self.next_update })
+        } else {
+            Ok(())
+        }
+    }
+
     /// True when the CRL lists `serial`.
     pub fn lists(&self, serial: &[u8]) -> bool {
         self.revoked.iter().any(|r| r.serial == serial)
