@@ -92,6 +92,11 @@ pub enum PostmarkCheckError {
 /// current at `crl.now` (thisUpdate ≤ now ≤ nextUpdate).
 pub fn verify_crl(crl: CrlAt<'_>, ca_key: &[u8]) -> Result<crl::CrlContent, CrlError> {
     let list = crl::parse_verified(crl.der, ca_key, &EngineCheck(&verifier()))?;
+    let now = crl.now;
+    list.current_at(now).map_err(|stale| match stale {
+        crl::Staleness::NotYetValid { this_update } => CrlError::NotYetValid { this_update, now },
+        crl::Staleness::Expired { next_update } => CrlError::Expired { next_update, now },
+    })?;
     Ok(list)
 }
 
