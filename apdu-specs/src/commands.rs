@@ -639,8 +639,11 @@ against the slot usage. Each failed check has its own status word and changes no
         r_data: "None.",
         status_words: &[
             (Sw::OK, "installed"),
-            (Sw::BAD_DATA, "truncated or malformed DER, or not an ECDSA P-256 X.509 v3 certificate"),
-            (Sw::CERT_NOT_FROM_CA, "not signed by the CA anchor"),
+            (
+                Sw::BAD_DATA,
+                "truncated or malformed DER, not strict DER (keyUsage bits, GeneralizedTime before 2050), or not an ECDSA P-256 X.509 v3 certificate",
+            ),
+            (Sw::CERT_NOT_FROM_CA, "not signed by the CA anchor (a high-S signature never is)"),
             (Sw::CERT_KEY_MISMATCH, "the certificate is for another key"),
             (Sw::CERT_OUTSIDE_VALIDITY, "expired or not yet valid"),
             (Sw::USAGE_NOT_ALLOWED, "the certificate profile does not match the slot usage"),
@@ -720,13 +723,16 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
         chaining: true,
         secret_data: false,
         purpose: "Postmark validation (Fig. 4): checks the signer certificate against the CA anchor at the postmark \\
-time and its postmark profile, then the signature and signed attributes, then the digest, and reports the first \\
+time and its postmark profile, then the signature (low-S only) and signed attributes, then the digest, and reports the first \\
 check that fails. Charged whenever a verdict is given.",
         c_data: "P1 00: message digest (32 bytes) ‖ TimeStampToken. P1 01: TimeStampToken.",
         r_data: "Verdict, 1 byte: 00 valid, 01 certificate invalid, 02 signature invalid, 03 digest mismatch.",
         status_words: &[
             (Sw::OK, "verdict returned"),
-            (Sw::BAD_DATA, "not a parsable TimeStampToken"),
+            (
+                Sw::BAD_DATA,
+                "not a strict TimeStampToken: malformed, digest algorithms other than exactly SHA-256, a signer identifier that is not the certificate's, another policy, or a repeated signed attribute",
+            ),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or inspection overdue"),
             (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
@@ -751,7 +757,7 @@ Charged whenever a verdict is given.",
         r_data: "Verdict, 1 byte: 00 valid, 01 not signed by the CA anchor, 02 outside its validity period.",
         status_words: &[
             (Sw::OK, "verdict returned"),
-            (Sw::BAD_DATA, "truncated or malformed certificate"),
+            (Sw::BAD_DATA, "truncated, malformed or not strict DER certificate"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),

@@ -73,7 +73,12 @@ impl CrlContent {
     }
 }
 
-/// Parses a DER CRL and checks its signature under `issuer_key`.
+/// The CRL extensions PCMeter understands (a critical one outside these is refused).
+const CRL_EXTENSIONS_UNDERSTOOD: [&[u8]; 2] = [oid::CRL_NUMBER, oid::AUTHORITY_KEY_ID];
+
+/// Parses a DER CRL and checks its signature under `issuer_key`. Refuses
+/// unknown critical CRL and CRL-entry extensions, and duplicates (RFC 5280
+/// §5.2, §5.3). Freshness is the caller's: see [`CrlContent::current_at`].
 pub fn parse_verified(
     bytes: &[u8],
     issuer_key: &[u8],
@@ -109,11 +114,9 @@ pub fn parse_verified(
             let time = e.time("revocation date")?;
             let mut reason = 0;
             if let Some(exts) = e.optional(tag::SEQUENCE)? {
-                let mut exts = Der::new(exts.content);
-                while !exts.is_empty() {
-                    let mut x = exts.nested(tag::SEQUENCE, "entry extension")?;
-                    if x.oid("entry extension")? == oid::CRL_REASON
-                        && let [r] = Der::new(x.octets("reason")?).expect(ENUMERATED, "reason")?
+                for x in x509::read_extensions(exts.content, &[oid::CRL_REASON])? {
+                    if x.id == oid::CRL_REASON
+                        && let [r] = Der::new(x.value).expect(ENUMERATED, "reason")?
                     {
                         reason = *r;
                     }
@@ -127,16 +130,13 @@ pub fn parse_verified(
     let mut authority_key_id = Vec::new();
     if let Some(exts) = tbs.optional(tag::explicit(0))? {
         let mut outer = Der::new(exts.content);
-        let mut exts = outer.nested(tag::SEQUENCE, "CRL extensions")?;
-        while !exts.is_empty() {
-            let mut x = exts.nested(tag::SEQUENCE, "CRL extension")?;
-            let id = x.oid("CRL extension")?;
-            x.optional(tag::BOOLEAN)?;
-            let value = x.octets("CRL extension value")?;
-            match id {
-                oid::CRL_NUMBER => number = Der::new(value).small_unsigned("CRL number")?,
+        let list = outer.expect(tag::SEQUENCE, "CRL extensions")?;
+        outer.finish()?;
+        for x in x509::read_extensions(list, &CRL_EXTENSIONS_UNDERSTOOD)? {
+            match x.id {
+                oid::CRL_NUMBER => number = Der::new(x.value).small_unsigned("CRL number")?,
                 oid::AUTHORITY_KEY_ID => {
-                    let mut aki = Der::new(value).nested(tag::SEQUENCE, "authority key id")?;
+                    let mut aki = Der::new(x.value).nested(tag::SEQUENCE, "authority key id")?;
                     if let Some(k) = aki.optional(tag::implicit(0))? {
                         authority_key_id = k.content.to_vec();
                     }
@@ -149,7 +149,33 @@ pub fn parse_verified(
     Ok(CrlContent { issuer, this_update, next_update, number, authority_key_id, revoked })
 }
 
+/// Why a CRL is not current at a verification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    /// thisUpdate lies after the verification time.
+    NotYetValid {
+        /// thisUpdate, Unix seconds.
+        this_update: u64,
+    },
+    /// nextUpdate lies before the verification time.
+    Expired {
+        /// nextUpdate, Unix seconds.
+        next_update: u64,
+    },
+}
+
 impl CrlContent {
+    /// Checks that the CRL is current at `now`: thisUpdate ≤ now ≤ nextUpdate.
+    pub fn current_at(&self, now: u64) -> Result<(), Staleness> {
+        if self.this_update > now {
+            Err(Staleness::NotYetValid { this_update: self.this_update })
+        } else if self.next_update < now {
+            Err(Staleness::Expired { next_update: self.next_update })
+        } else {
+            Ok(())
+        }
+    }
+
     /// True when the CRL lists `serial`.
     pub fn lists(&self, serial: &[u8]) -> bool {
         self.revoked.iter().any(|r| r.serial == serial)

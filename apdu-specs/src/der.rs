@@ -47,6 +47,9 @@ pub mod tag {
     }
 }
 
+/// 2050-01-01T00:00:00Z: X.509 times before it are UTCTime, from it GeneralizedTime.
+const Y2050: u64 = 2_524_608_000;
+
 /// Largest DER object PCMeter reads (16 MiB): three length bytes at most.
 const MAX_LENGTH_BYTES: usize = 3;
 
@@ -191,14 +194,39 @@ impl<'a> Der<'a> {
         }
     }
 
-    /// A UTCTime or GeneralizedTime in the `Z` form, as Unix seconds.
+    /// A BIT STRING holding a named bit list (X.690 §11.2.2, as keyUsage):
+    /// its bytes. DER: the unused bits are zero and the encoding is minimal
+    /// (the last byte is non-zero and its lowest set bit is the last used one).
+    /// An empty list is `03 01 00`.
+    pub fn named_bits(&mut self, what: &'static str) -> Result<&'a [u8], FormatError> {
+        let c = self.expect(tag::BIT_STRING, what)?;
+        match c {
+            [0] => Ok(&[]),
+            [unused, .., last] if *last != 0 && u32::from(*unused) == last.trailing_zeros() => {
+                c.get(1..).ok_or(FormatError::Invalid(what))
+            }
+            _ => Err(FormatError::Invalid(what)),
+        }
+    }
+
+    /// An X.509 Time in the `Z` form, as Unix seconds. RFC 5280 §4.1.2.5:
+    /// UTCTime through 2049, GeneralizedTime from 2050 on, never the other.
     pub fn time(&mut self, what: &'static str) -> Result<u64, FormatError> {
         let o = self.any()?;
         match o.tag {
             tag::UTC_TIME => parse_time(o.content, 2, what),
-            tag::GENERALIZED_TIME => parse_time(o.content, 4, what),
+            tag::GENERALIZED_TIME => match parse_time(o.content, 4, what)? {
+                t if t >= Y2050 => Ok(t),
+                _ => Err(FormatError::Invalid(what)),
+            },
             _ => Err(FormatError::Invalid(what)),
         }
+    }
+
+    /// A GeneralizedTime in the `Z` form without fractions, as Unix seconds
+    /// (RFC 3161 genTime).
+    pub fn generalized_time(&mut self, what: &'static str) -> Result<u64, FormatError> {
+        parse_time(self.expect(tag::GENERALIZED_TIME, what)?, 4, what)
     }
 
     /// Fails unless everything was read.
@@ -346,7 +374,6 @@ pub fn generalized_time(secs: u64) -> Vec<u8> {
 
 /// An X.509 `Time`: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
 pub fn x509_time(secs: u64) -> Vec<u8> {
-    const Y2050: u64 = 2_524_608_000;
     if secs < Y2050 { tlv(tag::UTC_TIME, &time_text(secs, false)) } else { generalized_time(secs) }
 }
 
@@ -385,11 +412,33 @@ mod tests {
     fn times_round_trip() {
         for t in [0u64, 1_795_435_200, 2_524_607_999, 2_524_608_000, 4_102_444_800] {
             assert_eq!(Der::new(&x509_time(t)).time("t").unwrap(), t);
-            assert_eq!(Der::new(&generalized_time(t)).time("t").unwrap(), t);
+            assert_eq!(Der::new(&generalized_time(t)).generalized_time("t").unwrap(), t);
+            // RFC 5280: an X.509 Time before 2050 is UTCTime, never GeneralizedTime.
+            assert_eq!(Der::new(&generalized_time(t)).time("t").is_ok(), t >= Y2050);
         }
+        assert!(Der::new(&x509_time(1_795_435_200)).generalized_time("t").is_err());
         assert_eq!(&x509_time(1_795_435_200)[2..], b"261123120000Z");
         assert!(Der::new(&tlv(tag::UTC_TIME, b"261131080000Z")).time("t").is_err());
         assert!(Der::new(&tlv(tag::UTC_TIME, b"2611230800Z")).time("t").is_err());
+    }
+
+    #[test]
+    fn named_bit_lists_are_der() {
+        assert_eq!(Der::new(&[3, 2, 6, 0xC0]).named_bits("ku").unwrap(), [0xC0]);
+        assert_eq!(Der::new(&[3, 2, 1, 0x86]).named_bits("ku").unwrap(), [0x86]);
+        assert_eq!(Der::new(&[3, 3, 7, 0x80, 0x80]).named_bits("ku").unwrap(), [0x80, 0x80]);
+        assert_eq!(Der::new(&[3, 1, 0]).named_bits("ku").unwrap(), [0u8; 0]);
+        for bad in [
+            &[3, 2, 6, 0xC1][..], // a padding bit set
+            &[3, 2, 5, 0xC0],     // a trailing zero bit counted as used
+            &[3, 2, 7, 0xC0],     // a used bit inside the padding
+            &[3, 2, 0, 0x00],     // a trailing zero byte
+            &[3, 3, 0, 0x80, 0],  // likewise
+            &[3, 2, 8, 0x00],     // eight unused bits
+            &[3, 1, 3],           // unused bits without bytes
+        ] {
+            assert!(Der::new(bad).named_bits("ku").is_err(), "{bad:02X?}");
+        }
     }
 
     #[test]

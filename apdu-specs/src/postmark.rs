@@ -29,6 +29,18 @@ fn sha256_algorithm() -> Vec<u8> {
     der::seq(&[&der::oid(oid::SHA256), &der::tlv(tag::NULL, &[])])
 }
 
+/// Reads an AlgorithmIdentifier that must be SHA-256 (parameters absent or NULL).
+fn read_sha256_algorithm(r: &mut Der<'_>, what: &'static str) -> Result<(), FormatError> {
+    let mut alg = r.nested(tag::SEQUENCE, what)?;
+    if alg.oid(what)? != oid::SHA256 {
+        return Err(FormatError::Invalid(what));
+    }
+    if alg.optional(tag::NULL)?.is_some_and(|null| !null.content.is_empty()) {
+        return Err(FormatError::Invalid(what));
+    }
+    alg.finish()
+}
+
 impl Postmark {
     /// The TSTInfo encoding. `tsa_name` is the signer certificate's subject
     /// (verifiers match the two); the meter ID travels in a non-critical
@@ -140,7 +152,7 @@ pub struct TstInfo {
 }
 
 impl TstInfo {
-    /// Parses a TSTInfo encoding.
+    /// Parses a TSTInfo encoding; the policy must be PCMeter's postmark policy.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut outer = Der::new(bytes);
         let mut t = outer.nested(tag::SEQUENCE, "TSTInfo")?;
@@ -148,21 +160,15 @@ impl TstInfo {
         if t.small_unsigned("TSTInfo version")? != 1 {
             return Err(FormatError::Invalid("TSTInfo version"));
         }
-        t.oid("policy")?;
-        let mut imprint = t.nested(tag::SEQUENCE, "message imprint")?;
-        let mut alg = imprint.nested(tag::SEQUENCE, "imprint algorithm")?;
-        if alg.oid("imprint algorithm")? != oid::SHA256 {
-            return Err(FormatError::Invalid("imprint algorithm"));
+        if t.oid("policy")? != oid::POSTMARK_POLICY {
+            return Err(FormatError::Invalid("policy"));
         }
-        alg.optional(tag::NULL)?;
-        alg.finish()?;
+        let mut imprint = t.nested(tag::SEQUENCE, "message imprint")?;
+        read_sha256_algorithm(&mut imprint, "imprint algorithm")?;
         let digest = imprint.octets("imprint")?.try_into().map_err(|_| FormatError::Invalid("imprint"))?;
         imprint.finish()?;
         let serial = t.small_unsigned("TSTInfo serial")?;
-        if t.peek_tag() != Some(tag::GENERALIZED_TIME) {
-            return Err(FormatError::Invalid("genTime"));
-        }
-        let time = t.time("genTime")?;
+        let time = t.generalized_time("genTime")?;
         Ok(Self { digest, serial, time })
     }
 }
@@ -189,9 +195,15 @@ pub struct Token<'a> {
 fn read_attributes(content: &[u8]) -> Result<([u8; 32], [u8; 32]), FormatError> {
     let mut attrs = Der::new(content);
     let (mut content_type, mut message_digest, mut cert_digest) = (false, None, None);
+    let mut seen: Vec<&[u8]> = Vec::new();
     while !attrs.is_empty() {
         let mut a = attrs.nested(tag::SEQUENCE, "attribute")?;
         let id = a.oid("attribute type")?;
+        // RFC 5652 §5.3: an attribute type appears once among the signed attributes.
+        if seen.contains(&id) {
+            return Err(FormatError::Invalid("duplicate signed attribute"));
+        }
+        seen.push(id);
         let mut values = a.nested(tag::SET, "attribute values")?;
         a.finish()?;
         match id {
@@ -219,7 +231,10 @@ fn read_attributes(content: &[u8]) -> Result<([u8; 32], [u8; 32]), FormatError> 
 }
 
 impl<'a> Token<'a> {
-    /// Parses a TimeStampToken (ContentInfo / SignedData with one signer).
+    /// Parses a TimeStampToken (ContentInfo / SignedData with one signer),
+    /// strictly: digestAlgorithms and the SignerInfo both exactly SHA-256, the
+    /// signer identifier naming the certificate carried, PCMeter's policy,
+    /// each signed attribute type once.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
         let mut outer = Der::new(bytes);
         let mut ci = outer.nested(tag::SEQUENCE, "content info")?;
@@ -232,7 +247,10 @@ impl<'a> Token<'a> {
         let mut sd = explicit.nested(tag::SEQUENCE, "signed data")?;
         explicit.finish()?;
         sd.small_unsigned("signed data version")?;
-        sd.expect(tag::SET, "digest algorithms")?;
+        // digestAlgorithms: exactly SHA-256, the one the SignerInfo must name too.
+        let mut digest_algorithms = sd.nested(tag::SET, "digest algorithms")?;
+        read_sha256_algorithm(&mut digest_algorithms, "digest algorithms")?;
+        digest_algorithms.finish()?;
         let mut encap = sd.nested(tag::SEQUENCE, "encapsulated content")?;
         if encap.oid("encapsulated content type")? != oid::TST_INFO {
             return Err(FormatError::Invalid("encapsulated content type"));
@@ -246,9 +264,18 @@ impl<'a> Token<'a> {
         sd.finish()?;
         let mut si = infos.nested(tag::SEQUENCE, "signer info")?;
         infos.finish()?;
-        si.small_unsigned("signer info version")?;
-        si.expect(tag::SEQUENCE, "signer identifier")?;
-        si.expect(tag::SEQUENCE, "digest algorithm")?;
+        // Version 1: the signer is named by issuer and serial, which must be the certificate's.
+        if si.small_unsigned("signer info version")? != 1 {
+            return Err(FormatError::Invalid("signer info version"));
+        }
+        let signer = Certificate::parse(certificate)?;
+        let mut sid = si.nested(tag::SEQUENCE, "signer identifier")?;
+        let (issuer, serial) = (x509::read_name(&mut sid)?, sid.unsigned("signer serial")?);
+        sid.finish()?;
+        if issuer != signer.issuer || serial != signer.serial {
+            return Err(FormatError::Invalid("signer identifier"));
+        }
+        read_sha256_algorithm(&mut si, "digest algorithm")?;
         let attrs = si.object(tag::explicit(0), "signed attributes")?;
         let mut alg = si.nested(tag::SEQUENCE, "signature algorithm")?;
         if alg.oid("signature algorithm")? != oid::ECDSA_WITH_SHA256 {

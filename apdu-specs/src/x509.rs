@@ -181,20 +181,29 @@ pub fn read_spki<'a>(r: &mut Der<'a>) -> Result<&'a [u8], FormatError> {
     Ok(point)
 }
 
-/// Parses an Extensions SEQUENCE, refusing unknown critical extensions and duplicates.
-pub fn parse_extensions(content: &[u8]) -> Result<Extensions, FormatError> {
-    let mut outer = Der::new(content);
-    let mut list = outer.nested(tag::SEQUENCE, "extensions")?;
-    outer.finish()?;
-    let mut ext = Extensions::default();
-    let mut seen: Vec<&[u8]> = Vec::new();
+/// One extension as encoded: its id, criticality and value (the OCTET STRING contents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension<'a> {
+    /// extnID.
+    pub id: &'a [u8],
+    /// critical (DER: present only when TRUE).
+    pub critical: bool,
+    /// extnValue contents.
+    pub value: &'a [u8],
+}
+
+/// Reads the contents of a SEQUENCE OF Extension (certificate, CRL or CRL
+/// entry extensions): each id at most once, criticality in DER, and no
+/// critical extension outside `understood` (RFC 5280 §4.2, §5.2, §5.3).
+pub fn read_extensions<'a>(content: &'a [u8], understood: &[&[u8]]) -> Result<Vec<Extension<'a>>, FormatError> {
+    let mut list = Der::new(content);
+    let mut out: Vec<Extension<'a>> = Vec::new();
     while !list.is_empty() {
         let mut e = list.nested(tag::SEQUENCE, "extension")?;
         let id = e.oid("extension id")?;
-        if seen.contains(&id) {
+        if out.iter().any(|x| x.id == id) {
             return Err(FormatError::Invalid("duplicate extension"));
         }
-        seen.push(id);
         let critical = match e.optional(tag::BOOLEAN)? {
             Some(o) => match o.content {
                 [0xFF] => true,
@@ -204,6 +213,25 @@ pub fn parse_extensions(content: &[u8]) -> Result<Extensions, FormatError> {
         };
         let value = e.octets("extension value")?;
         e.finish()?;
+        if critical && !understood.contains(&id) {
+            return Err(FormatError::Invalid("unknown critical extension"));
+        }
+        out.push(Extension { id, critical, value });
+    }
+    Ok(out)
+}
+
+/// The certificate extensions PCMeter understands.
+const UNDERSTOOD: [&[u8]; 5] =
+    [oid::BASIC_CONSTRAINTS, oid::KEY_USAGE, oid::EXT_KEY_USAGE, oid::SUBJECT_KEY_ID, oid::AUTHORITY_KEY_ID];
+
+/// Parses an Extensions SEQUENCE, refusing unknown critical extensions and duplicates.
+pub fn parse_extensions(content: &[u8]) -> Result<Extensions, FormatError> {
+    let mut outer = Der::new(content);
+    let list = outer.expect(tag::SEQUENCE, "extensions")?;
+    outer.finish()?;
+    let mut ext = Extensions::default();
+    for Extension { id, critical, value } in read_extensions(list, &UNDERSTOOD)? {
         let mut v = Der::new(value);
         match id {
             oid::BASIC_CONSTRAINTS => {
@@ -222,9 +250,9 @@ pub fn parse_extensions(content: &[u8]) -> Result<Extensions, FormatError> {
                 }
             }
             oid::KEY_USAGE => {
-                let bits = v.expect(tag::BIT_STRING, "key usage")?;
-                ext.key_usage = match bits {
-                    [unused, first, ..] if *unused < 8 => Some(*first),
+                // DER named bits, at least one set (RFC 5280 §4.2.1.3); at most decipherOnly's second byte.
+                ext.key_usage = match v.named_bits("key usage")? {
+                    [first] | [first, _] => Some(*first),
                     _ => return Err(FormatError::Invalid("key usage")),
                 };
             }
@@ -240,7 +268,6 @@ pub fn parse_extensions(content: &[u8]) -> Result<Extensions, FormatError> {
             oid::SUBJECT_KEY_ID | oid::AUTHORITY_KEY_ID => {
                 v.any()?;
             }
-            _ if critical => return Err(FormatError::Invalid("unknown critical extension")),
             _ => {
                 v = Der::new(&[]);
             }

@@ -1,7 +1,8 @@
 //! ECDSA P-256 key pairs of the authority (and of the issuer that signs
-//! personalization profiles). Signatures are deterministic (RFC 6979) and
-//! domain-separated as in `apdu_specs::signed`.
+//! personalization profiles). Signatures are deterministic (RFC 6979), low-S,
+//! and domain-separated as in `apdu_specs::signed`.
 
+use apdu_specs::p256_signature;
 use apdu_specs::signed::Signed;
 use ecdsa::hazmat::sign_prehashed_rfc6979;
 use p256::elliptic_curve::PrimeField;
@@ -88,10 +89,12 @@ impl SigningKeyPair {
         Zeroizing::new(self.secret.to_repr().into())
     }
 
-    /// Signs a SHA-256 digest; raw r‖s.
+    /// Signs a SHA-256 digest; raw r‖s in low-S form ([`p256_signature`]).
+    /// Every authority signature (profiles, rate tables, orders, CA
+    /// certificates, CRLs) is made here.
     pub fn sign_digest(&self, digest: &[u8; 32]) -> [u8; 64] {
         let (sig, _) = sign_prehashed_rfc6979::<NistP256, Sha256>(&self.secret, digest, &[]);
-        sig.to_bytes().into()
+        p256_signature::to_low_s(&sig.to_bytes().into())
     }
 
     /// Signs `body` under `domain` as the card expects (`SHA-256(domain || 00 || body)`).

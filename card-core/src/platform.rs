@@ -3,6 +3,7 @@
 //! on a PC; a secure element port implements it on its own hardware.
 
 use alloc::vec::Vec;
+use apdu_specs::p256_signature;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// A P-256 private scalar, big-endian. Wiped on drop; never leaves the card.
@@ -111,11 +112,25 @@ pub trait CryptoEngine {
     /// Generates a P-256 key pair on the card.
     fn p256_generate(&mut self) -> Result<(SecretKey, PublicKey), CryptoError>;
 
-    /// Signs a SHA-256 digest (hedged ECDSA: RFC 6979 with fresh randomness); returns raw r‖s.
-    fn p256_sign_digest(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError>;
+    /// The engine's raw ECDSA: signs a SHA-256 digest (hedged: RFC 6979 with
+    /// fresh randomness) and returns r‖s with either s. Callers use
+    /// [`Self::p256_sign_digest`], which applies the low-S rule.
+    fn p256_ecdsa_sign(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError>;
 
-    /// Verifies raw r‖s over a SHA-256 digest.
-    fn p256_verify_digest(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool;
+    /// The engine's raw ECDSA check of r‖s over a SHA-256 digest, either s.
+    /// Callers use [`Self::p256_verify_digest`], which applies the low-S rule.
+    fn p256_ecdsa_verify(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool;
+
+    /// Signs a SHA-256 digest; returns raw r‖s in low-S form
+    /// ([`apdu_specs::p256_signature`]), so no signed output has a twin.
+    fn p256_sign_digest(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError> {
+        self.p256_ecdsa_sign(key, digest).map(|s| p256_signature::to_low_s(&s))
+    }
+
+    /// Verifies raw r‖s over a SHA-256 digest; a high-S signature is refused.
+    fn p256_verify_digest(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+        p256_signature::is_low_s(signature) && self.p256_ecdsa_verify(key, digest, signature)
+    }
 
     /// Checks that `key` is a valid uncompressed point on P-256.
     fn p256_valid_public(&self, key: &[u8]) -> bool;
@@ -144,7 +159,7 @@ pub trait CryptoEngine {
 
 /// Adapts any crypto engine to the verifier interface of `apdu-specs`
 /// (certificates, postmarks, CRLs): the card, the host and the authority all
-/// verify through it.
+/// verify through it, under the low-S rule of [`CryptoEngine::p256_verify_digest`].
 pub struct EngineCheck<'a, C>(pub &'a C);
 
 impl<C: CryptoEngine> apdu_specs::x509::SignatureCheck for EngineCheck<'_, C> {

@@ -116,7 +116,7 @@ impl<E: EntropySource> CryptoEngine for SoftEngine<E> {
         Err(CryptoError::Rng)
     }
 
-    fn p256_sign_digest(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError> {
+    fn p256_ecdsa_sign(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError> {
         let d = scalar(key)?;
         let mut extra = [0u8; 32];
         self.fill_random(&mut extra)?;
@@ -125,7 +125,7 @@ impl<E: EntropySource> CryptoEngine for SoftEngine<E> {
         Ok(sig.to_bytes().into())
     }
 
-    fn p256_verify_digest(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
+    fn p256_ecdsa_verify(&self, key: &[u8], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
         let Some(public) = parse_public(key) else { return false };
         let Ok(sig) = ecdsa::Signature::<NistP256>::from_slice(signature) else { return false };
         let point = ProjectivePoint::from(*public.as_affine());

@@ -44,25 +44,81 @@ pub fn certify_slot<'a, T: Transport + 'a>(
     Ok(certificate)
 }
 
+/// A CA-signed CRL to consult, and the time the verification is made at.
+#[derive(Debug, Clone, Copy)]
+pub struct CrlAt<'a> {
+    /// The CRL (DER).
+    pub der: &'a [u8],
+    /// The verification time, Unix seconds: the CRL must be current then.
+    pub now: u64,
+}
+
+/// Why a CRL cannot be relied on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlError {
+    /// Not a well-formed CRL signed by the CA key (or it carries an unknown critical extension).
+    #[error("CRL refused: {0}")]
+    Malformed(#[from] FormatError),
+    /// thisUpdate lies after the verification time.
+    #[error("CRL not yet valid: thisUpdate {this_update} is after the verification time {now}")]
+    NotYetValid {
+        /// thisUpdate, Unix seconds.
+        this_update: u64,
+        /// The verification time.
+        now: u64,
+    },
+    /// nextUpdate lies before the verification time: a newer CRL should exist.
+    #[error("CRL stale: nextUpdate {next_update} is before the verification time {now}")]
+    Expired {
+        /// nextUpdate, Unix seconds.
+        next_update: u64,
+        /// The verification time.
+        now: u64,
+    },
+}
+
+/// Why an off-card postmark check reached no verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostmarkCheckError {
+    /// The token does not parse.
+    #[error("malformed postmark token: {0}")]
+    Malformed(#[from] FormatError),
+    /// The CRL given cannot be relied on.
+    #[error(transparent)]
+    Crl(#[from] CrlError),
+}
+
+/// Parses a CRL, checks its signature under the CA key, and checks that it is
+/// current at `crl.now` (thisUpdate ≤ now ≤ nextUpdate).
+pub fn verify_crl(crl: CrlAt<'_>, ca_key: &[u8]) -> Result<crl::CrlContent, CrlError> {
+    let list = crl::parse_verified(crl.der, ca_key, &EngineCheck(&verifier()))?;
+    let now = crl.now;
+    list.current_at(now).map_err(|stale| match stale {
+        crl::Staleness::NotYetValid { this_update } => CrlError::NotYetValid { this_update, now },
+        crl::Staleness::Expired { next_update } => CrlError::Expired { next_update, now },
+    })?;
+    Ok(list)
+}
+
 /// Off-card postmark validation (Fig. 4): the signer certificate against the
 /// CA key at the postmark time, then the CRL (when given; it must verify
-/// under the CA key), then the signature and attributes, then the digest.
+/// under the CA key and be current at its verification time), then the
+/// signature and attributes, then the digest.
 pub fn verify_postmark(
     token: &[u8],
     message: &[u8],
     ca_key: &[u8],
-    crl_der: Option<&[u8]>,
-) -> Result<Verdict, FormatError> {
+    crl: Option<CrlAt<'_>>,
+) -> Result<Verdict, PostmarkCheckError> {
     let token = Token::parse(token)?;
     let digest: [u8; 32] = Sha256::digest(message).into();
     let engine = verifier();
-    let check = EngineCheck(&engine);
-    let verdict = postmark::validate(&token, &digest, ca_key, &check);
+    let verdict = postmark::validate(&token, &digest, ca_key, &EngineCheck(&engine));
     if verdict == Verdict::CertificateInvalid {
         return Ok(verdict);
     }
-    if let Some(der) = crl_der {
-        let list = crl::parse_verified(der, ca_key, &check)?;
+    if let Some(crl) = crl {
+        let list = verify_crl(crl, ca_key)?;
         if list.lists(Certificate::parse(token.certificate)?.serial) {
             return Ok(Verdict::Revoked);
         }

@@ -3,8 +3,9 @@
 use apdu_specs::FormatError;
 use apdu_specs::audit::{GENESIS, Head, Record};
 use apdu_specs::indicium::{Indicium, IndiciumAlgorithm, IndiciumBody};
+use card_core::CryptoEngine;
+use card_core::soft_engine::verifier;
 use hmac::{Hmac, KeyInit, Mac};
-use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -20,7 +21,7 @@ pub enum VerifyError {
     /// The public key is not a P-256 point.
     #[error("invalid public key")]
     BadKey,
-    /// Signature or MAC does not match.
+    /// Signature or MAC does not match (a high-S signature never does).
     #[error("authenticator does not verify")]
     BadAuthenticator,
     /// The audit chain is broken at this record.
@@ -42,9 +43,15 @@ pub fn verify_indicium(bytes: &[u8], key: IndiciumKey<'_>) -> Result<IndiciumBod
     let ind = Indicium::parse(bytes)?;
     match (ind.body.algorithm, key) {
         (IndiciumAlgorithm::EcdsaP256, IndiciumKey::Ecdsa(public)) => {
-            let vk = VerifyingKey::from_sec1_bytes(public).map_err(|_| VerifyError::BadKey)?;
-            let sig = Signature::from_slice(ind.authenticator).map_err(|_| VerifyError::BadAuthenticator)?;
-            vk.verify(ind.signed, &sig).map_err(|_| VerifyError::BadAuthenticator)?;
+            // The card's own verify path: the same ECDSA and the same low-S rule.
+            let engine = verifier();
+            if !engine.p256_valid_public(public) {
+                return Err(VerifyError::BadKey);
+            }
+            let signature: &[u8; 64] = ind.authenticator.try_into().map_err(|_| VerifyError::BadAuthenticator)?;
+            if !engine.p256_verify_digest(public, &Sha256::digest(ind.signed).into(), signature) {
+                return Err(VerifyError::BadAuthenticator);
+            }
         }
         (IndiciumAlgorithm::HmacSha256, IndiciumKey::Mac(k)) => {
             let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(k).map_err(|_| VerifyError::BadKey)?;

@@ -1,6 +1,7 @@
 //! Shared fixtures for the workspace tests: the deterministic vector card,
 //! the transcript replayer, and snapshots of observable card state.
 
+pub mod forge;
 pub mod oracle;
 pub mod pcsc_rig;
 pub mod pki;

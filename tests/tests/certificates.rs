@@ -13,7 +13,7 @@ use authority::ca::IssueError;
 use authority::certdb::Status;
 use authority::orders::{anchor_update, revocation_order};
 use authority::{CertificateAuthority, SigningKeyPair};
-use host_driver::certificates::{DeliveryKey, encrypt_to, verify_postmark};
+use host_driver::certificates::{CrlAt, DeliveryKey, encrypt_to, verify_postmark};
 use host_driver::simulated::{AuthorityKeys, Options, operational};
 use host_driver::{InProcessTransport, Meter, MeterError};
 use sha2::{Digest, Sha256};
@@ -209,13 +209,19 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     let serial =
         Certificate::parse(&f.meter.read_slot(slots::POSTMARK).unwrap().certificate.unwrap()).unwrap().serial.to_vec();
     let clean_crl = f.ca.crl(FIXTURE_TIME, 86_400).unwrap();
-    assert_eq!(verify_postmark(&token, &message, &ca_key, Some(&clean_crl)).unwrap(), Verdict::Valid);
+    assert_eq!(
+        verify_postmark(&token, &message, &ca_key, Some(CrlAt { der: &clean_crl, now: FIXTURE_TIME })).unwrap(),
+        Verdict::Valid
+    );
     assert!(f.ca.revoke(&serial, 1, FIXTURE_TIME + 60).unwrap());
     let crl = f.ca.crl(FIXTURE_TIME + 120, 86_400).unwrap();
-    assert_eq!(verify_postmark(&token, &message, &ca_key, Some(&crl)).unwrap(), Verdict::Revoked);
+    assert_eq!(
+        verify_postmark(&token, &message, &ca_key, Some(CrlAt { der: &crl, now: FIXTURE_TIME + 120 })).unwrap(),
+        Verdict::Revoked
+    );
     // A CRL not signed by the CA is refused, not believed.
     let fake = foreign_ca.crl(FIXTURE_TIME, 86_400).unwrap();
-    assert!(verify_postmark(&token, &message, &ca_key, Some(&fake)).is_err());
+    assert!(verify_postmark(&token, &message, &ca_key, Some(CrlAt { der: &fake, now: FIXTURE_TIME })).is_err());
 
     // openssl reads the CRL and sees the revocation.
     let dir = Scratch::new("crl");
