@@ -29,6 +29,7 @@ pub mod indicium;
 pub mod lifecycle;
 pub mod mailpiece;
 pub mod oid;
+pub mod path;
 pub mod perso;
 pub mod pin;
 pub mod postmark;
