@@ -116,9 +116,29 @@ impl SlotInfo {
     }
 }
 
+/// Length of the CA's single-use challenge that a certificate request carries.
+pub const CHALLENGE_LEN: usize = 16;
+
+/// The subject the CA gives a meter's slot certificate (and the card puts in
+/// its PKCS#10 request): `O=PCMeter, serialNumber=<meter ID in hex>,
+/// CN=meter slot <n> <usage>`. The host has no say in it.
+pub fn meter_subject(meter_id: &[u8; 12], slot: u8, usage: Usage) -> Vec<u8> {
+    use core::fmt::Write;
+    let mut id = alloc::string::String::with_capacity(24);
+    for b in meter_id {
+        let _ = write!(id, "{b:02X}");
+    }
+    let cn = alloc::format!("meter slot {slot} {}", usage.name());
+    x509::name(&[
+        (crate::oid::ORGANIZATION, "PCMeter"),
+        (crate::oid::SERIAL_NUMBER, &id),
+        (crate::oid::COMMON_NAME, &cn),
+    ])
+}
+
 /// The body of the device-signed certificate request.
 ///
-/// `meter ID 12 | slot 1 | usage 1 | card time 8 | PKCS#10 request (rest)`
+/// `meter ID 12 | slot 1 | usage 1 | card time 8 | CA challenge 16 | PKCS#10 request (rest)`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateRequest<'a> {
     /// Meter ID.
@@ -129,6 +149,8 @@ pub struct CertificateRequest<'a> {
     pub usage: Usage,
     /// Card time of the request.
     pub time: u64,
+    /// The CA's single-use challenge, signed into the request so that it cannot be replayed.
+    pub challenge: [u8; CHALLENGE_LEN],
     /// The PKCS#10 request signed by the slot key.
     pub csr: &'a [u8],
 }
@@ -136,11 +158,12 @@ pub struct CertificateRequest<'a> {
 impl<'a> CertificateRequest<'a> {
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(22 + self.csr.len());
+        let mut v = Vec::with_capacity(22 + CHALLENGE_LEN + self.csr.len());
         v.put(&self.meter_id);
         v.put_u8(self.slot);
         v.put_u8(self.usage as u8);
         v.put_u64(self.time);
+        v.put(&self.challenge);
         v.put(self.csr);
         v
     }
@@ -153,6 +176,7 @@ impl<'a> CertificateRequest<'a> {
             slot: r.u8("slot")?,
             usage: Usage::from_byte(r.u8("usage")?)?,
             time: r.u64("time")?,
+            challenge: r.array("challenge")?,
             csr: r.remaining(),
         })
     }
@@ -188,10 +212,12 @@ impl AnchorUpdate {
     }
 }
 
-/// An authority revocation order (Fig. 6):
-/// `meter ID 12 | slot 1 | reason 1 | time 8 | serial length 1 | serial`.
+/// An authority revocation order (Fig. 6): `meter ID 12 | slot 1 | reason 1 |
+/// time 8 | public key 65`. It names the key, not a certificate: the card
+/// revokes the slot holding that key whatever certificate it has, and the CA
+/// lists every certificate of the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationOrder<'a> {
+pub struct RevocationOrder {
     /// The meter it is for.
     pub meter_id: [u8; 12],
     /// Slot to revoke.
@@ -200,11 +226,11 @@ pub struct RevocationOrder<'a> {
     pub reason: u8,
     /// Authority time of the order.
     pub time: u64,
-    /// Serial of the certificate revoked (must be the slot's).
-    pub serial: &'a [u8],
+    /// The slot's public key (uncompressed SEC1).
+    pub public_key: [u8; 65],
 }
 
-impl<'a> RevocationOrder<'a> {
+impl RevocationOrder {
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::new();
@@ -212,32 +238,29 @@ impl<'a> RevocationOrder<'a> {
         v.put_u8(self.slot);
         v.put_u8(self.reason);
         v.put_u64(self.time);
-        v.put_u8(self.serial.len() as u8);
-        v.put(self.serial);
+        v.put(&self.public_key);
         v
     }
 
     /// Decodes the body.
-    pub fn parse(body: &'a [u8]) -> Result<Self, FormatError> {
+    pub fn parse(body: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(body);
-        let meter_id = r.array("meter id")?;
-        let slot = r.u8("slot")?;
-        let reason = r.u8("reason")?;
-        let time = r.u64("time")?;
-        let n = usize::from(r.u8("serial length")?);
-        if n == 0 || n > x509::MAX_SERIAL_LEN {
-            return Err(FormatError::Invalid("serial length"));
-        }
-        let serial = r.take(n, "serial")?;
+        let order = Self {
+            meter_id: r.array("meter id")?,
+            slot: r.u8("slot")?,
+            reason: r.u8("reason")?,
+            time: r.u64("time")?,
+            public_key: r.array("public key")?,
+        };
         r.finish()?;
-        Ok(Self { meter_id, slot, reason, time, serial })
+        Ok(order)
     }
 }
 
 /// The card's signed confirmation of a revocation:
-/// `meter ID 12 | slot 1 | time 8 | fee 4 | paid 1 | serial length 1 | serial`.
+/// `meter ID 12 | slot 1 | time 8 | fee 4 | paid 1 | public key 65`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationConfirmation<'a> {
+pub struct RevocationConfirmation {
     /// Meter ID.
     pub meter_id: [u8; 12],
     /// Slot revoked.
@@ -248,11 +271,11 @@ pub struct RevocationConfirmation<'a> {
     pub fee: u32,
     /// True when DR covered the fee; false means "payment due".
     pub paid: bool,
-    /// Serial of the certificate revoked.
-    pub serial: &'a [u8],
+    /// The revoked key.
+    pub public_key: [u8; 65],
 }
 
-impl<'a> RevocationConfirmation<'a> {
+impl RevocationConfirmation {
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::new();
@@ -261,13 +284,12 @@ impl<'a> RevocationConfirmation<'a> {
         v.put_u64(self.time);
         v.put_u32(self.fee);
         v.put_u8(u8::from(self.paid));
-        v.put_u8(self.serial.len() as u8);
-        v.put(self.serial);
+        v.put(&self.public_key);
         v
     }
 
     /// Decodes the body.
-    pub fn parse(body: &'a [u8]) -> Result<Self, FormatError> {
+    pub fn parse(body: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(body);
         let meter_id = r.array("meter id")?;
         let slot = r.u8("slot")?;
@@ -278,19 +300,16 @@ impl<'a> RevocationConfirmation<'a> {
             1 => true,
             _ => return Err(FormatError::Invalid("paid")),
         };
-        let n = usize::from(r.u8("serial length")?);
-        let serial = r.take(n, "serial")?;
+        let public_key = r.array("public key")?;
         r.finish()?;
-        Ok(Self { meter_id, slot, time, fee, paid, serial })
+        Ok(Self { meter_id, slot, time, fee, paid, public_key })
     }
 }
 
-/// AGENT ISSUE request tags.
+/// AGENT ISSUE request tags (`82`, once notBefore, is not used: the card's time is the notBefore).
 pub mod agent_tags {
     /// Subject Name (DER).
     pub const SUBJECT: u16 = 0x81;
-    /// notBefore, 8 bytes Unix seconds.
-    pub const NOT_BEFORE: u16 = 0x82;
     /// notAfter, 8 bytes Unix seconds.
     pub const NOT_AFTER: u16 = 0x83;
     /// Usage byte.
@@ -300,15 +319,14 @@ pub mod agent_tags {
 }
 
 /// A request for a certificate issued by the meter as an agent (Fig. 3A).
+/// The certificate's validity starts at the card's time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRequest<'a> {
     /// Subject Name encoding.
     pub subject: &'a [u8],
-    /// notBefore.
-    pub not_before: u64,
     /// notAfter.
     pub not_after: u64,
-    /// Usage of the receiver's key (not `Agent`).
+    /// Usage of the receiver's key (the card issues only [`Usage::issuable_by_agent`] usages).
     pub usage: Usage,
     /// Key the receiver's private key is encrypted to.
     pub delivery_key: [u8; 65],
@@ -319,17 +337,16 @@ impl<'a> AgentRequest<'a> {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         tlv::put(&mut out, agent_tags::SUBJECT, self.subject);
-        tlv::put(&mut out, agent_tags::NOT_BEFORE, &self.not_before.to_be_bytes());
         tlv::put(&mut out, agent_tags::NOT_AFTER, &self.not_after.to_be_bytes());
         tlv::put(&mut out, agent_tags::USAGE, &[self.usage as u8]);
         tlv::put(&mut out, agent_tags::DELIVERY_KEY, &self.delivery_key);
         out
     }
 
-    /// Decodes and checks the request (a well-formed Name, an ordered validity, an end-entity usage).
+    /// Decodes and checks the request (a well-formed Name, a known usage).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
         let items = tlv::parse_unique(bytes)?;
-        if items.len() != 5 {
+        if items.len() != 4 {
             return Err(FormatError::Invalid("agent request"));
         }
         let get =
@@ -345,22 +362,14 @@ impl<'a> AgentRequest<'a> {
             [b] => Usage::from_byte(*b)?,
             _ => return Err(FormatError::Invalid("usage")),
         };
-        if usage == Usage::Agent {
-            return Err(FormatError::Invalid("usage"));
-        }
-        let r = Self {
+        Ok(Self {
             subject,
-            not_before: time(agent_tags::NOT_BEFORE, "not before")?,
             not_after: time(agent_tags::NOT_AFTER, "not after")?,
             usage,
             delivery_key: get(agent_tags::DELIVERY_KEY, "delivery key")?
                 .try_into()
                 .map_err(|_| FormatError::Invalid("delivery key"))?,
-        };
-        if r.not_after <= r.not_before {
-            return Err(FormatError::Invalid("validity"));
-        }
-        Ok(r)
+        })
     }
 }
 
@@ -374,13 +383,17 @@ pub enum CertificateVerdict {
     NotSignedByCa = 1,
     /// Signed by the CA but outside its validity period.
     OutsideValidity = 2,
+    /// The path breaks the profile: an issuer that is not an agent certificate
+    /// with pathLen 0, a path longer than a constraint, or a certificate below
+    /// an agent that is not a signature or encryption certificate.
+    PathNotAllowed = 3,
 }
 
 impl CertificateVerdict {
     /// Decodes a verdict byte.
     pub fn from_byte(b: u8) -> Result<Self, FormatError> {
         use CertificateVerdict::*;
-        [Valid, NotSignedByCa, OutsideValidity]
+        [Valid, NotSignedByCa, OutsideValidity, PathNotAllowed]
             .into_iter()
             .find(|v| *v as u8 == b)
             .ok_or(FormatError::Invalid("verdict"))
@@ -429,22 +442,26 @@ mod tests {
             certificate: Some(alloc::vec![0x30, 0]),
         };
         assert_eq!(SlotInfo::parse(&info.encode()).unwrap(), info);
-        let req = CertificateRequest { meter_id: [1; 12], slot: 2, usage: Usage::Agent, time: 9, csr: &[0x30, 0] };
-        assert_eq!(CertificateRequest::parse(&req.encode()).unwrap(), req);
-        let order = RevocationOrder { meter_id: [1; 12], slot: 2, reason: 1, time: 7, serial: &[5, 6] };
-        assert_eq!(RevocationOrder::parse(&order.encode()).unwrap(), order);
-        let subject = x509::name(&[(crate::oid::COMMON_NAME, "receiver")]);
-        let agent = AgentRequest {
-            subject: &subject,
-            not_before: 1,
-            not_after: 2,
-            usage: Usage::Signature,
-            delivery_key: [4; 65],
+        let req = CertificateRequest {
+            meter_id: [1; 12],
+            slot: 2,
+            usage: Usage::Agent,
+            time: 9,
+            challenge: [3; CHALLENGE_LEN],
+            csr: &[0x30, 0],
         };
+        assert_eq!(CertificateRequest::parse(&req.encode()).unwrap(), req);
+        let order = RevocationOrder { meter_id: [1; 12], slot: 2, reason: 1, time: 7, public_key: [4; 65] };
+        assert_eq!(RevocationOrder::parse(&order.encode()).unwrap(), order);
+        assert!(RevocationOrder::parse(&order.encode()[..80]).is_err());
+        let confirmation =
+            RevocationConfirmation { meter_id: [1; 12], slot: 2, time: 7, fee: 100, paid: false, public_key: [4; 65] };
+        assert_eq!(RevocationConfirmation::parse(&confirmation.encode()).unwrap(), confirmation);
+        let subject = x509::name(&[(crate::oid::COMMON_NAME, "receiver")]);
+        let agent = AgentRequest { subject: &subject, not_after: 2, usage: Usage::Signature, delivery_key: [4; 65] };
         assert_eq!(AgentRequest::parse(&agent.encode()).unwrap(), agent);
-        let bad = AgentRequest { usage: Usage::Agent, ..agent.clone() };
-        assert!(AgentRequest::parse(&bad.encode()).is_err());
-        let backwards = AgentRequest { not_after: 1, ..agent };
-        assert!(AgentRequest::parse(&backwards.encode()).is_err());
+        let mut bad = agent.encode();
+        bad.truncate(bad.len() - 1);
+        assert!(AgentRequest::parse(&bad).is_err());
     }
 }

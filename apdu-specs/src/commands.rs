@@ -604,17 +604,18 @@ The private key never leaves the card. The fee, the count and the audit record c
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
-        purpose: "Builds a PKCS#10 request for the slot key with the given subject and the slot usage's profile as \\
-requested extensions, signs it with the slot key (proof of possession), and wraps it in an envelope signed by the \\
-device key (Fig. 5, the certificate communication key). Charged before the signed output is released.",
-        c_data: "Subject Name, DER.",
-        r_data: "Signed envelope, domain \"PCMeter certificate request v1\", around meter ID, slot, usage, card time and the PKCS#10 request (`certs.rs`).",
+        purpose: "Builds a PKCS#10 request for the slot key with the meter's subject (`certs::meter_subject`: \\
+meter ID, slot, usage; the CA sets the certificate's subject the same way) and the slot usage's profile as requested \\
+extensions, signs it with the slot key (proof of possession), and wraps it with the CA's single-use challenge in an \\
+envelope signed by the device key (Fig. 5, the certificate communication key). The CA consumes the challenge when it \\
+issues, so a captured request cannot be replayed. Charged before the signed output is released.",
+        c_data: "The CA's challenge, 16 bytes (any other length: 6700).",
+        r_data: "Signed envelope, domain \"PCMeter certificate request v1\", around meter ID, slot, usage, card time, the challenge and the PKCS#10 request (`certs.rs`).",
         status_words: &[
             (Sw::OK, "request returned"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
-            (Sw::BAD_DATA, "not a DER Name"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -646,7 +647,10 @@ against the slot usage. Each failed check has its own status word and changes no
             (Sw::CERT_NOT_FROM_CA, "not signed by the CA anchor (a high-S signature never is)"),
             (Sw::CERT_KEY_MISMATCH, "the certificate is for another key"),
             (Sw::CERT_OUTSIDE_VALIDITY, "expired or not yet valid"),
-            (Sw::USAGE_NOT_ALLOWED, "the certificate profile does not match the slot usage"),
+            (
+                Sw::USAGE_NOT_ALLOWED,
+                "the certificate profile does not match the slot usage (an agent certificate needs pathLen 0)",
+            ),
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
@@ -690,7 +694,8 @@ with P1 = 01. Reset, power loss, deselection and the command that consumes the d
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
-        purpose: "Cryptographic postmark (Fig. 3): the card takes the digest, its own time, the next postmark \\
+        purpose: "Cryptographic postmark (Fig. 3): the card checks the slot certificate for use now (under the \\
+current CA anchor, inside its validity, postmark profile), takes the digest, its own time, the next postmark \\
 serial and the meter ID, debits the fee and commits, then builds the RFC 3161 TSTInfo and the signed attributes \\
 (contentType, messageDigest, signingCertificateV2 with the slot certificate's SHA-256) and signs them with the slot \\
 key. The host wraps the parts and the certificate into CMS SignedData (`postmark.rs`).",
@@ -701,6 +706,8 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::CERT_NOT_FROM_CA, "the slot certificate is not signed by the current CA anchor; nothing changed"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "the slot certificate is expired or not yet valid; nothing changed"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a postmark slot"),
             (
                 Sw::CONDITIONS_NOT_SATISFIED,
@@ -751,13 +758,17 @@ check that fails. Charged whenever a verdict is given.",
         response: ResponseLength::Fixed(1),
         chaining: true,
         secret_data: false,
-        purpose: "Verifies an X.509 certificate against the card's CA anchor and the card clock (claims 13, 28). \\
-Charged whenever a verdict is given.",
-        c_data: "Certificate, DER.",
-        r_data: "Verdict, 1 byte: 00 valid, 01 not signed by the CA anchor, 02 outside its validity period.",
+        purpose: "Verifies an X.509 certificate, or a path CA → agent → certificate, against the card's CA anchor \\
+and the card clock (claims 13, 28): each certificate signed by the one above it and valid now; an issuer must be an \\
+agent certificate (cA, pathLen 0, keyCertSign) within every path length constraint, and what an agent issued must \\
+be a signature or encryption certificate (`path.rs`). Charged whenever a verdict is given.",
+        c_data: "One to four DER certificates, concatenated, anchor side first; the last is the one verified.",
+        r_data: "Verdict, 1 byte: 00 valid, 01 not signed by the CA anchor (or the certificate above), 02 outside its \\
+validity period, 03 the path breaks the agent profile (issuer not an agent with pathLen 0, path too long, or a \\
+timestamping/CA certificate below an agent).",
         status_words: &[
             (Sw::OK, "verdict returned"),
-            (Sw::BAD_DATA, "truncated, malformed or not strict DER certificate"),
+            (Sw::BAD_DATA, "truncated, malformed or not strict DER certificate, none, or more than four"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
@@ -801,18 +812,27 @@ version above the current anchor's is accepted.",
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
-        purpose: "Agent issuance (Fig. 3A): with the agent certificate of slot nn, the card generates the receiver's \\
-key pair, debits the fee and commits the agent serial, builds and signs an X.509 certificate with the agent key, and \\
-returns it with the receiver's private key encrypted to the receiver's delivery key (ECIES, `certs.rs`). The \\
-receiver key is not kept.",
-        c_data: "TLV (`certs.rs`): `81` subject Name, `82` notBefore, `83` notAfter, `84` usage, `85` delivery key.",
+        purpose: "Agent issuance (Fig. 3A): with the agent certificate of slot nn, valid now under the current CA \\
+anchor, the card generates the receiver's key pair, debits the fee and commits the agent serial, builds and signs an \\
+X.509 signature or encryption certificate (never timestamping, agent or CA) valid from the card's time, and returns \\
+it with the receiver's private key encrypted to the receiver's delivery key (ECIES, `certs.rs`). The receiver key is \\
+not kept.",
+        c_data: "TLV (`certs.rs`): `81` subject Name, `83` notAfter, `84` usage, `85` delivery key.",
         r_data: "Certificate (DER) ‖ OCTET STRING ECIES blob of the 32-byte private key; the AAD is the certificate's SHA-256.",
         status_words: &[
             (Sw::OK, "certificate and encrypted key returned"),
-            (Sw::USAGE_NOT_ALLOWED, "the slot holds no agent certificate"),
+            (
+                Sw::USAGE_NOT_ALLOWED,
+                "the slot holds no agent certificate, or the usage asked for is not signature or encryption; nothing changed",
+            ),
             (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the agent slot is revoked"),
-            (Sw::BAD_DATA, "malformed request, invalid delivery key, or validity outside the agent certificate's"),
+            (Sw::CERT_NOT_FROM_CA, "the agent certificate is not signed by the current CA anchor; nothing changed"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "the agent certificate is expired or not yet valid; nothing changed"),
+            (
+                Sw::BAD_DATA,
+                "malformed request, invalid delivery key, or a notAfter not after the card time or beyond the agent certificate's",
+            ),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
@@ -831,14 +851,17 @@ receiver key is not kept.",
         response: ResponseLength::UpTo(72),
         chaining: true,
         secret_data: false,
-        purpose: "Signs data or a digest with a signature-slot key (integrity, authentication, non-repudiation). \\
-Charged and committed before the signature is released.",
+        purpose: "Signs data or a digest with a certified signature-slot key (integrity, authentication, \\
+non-repudiation), once the slot certificate is checked for use now (current CA anchor, validity). Charged and \\
+committed before the signature is released.",
         c_data: "P1 00: the data (up to MAX_COMMAND_DATA). P1 01: 32-byte digest.",
         r_data: "ECDSA-Sig-Value, DER (as `openssl dgst -verify` reads it).",
         status_words: &[
             (Sw::OK, "signature returned"),
-            (Sw::NOT_FOUND, "the slot holds no key"),
+            (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
+            (Sw::CERT_NOT_FROM_CA, "the slot certificate is not signed by the current CA anchor; nothing changed"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "the slot certificate is expired or not yet valid; nothing changed"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a signature slot"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
             (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
@@ -886,17 +909,19 @@ not authenticate is refused and not charged; otherwise the fee commits before th
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
-        purpose: "Carries out an authority-signed revocation order (Fig. 6): the slot's key is destroyed and the slot \\
-marked revoked; the fee is debited if DR covers it with any debt owed (\"paid\"), otherwise it is added to the debt \\
-(`DF20`), which the next value service collects first, and the confirmation says \"payment due\". The \\
+        purpose: "Carries out an authority-signed revocation order (Fig. 6) naming a slot and its key: the slot is \\
+revoked whatever certificate it holds (or none); the key is destroyed and the slot marked revoked; the fee is debited \\
+if DR covers it with any debt owed (\"paid\"), otherwise it is added to the debt (`DF20`), which the next value \\
+service collects first, and the confirmation says \"payment due\". The \\
 confirmation is signed by the device key after the commit.",
-        c_data: "Signed envelope, domain \"PCMeter revocation order v1\", around meter ID, slot, reason, time and the certificate serial (`certs.rs`).",
+        c_data: "Signed envelope, domain \"PCMeter revocation order v1\", around meter ID, slot, reason, time and the slot's public key (`certs.rs`).",
         r_data: "Signed envelope, domain \"PCMeter revocation confirmation v1\" (`certs.rs`).",
         status_words: &[
             (Sw::OK, "revoked; confirmation returned"),
             (Sw::VERIFICATION_FAILED, "not signed by the authority key"),
-            (Sw::BAD_DATA, "malformed order, another meter, or a serial that is not the slot certificate's"),
-            (Sw::NOT_FOUND, "the slot holds no certificate"),
+            (Sw::BAD_DATA, "malformed order, another meter, or a slot number out of range"),
+            (Sw::CERT_KEY_MISMATCH, "the slot holds another key than the order names"),
+            (Sw::NOT_FOUND, "the slot is empty"),
             (Sw::KEY_REVOKED, "already revoked"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],

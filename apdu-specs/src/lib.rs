@@ -30,6 +30,7 @@ pub mod lifecycle;
 pub mod mailpiece;
 pub mod oid;
 pub mod p256_signature;
+pub mod path;
 pub mod perso;
 pub mod pin;
 pub mod postmark;

@@ -12,6 +12,8 @@ use alloc::vec::Vec;
 pub const P256_POINT_LEN: usize = 65;
 /// Largest serial number (RFC 5280: at most 20 octets).
 pub const MAX_SERIAL_LEN: usize = 20;
+/// The path length constraint of agent certificates: an agent issues end-entity certificates only.
+pub const AGENT_PATH_LEN: u64 = 0;
 
 /// What a slot key is for. Fixed when the key is generated; the certificate
 /// installed in the slot must carry the matching profile.
@@ -80,8 +82,14 @@ impl Usage {
             Self::Postmark => ku_ok && ext.time_stamping_only && ext.eku_critical && ext.ca.is_none(),
             Self::Signature => ku_ok && ext.ca.is_none() && !ext.time_stamping_only,
             Self::Encryption => ku_ok && ext.ca.is_none(),
-            Self::Agent => ku_ok && ext.ca.is_some(),
+            Self::Agent => ku_ok && ext.ca == Some(Some(AGENT_PATH_LEN)),
         }
+    }
+
+    /// True for the usages an agent may issue (Fig. 3A): signature and
+    /// encryption, never timestamping (postmark) or agent/CA certificates.
+    pub fn issuable_by_agent(self) -> bool {
+        matches!(self, Self::Signature | Self::Encryption)
     }
 }
 
@@ -438,7 +446,7 @@ pub fn profile_extensions(profile: Profile) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let (ca, bits) = match profile {
         Profile::Root => (Some(None), key_usage::KEY_CERT_SIGN | key_usage::CRL_SIGN),
-        Profile::Slot(Usage::Agent) => (Some(Some(0)), Usage::Agent.key_usage()),
+        Profile::Slot(Usage::Agent) => (Some(Some(AGENT_PATH_LEN)), Usage::Agent.key_usage()),
         Profile::Slot(u) => (None, u.key_usage()),
     };
     if let Some(path) = ca {

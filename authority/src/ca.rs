@@ -2,9 +2,9 @@
 //! from device-signed meter requests, the certificate database, revocation
 //! and the CRL.
 
-use crate::certdb::{CertDb, CertificateRecord, DbError, Status};
+use crate::certdb::{CertDb, CertificateRecord, DbError, IssueRefusal, RegistryError, Status};
 use crate::keys::SigningKeyPair;
-use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST};
+use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, meter_subject};
 use apdu_specs::crl::{CrlContent, Revoked};
 use apdu_specs::csr;
 use apdu_specs::signed::Signed;
@@ -19,6 +19,8 @@ pub const CERTIFICATE_LIFETIME: u64 = 2 * 365 * 86_400;
 pub const ROOT_LIFETIME: u64 = 20 * 365 * 86_400;
 /// How far back notBefore is set, for clock skew.
 pub const BACKDATE: u64 = 3600;
+/// How long a challenge handed out for a certificate request stays usable.
+pub const CHALLENGE_LIFETIME: u64 = 600;
 
 /// Why a request was refused (Fig. 5, steps 514/516).
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +40,32 @@ pub enum IssueError {
     /// The requested extensions do not match the usage the device stated.
     #[error("the request's extensions do not match usage {0}")]
     UsageMismatch(&'static str),
-    /// The database failed; nothing was issued.
+    /// The OS random source failed; no challenge was handed out.
+    #[error("no OS randomness for a challenge")]
+    Randomness,
+    /// The store refused: a replayed, unknown or expired challenge, or a revoked key.
+    #[error(transparent)]
+    Refused(#[from] IssueRefusal),
+}
+
+impl From<DbError> for IssueError {
+    fn from(e: DbError) -> Self {
+        Self::Refused(IssueRefusal::Db(e))
+    }
+}
+
+/// Why a revocation could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// The CA never certified this key for that meter and slot.
+    #[error("no certificate of this key for meter {meter} slot {slot}")]
+    UnknownKey {
+        /// Hex meter ID.
+        meter: String,
+        /// Slot.
+        slot: u8,
+    },
+    /// The database failed; nothing was revoked.
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -107,15 +134,31 @@ impl CertificateAuthority {
         &self.db
     }
 
-    /// Registers a meter's device key.
-    pub fn register_meter(&self, meter_id: &[u8; 12], device_key: &[u8; 65], now: u64) -> Result<(), DbError> {
+    /// Registers a meter's device key; a meter registered with another key is refused.
+    pub fn register_meter(
+        &mut self,
+        meter_id: &[u8; 12],
+        device_key: &[u8; 65],
+        now: u64,
+    ) -> Result<(), RegistryError> {
         self.db.register_meter(meter_id, device_key, now)
+    }
+
+    /// Hands out a fresh single-use challenge for a certificate request,
+    /// valid for [`CHALLENGE_LIFETIME`] from `now`.
+    pub fn challenge(&mut self, now: u64) -> Result<[u8; CHALLENGE_LEN], IssueError> {
+        let mut challenge = [0u8; CHALLENGE_LEN];
+        getrandom::fill(&mut challenge).map_err(|_| IssueError::Randomness)?;
+        self.db.add_challenge(&challenge, now + CHALLENGE_LIFETIME)?;
+        Ok(challenge)
     }
 
     /// Issues a certificate for a device-signed request: the meter must be
     /// registered, its device signature and the request's proof of
     /// possession must verify, and the requested profile must match the
-    /// stated usage. The profile applied is the CA's, not the request's.
+    /// stated usage. The request's challenge is consumed and a key with a
+    /// revoked certificate is refused, in the transaction that records the
+    /// certificate. The profile and the subject are the CA's, not the request's.
     pub fn issue(&mut self, envelope: &[u8], now: u64) -> Result<Vec<u8>, IssueError> {
         let signed = Signed::parse(envelope).map_err(IssueError::Malformed)?;
         let request = CertificateRequest::parse(signed.body).map_err(IssueError::Malformed)?;
@@ -133,66 +176,105 @@ impl CertificateAuthority {
         if csr.usage() != Some(request.usage) {
             return Err(IssueError::UsageMismatch(request.usage.name()));
         }
-        let der = self.certify(
+        let der = self.record(
+            Some(&request.challenge),
+            now,
             &request.meter_id,
             request.slot,
-            csr.subject,
             csr.public_key,
             request.usage,
-            now.saturating_sub(BACKDATE),
-            now + CERTIFICATE_LIFETIME,
+            (now.saturating_sub(BACKDATE), now + CERTIFICATE_LIFETIME),
         )?;
         tracing::info!(meter = %hex_id(&request.meter_id), slot = request.slot, usage = request.usage.name(), "certificate issued");
         Ok(der)
     }
 
-    /// Signs and records a certificate (the step after the checks of [`Self::issue`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Signs and records a certificate for a meter's slot key with the
+    /// given validity, without a request (the CA operator's path; the checks
+    /// of [`Self::issue`] are the operator's). A revoked key is refused.
     pub fn certify(
         &mut self,
         meter_id: &[u8; 12],
         slot: u8,
-        subject: &[u8],
         public_key: &[u8],
         usage: Usage,
         not_before: u64,
         not_after: u64,
-    ) -> Result<Vec<u8>, DbError> {
-        // Serial: 0x01 ‖ 8-byte counter, positive and never reused.
-        let counter = self.db.next("certificate serial")?;
-        let mut serial = vec![0x01];
-        serial.extend_from_slice(&counter.to_be_bytes());
-        let ski = key_id(public_key);
-        let aki = key_id(&self.key.public());
-        let tbs = Template {
-            serial: &serial,
-            issuer: &self.name,
-            subject,
-            not_before,
-            not_after,
-            public_key,
-            profile: Profile::Slot(usage),
-            subject_key_id: &ski,
-            authority_key_id: &aki,
-        }
-        .tbs();
-        let der = signed_by(&self.key, &tbs);
-        self.db.insert(&CertificateRecord {
-            serial,
-            meter_id: *meter_id,
-            slot,
-            subject: subject.to_vec(),
-            usage: usage as u8,
-            not_before,
-            not_after,
-            status: Status::Valid,
-            der: der.clone(),
-        })?;
-        Ok(der)
+    ) -> Result<Vec<u8>, IssueError> {
+        self.record(None, not_before, meter_id, slot, public_key, usage, (not_before, not_after))
     }
 
-    /// Records a revocation; false when the serial is unknown or already revoked.
-    pub fn revoke(&self, serial: &[u8], reason: u8, now: u64) -> Result<bool, DbError> {
+    /// Builds, signs and records a certificate in one store transaction
+    /// (consuming `challenge` at `now` when there is one).
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        challenge: Option<&[u8]>,
+        now: u64,
+        meter_id: &[u8; 12],
+        slot: u8,
+        public_key: &[u8],
+        usage: Usage,
+        (not_before, not_after): (u64, u64),
+    ) -> Result<Vec<u8>, IssueError> {
+        let subject = meter_subject(meter_id, slot, usage);
+        let (key, name) = (&self.key, &self.name);
+        let record = self.db.issue(challenge, now, public_key, |counter| {
+            // Serial: 0x01 ‖ 8-byte counter, positive and never reused.
+            let mut serial = vec![0x01];
+            serial.extend_from_slice(&counter.to_be_bytes());
+            let tbs = Template {
+                serial: &serial,
+                issuer: name,
+                subject: &subject,
+                not_before,
+                not_after,
+                public_key,
+                profile: Profile::Slot(usage),
+                subject_key_id: &key_id(public_key),
+                authority_key_id: &key_id(&key.public()),
+            }
+            .tbs();
+            CertificateRecord {
+                der: signed_by(key, &tbs),
+                serial,
+                meter_id: *meter_id,
+                slot,
+                subject: subject.clone(),
+                public_key: public_key.to_vec(),
+                usage: usage as u8,
+                not_before,
+                not_after,
+                status: Status::Valid,
+            }
+        })?;
+        Ok(record.der)
+    }
+
+    /// Revokes the key of `meter_id`'s `slot` (Fig. 6, 622): every
+    /// certificate of the key goes on the CRL and the key is never certified
+    /// again. Returns the serials newly revoked; the card's order is
+    /// [`crate::orders::revocation_order`] for the same meter, slot and key.
+    pub fn revoke_key(
+        &mut self,
+        meter_id: &[u8; 12],
+        slot: u8,
+        public_key: &[u8; 65],
+        reason: u8,
+        now: u64,
+    ) -> Result<Vec<Vec<u8>>, RevokeError> {
+        let known = self.db.certificates_of(meter_id)?.iter().any(|c| c.slot == slot && c.public_key == public_key);
+        if !known {
+            return Err(RevokeError::UnknownKey { meter: hex_id(meter_id), slot });
+        }
+        let serials = self.db.revoke_key(meter_id, slot, public_key, now, reason)?;
+        tracing::info!(meter = %hex_id(meter_id), slot, certificates = serials.len(), "key revoked");
+        Ok(serials)
+    }
+
+    /// Revokes the key of certificate `serial` (all its certificates); false
+    /// when the serial is unknown or already revoked.
+    pub fn revoke(&mut self, serial: &[u8], reason: u8, now: u64) -> Result<bool, DbError> {
         self.db.revoke(serial, now, reason)
     }
 

@@ -1,6 +1,9 @@
 //! The CA's durable store (SQLite, WAL, synchronous FULL): the meter
-//! registry, every certificate issued with its status, and the counters for
-//! serials and CRL numbers. A write is durable before the call returns.
+//! registry, the single-use request challenges, every certificate issued
+//! with its key and status, the revoked keys, and the counters for serials
+//! and CRL numbers. A write is durable before the call returns; an issuance
+//! (challenge consumed, key checked, serial taken, certificate recorded) is
+//! one transaction.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -14,6 +17,49 @@ pub enum DbError {
     /// A stored value did not decode.
     #[error("certificate database holds a malformed {0}")]
     Corrupt(&'static str),
+    /// The file holds another schema version than this build writes (no migration exists for it).
+    #[error("certificate database has schema version {0}, expected {SCHEMA_VERSION}")]
+    UnsupportedSchema(i64),
+}
+
+/// Why a meter could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The meter is registered with another device key; registration never replaces a key.
+    #[error("meter {meter} is already registered with another device key")]
+    OtherDeviceKey {
+        /// Hex meter ID.
+        meter: String,
+    },
+    /// The database failed; nothing was written.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Why the store refused to record an issuance (nothing was written).
+#[derive(Debug, thiserror::Error)]
+pub enum IssueRefusal {
+    /// The request answers a challenge this CA never handed out.
+    #[error("the request's challenge was not handed out by this CA")]
+    UnknownChallenge,
+    /// The challenge expired before the request arrived.
+    #[error("the request's challenge expired")]
+    ChallengeExpired,
+    /// The challenge was already used: the request is a replay.
+    #[error("the request's challenge was already used: a replayed request")]
+    ChallengeUsed,
+    /// The key has a revoked certificate; it is never certified again.
+    #[error("the key has a revoked certificate and is never certified again")]
+    KeyRevoked,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<rusqlite::Error> for IssueRefusal {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
 }
 
 /// Certificate status in the database.
@@ -41,6 +87,8 @@ pub struct CertificateRecord {
     pub slot: u8,
     /// Subject Name (DER).
     pub subject: Vec<u8>,
+    /// Subject public key (uncompressed SEC1).
+    pub public_key: Vec<u8>,
     /// Usage byte.
     pub usage: u8,
     /// notBefore.
@@ -54,7 +102,7 @@ pub struct CertificateRecord {
 }
 
 /// A certificates row as stored.
-type RawRow = (Vec<u8>, Vec<u8>, u8, Vec<u8>, u8, i64, i64, Option<i64>, Option<u8>, Vec<u8>);
+type RawRow = (Vec<u8>, Vec<u8>, u8, Vec<u8>, Vec<u8>, u8, i64, i64, Option<i64>, Option<u8>, Vec<u8>);
 
 /// The database.
 #[derive(Debug)]
@@ -73,6 +121,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     meter_id BLOB NOT NULL REFERENCES meters(meter_id),
     slot INTEGER NOT NULL,
     subject BLOB NOT NULL,
+    public_key BLOB NOT NULL,
     usage INTEGER NOT NULL,
     not_before INTEGER NOT NULL,
     not_after INTEGER NOT NULL,
@@ -81,8 +130,26 @@ CREATE TABLE IF NOT EXISTS certificates (
     der BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS certificates_by_meter ON certificates(meter_id, slot);
+CREATE INDEX IF NOT EXISTS certificates_by_key ON certificates(public_key);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS challenges (
+    challenge BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS revoked_keys (
+    public_key BLOB PRIMARY KEY,
+    meter_id BLOB NOT NULL REFERENCES meters(meter_id),
+    slot INTEGER NOT NULL,
+    revoked_at INTEGER NOT NULL,
+    reason INTEGER NOT NULL
+);
+PRAGMA user_version = 1;
 ";
+
+/// Schema version written by [`SCHEMA`]; files of version 0 (no key column,
+/// no challenges, no revoked keys) are refused rather than half-used.
+const SCHEMA_VERSION: i64 = 1;
 
 fn meter(bytes: Vec<u8>) -> Result<[u8; 12], DbError> {
     bytes.try_into().map_err(|_| DbError::Corrupt("meter id"))
@@ -103,16 +170,49 @@ impl CertDb {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tables: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(DbError::UnsupportedSchema(version));
+        }
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn })
     }
 
-    /// Registers a meter and its device key (the certificate communication key).
-    pub fn register_meter(&self, meter_id: &[u8; 12], device_key: &[u8; 65], now: u64) -> Result<(), DbError> {
-        self.conn.execute(
-            "INSERT INTO meters (meter_id, device_key, registered_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(meter_id) DO UPDATE SET device_key = excluded.device_key",
+    /// Registers a meter and its device key (the certificate communication
+    /// key). Registering again with the same key changes nothing; another
+    /// key is refused (registration never re-keys a meter).
+    pub fn register_meter(
+        &mut self,
+        meter_id: &[u8; 12],
+        device_key: &[u8; 65],
+        now: u64,
+    ) -> Result<(), RegistryError> {
+        let tx = self.conn.transaction().map_err(DbError::from)?;
+        let known: Option<Vec<u8>> = tx
+            .query_row("SELECT device_key FROM meters WHERE meter_id = ?1", params![&meter_id[..]], |r| r.get(0))
+            .optional()
+            .map_err(DbError::from)?;
+        match known {
+            Some(k) if k == device_key => return Ok(()),
+            Some(_) => return Err(RegistryError::OtherDeviceKey { meter: hex::encode_upper(meter_id) }),
+            None => {}
+        }
+        tx.execute(
+            "INSERT INTO meters (meter_id, device_key, registered_at) VALUES (?1, ?2, ?3)",
             params![&meter_id[..], &device_key[..], now as i64],
+        )
+        .map_err(DbError::from)?;
+        tx.commit().map_err(DbError::from)?;
+        Ok(())
+    }
+
+    /// Records a challenge handed out, usable once until `expires_at`.
+    pub fn add_challenge(&self, challenge: &[u8], expires_at: u64) -> Result<(), DbError> {
+        self.conn.execute(
+            "INSERT INTO challenges (challenge, expires_at) VALUES (?1, ?2)",
+            params![challenge, expires_at as i64],
         )?;
         Ok(())
     }
@@ -129,32 +229,58 @@ impl CertDb {
     /// Takes the next value of a named counter (starting at 1), durably.
     pub fn next(&mut self, name: &str) -> Result<u64, DbError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
-            params![name],
-        )?;
-        let v: i64 = tx.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| r.get(0))?;
+        let v = next_in(&tx, name)?;
         tx.commit()?;
-        Ok(v as u64)
+        Ok(v)
     }
 
-    /// Records an issued certificate.
-    pub fn insert(&self, c: &CertificateRecord) -> Result<(), DbError> {
-        self.conn.execute(
-            "INSERT INTO certificates (serial, meter_id, slot, subject, usage, not_before, not_after, der)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /// Records an issued certificate in one transaction: consumes
+    /// `challenge` (when the issuance answers one) at `now`, refuses a key
+    /// with a revoked certificate, takes the next serial counter and records
+    /// what `build` makes of it. On a refusal nothing is written.
+    pub fn issue(
+        &mut self,
+        challenge: Option<&[u8]>,
+        now: u64,
+        public_key: &[u8],
+        build: impl FnOnce(u64) -> CertificateRecord,
+    ) -> Result<CertificateRecord, IssueRefusal> {
+        let tx = self.conn.transaction()?;
+        if let Some(challenge) = challenge {
+            let row: Option<(i64, Option<i64>)> = tx
+                .query_row("SELECT expires_at, used_at FROM challenges WHERE challenge = ?1", params![challenge], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            match row {
+                None => return Err(IssueRefusal::UnknownChallenge),
+                Some((_, Some(_))) => return Err(IssueRefusal::ChallengeUsed),
+                Some((expires, None)) if (expires as u64) < now => return Err(IssueRefusal::ChallengeExpired),
+                Some(_) => {}
+            }
+            tx.execute("UPDATE challenges SET used_at = ?2 WHERE challenge = ?1", params![challenge, now as i64])?;
+        }
+        if key_revoked(&tx, public_key)? {
+            return Err(IssueRefusal::KeyRevoked);
+        }
+        let record = build(next_in(&tx, "certificate serial")?);
+        tx.execute(
+            "INSERT INTO certificates (serial, meter_id, slot, subject, public_key, usage, not_before, not_after, der)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
-                c.serial,
-                &c.meter_id[..],
-                c.slot,
-                c.subject,
-                c.usage,
-                c.not_before as i64,
-                c.not_after as i64,
-                c.der
+                record.serial,
+                &record.meter_id[..],
+                record.slot,
+                record.subject,
+                record.public_key,
+                record.usage,
+                record.not_before as i64,
+                record.not_after as i64,
+                record.der
             ],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(record)
     }
 
     fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -169,6 +295,7 @@ impl CertDb {
             r.get(7)?,
             r.get(8)?,
             r.get(9)?,
+            r.get(10)?,
         ))
     }
 
@@ -177,7 +304,7 @@ impl CertDb {
         let rows = stmt.query_map(args, Self::row)?;
         let mut out = Vec::new();
         for row in rows {
-            let (serial, meter_id, slot, subject, usage, nb, na, revoked_at, reason, der) = row?;
+            let (serial, meter_id, slot, subject, public_key, usage, nb, na, revoked_at, reason, der) = row?;
             let status = match revoked_at {
                 Some(t) => Status::Revoked { time: t as u64, reason: reason.unwrap_or(0) },
                 None => Status::Valid,
@@ -187,6 +314,7 @@ impl CertDb {
                 meter_id: meter(meter_id)?,
                 slot,
                 subject,
+                public_key,
                 usage,
                 not_before: nb as u64,
                 not_after: na as u64,
@@ -197,7 +325,7 @@ impl CertDb {
         Ok(out)
     }
 
-    const COLUMNS: &'static str = "SELECT serial, meter_id, slot, subject, usage, not_before, not_after, revoked_at, reason, der FROM certificates";
+    const COLUMNS: &'static str = "SELECT serial, meter_id, slot, subject, public_key, usage, not_before, not_after, revoked_at, reason, der FROM certificates";
 
     /// A certificate by serial.
     pub fn certificate(&self, serial: &[u8]) -> Result<Option<CertificateRecord>, DbError> {
@@ -214,12 +342,67 @@ impl CertDb {
         self.records(&format!("{} WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial", Self::COLUMNS), [])
     }
 
-    /// Marks a certificate revoked; false when it is unknown or already revoked.
-    pub fn revoke(&self, serial: &[u8], time: u64, reason: u8) -> Result<bool, DbError> {
-        let n = self.conn.execute(
-            "UPDATE certificates SET revoked_at = ?2, reason = ?3 WHERE serial = ?1 AND revoked_at IS NULL",
-            params![serial, time as i64, reason],
+    /// Revokes the key of `meter_id`'s `slot`: records the key as revoked
+    /// (never certified again) and marks every certificate of the key
+    /// revoked, in one transaction. Returns the serials newly revoked.
+    pub fn revoke_key(
+        &mut self,
+        meter_id: &[u8; 12],
+        slot: u8,
+        public_key: &[u8],
+        time: u64,
+        reason: u8,
+    ) -> Result<Vec<Vec<u8>>, DbError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO revoked_keys (public_key, meter_id, slot, revoked_at, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(public_key) DO NOTHING",
+            params![public_key, &meter_id[..], slot, time as i64, reason],
         )?;
-        Ok(n == 1)
+        let serials = {
+            let mut stmt = tx.prepare(
+                "UPDATE certificates SET revoked_at = ?2, reason = ?3
+                 WHERE public_key = ?1 AND revoked_at IS NULL RETURNING serial",
+            )?;
+            let rows = stmt.query_map(params![public_key, time as i64, reason], |r| r.get(0))?;
+            rows.collect::<Result<Vec<Vec<u8>>, _>>()?
+        };
+        tx.commit()?;
+        Ok(serials)
     }
+
+    /// Revokes the key of certificate `serial` (see [`Self::revoke_key`]);
+    /// false when the serial is unknown or already revoked.
+    pub fn revoke(&mut self, serial: &[u8], time: u64, reason: u8) -> Result<bool, DbError> {
+        match self.certificate(serial)? {
+            Some(c) if c.status == Status::Valid => {
+                self.revoke_key(&c.meter_id, c.slot, &c.public_key, time, reason)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// Takes the next value of a named counter inside a transaction.
+fn next_in(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<u64, DbError> {
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+        params![name],
+    )?;
+    let v: i64 = tx.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| r.get(0))?;
+    Ok(v as u64)
+}
+
+/// True when `public_key` was revoked or has a revoked certificate.
+fn key_revoked(tx: &rusqlite::Transaction<'_>, public_key: &[u8]) -> Result<bool, DbError> {
+    let hit: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM revoked_keys WHERE public_key = ?1
+             UNION SELECT 1 FROM certificates WHERE public_key = ?1 AND revoked_at IS NOT NULL",
+            params![public_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(hit.is_some())
 }

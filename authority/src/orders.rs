@@ -11,15 +11,15 @@ pub fn anchor_update(authority: &SigningKeyPair, meter_id: &[u8; 12], version: u
     signed::encode(&body, &authority.sign_message(DOMAIN_CA_ANCHOR, &body))
 }
 
-/// An authority-signed order revoking the certificate `serial` in `slot`.
+/// An authority-signed order revoking the key `public_key` in `slot`, whatever certificate the slot holds.
 pub fn revocation_order(
     authority: &SigningKeyPair,
     meter_id: &[u8; 12],
     slot: u8,
-    serial: &[u8],
+    public_key: &[u8; 65],
     reason: u8,
     time: u64,
 ) -> Vec<u8> {
-    let body = RevocationOrder { meter_id: *meter_id, slot, reason, time, serial }.encode();
+    let body = RevocationOrder { meter_id: *meter_id, slot, reason, time, public_key: *public_key }.encode();
     signed::encode(&body, &authority.sign_message(DOMAIN_REVOCATION_ORDER, &body))
 }

@@ -72,9 +72,9 @@ fn postmark_rates(applet: &mut SimApplet, n: usize, runs: usize, mib_n: usize) -
     use tests::pki::{self, ext_apdu};
     let mut ca = pki::ca_for(&tests::vector_keys());
     let mut send = |a: &[u8]| applet.process(a);
-    pki::register_raw(&mut send, &ca);
+    pki::register_raw(&mut send, &mut ca);
     assert_eq!(&send(&tests::verify_apdu("123456"))[..], [0x90, 0x00]);
-    pki::certify_raw(&mut send, &mut ca, 0, Usage::Postmark, &pki::subject("bench"));
+    pki::certify_raw(&mut send, &mut ca, 0, Usage::Postmark);
     let postmark = ext_apdu([0x80, 0x56, 0x00, 0x00], &[9u8; 32]);
     let ok = |r: &[u8]| assert_eq!(&r[r.len() - 2..], [0x90, 0x00], "postmark refused");
     let digest_time = best_of(runs, || {

@@ -276,7 +276,7 @@ impl<P: Platform> Core<P> {
             Command::UpdateRates(data) => self.update_rates(&data),
             Command::GenerateKeyPair { slot, usage } => self.generate_key_pair(slot, usage),
             Command::ReadSlot(slot) => self.read_slot(slot),
-            Command::CertificateRequest { slot, subject } => self.certificate_request(slot, &subject),
+            Command::CertificateRequest { slot, challenge } => self.certificate_request(slot, challenge),
             Command::InstallCertificate { slot, der } => self.install_certificate(slot, &der),
             Command::HashStart => self.hash_start(),
             Command::HashUpdate(data) => self.hash_update(&data),

@@ -4,13 +4,13 @@
 
 use crate::iso::Request;
 use alloc::vec::Vec;
-use apdu_specs::certs::SLOT_COUNT;
+use apdu_specs::certs::{CHALLENGE_LEN, SLOT_COUNT};
 use apdu_specs::commands::{ins, reference};
 use apdu_specs::mailpiece::{MAIL_PIECE_LEN, MailPiece};
 use apdu_specs::pin::{PIN_BLOCK_LEN, PinBlock};
 use apdu_specs::sw::Sw;
 use apdu_specs::tags;
-use apdu_specs::x509::{Usage, check_name};
+use apdu_specs::x509::Usage;
 use zeroize::Zeroizing;
 
 /// Which reference data a PIN command addresses.
@@ -87,12 +87,12 @@ pub enum Command {
     },
     /// READ SLOT.
     ReadSlot(u8),
-    /// CERTIFICATE REQUEST for a slot with a subject Name.
+    /// CERTIFICATE REQUEST for a slot, answering a CA challenge.
     CertificateRequest {
         /// Slot.
         slot: u8,
-        /// Subject Name (DER, checked).
-        subject: Vec<u8>,
+        /// The CA's single-use challenge.
+        challenge: [u8; CHALLENGE_LEN],
     },
     /// INSTALL CERTIFICATE.
     InstallCertificate {
@@ -288,8 +288,8 @@ impl Command {
             }
             ins::CERTIFICATE_REQUEST => {
                 let slot = slot_in_p2(req, 0)?;
-                check_name(&req.data).map_err(|_| Sw::BAD_DATA)?;
-                Ok(Self::CertificateRequest { slot, subject: req.data.to_vec() })
+                let challenge = req.data.as_slice().try_into().map_err(|_| Sw::WRONG_LENGTH)?;
+                Ok(Self::CertificateRequest { slot, challenge })
             }
             ins::INSTALL_CERTIFICATE => {
                 Ok(Self::InstallCertificate { slot: slot_in_p2(req, 0)?, der: req.data.to_vec() })

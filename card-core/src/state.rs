@@ -419,11 +419,22 @@ pub struct Slot {
     /// Installed certificate (kept after revocation, for the record).
     #[zeroize(skip)]
     pub certificate: Option<Vec<u8>>,
+    /// The CA anchor version whose key verified the certificate at install
+    /// (none in records written before it was kept: checked again at use).
+    #[zeroize(skip)]
+    pub verified_under: Option<u32>,
 }
 
 impl Default for Slot {
     fn default() -> Self {
-        Self { state: SlotState::Empty, usage: None, secret: None, public: None, certificate: None }
+        Self {
+            state: SlotState::Empty,
+            usage: None,
+            secret: None,
+            public: None,
+            certificate: None,
+            verified_under: None,
+        }
     }
 }
 
@@ -434,7 +445,8 @@ impl core::fmt::Debug for Slot {
 }
 
 impl Slot {
-    /// Encodes the record: state, usage, optional secret, public and certificate.
+    /// Encodes the record: state, usage, optional secret, public, certificate
+    /// and, when known, the anchor version that verified the certificate.
     pub fn encode(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let mut v = zeroize::Zeroizing::new(start());
         v.put_u8(self.state as u8);
@@ -456,6 +468,9 @@ impl Slot {
         let cert = self.certificate.as_deref().unwrap_or(&[]);
         v.put_u16(cert.len() as u16);
         v.put(cert);
+        if let Some(version) = self.verified_under {
+            v.put_u32(version);
+        }
         v
     }
 
@@ -479,8 +494,16 @@ impl Slot {
         };
         let n = usize::from(r.u16("certificate length")?);
         let cert = r.take(n, "certificate")?;
+        let verified_under = if r.remaining().is_empty() { None } else { Some(r.u32("verified anchor")?) };
         r.finish()?;
-        Ok(Self { state, usage, secret, public, certificate: (!cert.is_empty()).then(|| cert.to_vec()) })
+        Ok(Self {
+            state,
+            usage,
+            secret,
+            public,
+            certificate: (!cert.is_empty()).then(|| cert.to_vec()),
+            verified_under,
+        })
     }
 }
 

@@ -1,12 +1,14 @@
 //! Certificate services around the typed API: getting a slot certified by
-//! the CA (Fig. 5), the off-card postmark verifier with CRL (Fig. 4), and
-//! the ECIES helpers a receiver or a sender uses.
+//! the CA (Fig. 5), the off-card postmark verifier with CRL (Fig. 4), the
+//! off-card certificate path check, and the ECIES helpers a receiver or a
+//! sender uses.
 
 use crate::error::MeterError;
 use crate::meter::{AgentIssued, Session};
 use crate::transport::Transport;
 use apdu_specs::FormatError;
 use apdu_specs::crl;
+use apdu_specs::path::{self, PathFault};
 use apdu_specs::postmark::{self, Token, Verdict};
 use apdu_specs::x509::{Certificate, Usage};
 use authority::ca::{CertificateAuthority, IssueError};
@@ -28,17 +30,19 @@ pub enum CertifyError {
     Issue(#[from] IssueError),
 }
 
-/// Generates a key in `slot`, requests a certificate, has `ca` issue it and installs it; returns the certificate.
+/// Generates a key in `slot`, requests a certificate answering a fresh CA
+/// challenge, has `ca` issue it (the CA sets the subject) and installs it;
+/// returns the certificate.
 pub fn certify_slot<'a, T: Transport + 'a>(
     session: &mut Session<'a, T>,
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,
-    subject: &[u8],
     now: u64,
 ) -> Result<Vec<u8>, CertifyError> {
     session.generate_key_pair(slot, usage)?;
-    let request = session.certificate_request(slot, subject)?;
+    let challenge = ca.challenge(now)?;
+    let request = session.certificate_request(slot, &challenge)?;
     let certificate = ca.issue(&request, now)?;
     session.install_certificate(slot, &certificate)?;
     Ok(certificate)
@@ -124,6 +128,31 @@ pub fn verify_postmark(
         }
     }
     Ok(verdict)
+}
+
+/// Why a certificate path is not accepted off the card.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    /// A certificate does not parse.
+    #[error("malformed certificate path: {0}")]
+    Malformed(#[from] FormatError),
+    /// The path breaks a rule (signature, validity, agent profile, path length, usage below an agent).
+    #[error("certificate path refused: {0:?}")]
+    Refused(PathFault),
+}
+
+/// Off-card certificate check (claims 13, 28), the card's VERIFY CERTIFICATE
+/// rules: `certificates` (DER, anchor side first: CA → agent → certificate)
+/// must chain to `ca_key`, be valid at `time`, and keep the agent profile
+/// (issuers are agent certificates with pathLen 0; an agent issues signature
+/// and encryption certificates only).
+pub fn verify_certificate_path(certificates: &[&[u8]], ca_key: &[u8], time: u64) -> Result<(), PathError> {
+    let parsed = certificates.iter().map(|der| Certificate::parse(der)).collect::<Result<Vec<_>, _>>()?;
+    if parsed.is_empty() || parsed.len() > path::MAX_PATH_CERTIFICATES {
+        return Err(PathError::Malformed(FormatError::Invalid("certificate path length")));
+    }
+    let engine = verifier();
+    path::verify_path(ca_key, &parsed, time, &EngineCheck(&engine)).map_err(PathError::Refused)
 }
 
 /// Encrypts `plaintext` to a slot's public key (for DECRYPT).

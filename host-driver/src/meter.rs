@@ -12,7 +12,7 @@ use crate::error::MeterError;
 use crate::pin::Pin;
 use crate::transport::{Transport, TransportError};
 use apdu_specs::audit::{Head, Record};
-use apdu_specs::certs::{AgentRequest, CertificateVerdict, SlotInfo};
+use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
 use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
 use apdu_specs::der::{self, Der};
 use apdu_specs::fci::Fci;
@@ -255,9 +255,9 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         Ok(SlotInfo::parse(&data)?)
     }
 
-    /// CERTIFICATE REQUEST: the device-signed envelope around the slot's PKCS#10 request.
-    pub fn certificate_request(&mut self, slot: u8, subject: &[u8]) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::CERTIFICATE_REQUEST, 0, slot).data(subject).expect(NE_EXTENDED))
+    /// CERTIFICATE REQUEST answering the CA's `challenge`: the device-signed envelope around the slot's PKCS#10 request.
+    pub fn certificate_request(&mut self, slot: u8, challenge: &[u8; CHALLENGE_LEN]) -> Result<Vec<u8>, MeterError> {
+        self.call(Command::new(CLA_PROPRIETARY, ins::CERTIFICATE_REQUEST, 0, slot).data(challenge).expect(NE_EXTENDED))
     }
 
     /// INSTALL CERTIFICATE into `slot`.
@@ -309,7 +309,8 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         Ok(Verdict::from_byte(single(&out)?)?)
     }
 
-    /// VERIFY CERTIFICATE against the card's CA anchor.
+    /// VERIFY CERTIFICATE against the card's CA anchor: one DER certificate,
+    /// or a path of concatenated certificates, anchor side first (CA → agent → certificate).
     pub fn verify_certificate(&mut self, der: &[u8]) -> Result<CertificateVerdict, MeterError> {
         let out = self.call(Command::new(CLA_PROPRIETARY, ins::VERIFY_CERTIFICATE, 0, 0).data(der).expect(NE_SHORT))?;
         Ok(CertificateVerdict::from_byte(single(&out)?)?)
@@ -493,7 +494,7 @@ impl<T: Transport> Meter<T> {
         /// A slot's state, key and certificate.
         fn read_slot(slot: u8) -> SlotInfo;
         /// A device-signed certificate request.
-        fn certificate_request(slot: u8, subject: &[u8]) -> Vec<u8>;
+        fn certificate_request(slot: u8, challenge: &[u8; CHALLENGE_LEN]) -> Vec<u8>;
         /// A certificate installation.
         fn install_certificate(slot: u8, der: &[u8]) -> ();
         /// The card's signed postmark parts (digest, or the HASH stream when `None`).

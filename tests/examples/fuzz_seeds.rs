@@ -62,12 +62,12 @@ fn pki_seeds() {
             .unwrap();
     let mut meter = sim.meter;
     let mut ca = pki::ca_for(&keys);
-    let id = pki::register(&ca, &mut meter);
+    let id = pki::register(&mut ca, &mut meter);
     meter.verify_pin(&sim.pin).unwrap();
     let pm = pki::certified(&mut meter, &mut ca, 0, Usage::Postmark).unwrap();
     let agent = pki::certified(&mut meter, &mut ca, 1, Usage::Agent).unwrap();
     meter.generate_key_pair(2, Usage::Signature).unwrap();
-    let request = meter.certificate_request(2, &pki::subject("seed")).unwrap();
+    let request = pki::request(&mut meter, &mut ca, 2);
     let parts = meter.postmark_parts(0, Some(&[3; 32])).unwrap();
     let token = meter.postmark_digest(0, &[3; 32]).unwrap();
     ca.revoke(apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, tests::FIXTURE_TIME).unwrap();

@@ -44,13 +44,13 @@ pub fn identity<T: Transport>(meter: &mut Meter<T>) -> ([u8; 12], [u8; 65]) {
 }
 
 /// Registers the meter with `ca`.
-pub fn register<T: Transport>(ca: &CertificateAuthority, meter: &mut Meter<T>) -> [u8; 12] {
+pub fn register<T: Transport>(ca: &mut CertificateAuthority, meter: &mut Meter<T>) -> [u8; 12] {
     let (id, device) = identity(meter);
     ca.register_meter(&id, &device, FIXTURE_TIME).expect("register");
     id
 }
 
-/// A subject Name.
+/// A subject Name (for agent requests; the CA sets the subjects of the certificates it issues).
 pub fn subject(cn: &str) -> Vec<u8> {
     x509::name(&[(oid::ORGANIZATION, "PCMeter test"), (oid::COMMON_NAME, cn)])
 }
@@ -63,7 +63,13 @@ pub fn certified<T: Transport>(
     usage: Usage,
 ) -> Result<Vec<u8>, host_driver::certificates::CertifyError> {
     let mut s = meter.transaction()?;
-    certify_slot(&mut s, ca, slot, usage, &subject(&format!("slot {slot} {}", usage.name())), FIXTURE_TIME)
+    certify_slot(&mut s, ca, slot, usage, FIXTURE_TIME)
+}
+
+/// A CERTIFICATE REQUEST for `slot` answering a fresh challenge of `ca` (PIN already verified).
+pub fn request<T: Transport>(meter: &mut Meter<T>, ca: &mut CertificateAuthority, slot: u8) -> Vec<u8> {
+    let challenge = ca.challenge(FIXTURE_TIME).expect("challenge");
+    meter.certificate_request(slot, &challenge).expect("certificate request")
 }
 
 /// Runs `f` and checks that it charged exactly `fee` to AR_c, once, for `service`.
@@ -174,7 +180,7 @@ fn data_of(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, apdu: &[u8]) -> Vec<u8> {
 }
 
 /// Registers a card reached by raw APDUs (selected) with `ca`; returns its meter ID.
-pub fn register_raw(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, ca: &CertificateAuthority) -> [u8; 12] {
+pub fn register_raw(send: &mut dyn FnMut(&[u8]) -> Vec<u8>, ca: &mut CertificateAuthority) -> [u8; 12] {
     let fci = apdu_specs::fci::Fci::parse(&data_of(send, &ext_apdu([0x00, 0xA4, 0x04, 0x00], &apdu_specs::AID)))
         .expect("FCI");
     let meter_id = fci.meter_id.expect("personalized");
@@ -191,10 +197,10 @@ pub fn request_raw(
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,
-    subject: &[u8],
 ) -> ([u8; 65], Vec<u8>) {
     let public = data_of(send, &ext_apdu([0x00, 0x46, 0x00, slot], &[usage as u8])).try_into().expect("65 bytes");
-    let request = data_of(send, &ext_apdu([0x80, 0x50, 0x00, slot], subject));
+    let challenge = ca.challenge(FIXTURE_TIME).expect("challenge");
+    let request = data_of(send, &ext_apdu([0x80, 0x50, 0x00, slot], &challenge));
     (public, ca.issue(&request, FIXTURE_TIME).expect("issued"))
 }
 
@@ -204,9 +210,8 @@ pub fn certify_raw(
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,
-    subject: &[u8],
 ) -> Vec<u8> {
-    let (_, cert) = request_raw(send, ca, slot, usage, subject);
+    let (_, cert) = request_raw(send, ca, slot, usage);
     data_of(send, &ext_apdu([0x80, 0x52, 0x00, slot], &cert));
     cert
 }

@@ -241,7 +241,7 @@ pub fn postmarks_pass_openssl_ts_verify<R: Rig>(rig: &mut R) {
     use sha2::{Digest, Sha256};
     let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
     let mut ca = pki::ca_for(&keys);
-    pki::register(&ca, &mut meter);
+    pki::register(&mut ca, &mut meter);
     meter.verify_pin(&pin).unwrap();
     pki::certified(&mut meter, &mut ca, slots::POSTMARK, Usage::Postmark).unwrap();
     let dir = Scratch::new("postmark");
@@ -290,14 +290,13 @@ pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
     use host_driver::certificates::DeliveryKey;
     let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
     let mut ca = pki::ca_for(&keys);
-    pki::register(&ca, &mut meter);
+    pki::register(&mut ca, &mut meter);
     meter.verify_pin(&pin).unwrap();
     let agent = pki::certified(&mut meter, &mut ca, slots::AGENT, Usage::Agent).unwrap();
     let delivery = DeliveryKey::generate().unwrap();
     let subject = pki::subject("receiver@example.org");
     let request = AgentRequest {
         subject: &subject,
-        not_before: FIXTURE_TIME,
         not_after: FIXTURE_TIME + 365 * 86_400,
         usage: Usage::Signature,
         delivery_key: delivery.public,

@@ -5,11 +5,14 @@
 //! precise status word, charging nothing.
 
 use apdu_specs::Service;
+use apdu_specs::certs::meter_subject;
 use apdu_specs::certs::{AgentRequest, CertificateRequest, CertificateVerdict, RevocationConfirmation, SlotState};
 use apdu_specs::postmark::Verdict;
 use apdu_specs::signed::{self, Signed};
-use apdu_specs::x509::{Certificate, Usage};
+use apdu_specs::sw::Sw;
+use apdu_specs::x509::{self, Certificate, Usage};
 use authority::ca::IssueError;
+use authority::certdb::IssueRefusal;
 use authority::certdb::Status;
 use authority::orders::{anchor_update, revocation_order};
 use authority::{CertificateAuthority, SigningKeyPair};
@@ -24,6 +27,7 @@ struct Fixture {
     meter: Meter<InProcessTransport>,
     card: std::sync::Arc<std::sync::Mutex<host_driver::SharedCard>>,
     pin: host_driver::Pin,
+    clock: card_sim::SimClock,
     ca: CertificateAuthority,
     keys: AuthorityKeys,
     meter_id: [u8; 12],
@@ -37,10 +41,10 @@ fn fixture_with(label: &str, credit: u64) -> Fixture {
     opts.profile.meter_id = format!("{id:<12}");
     let sim = operational(&keys, &opts).unwrap();
     let mut meter = sim.meter;
-    let ca = pki::ca_for(&keys);
-    let meter_id = pki::register(&ca, &mut meter);
+    let mut ca = pki::ca_for(&keys);
+    let meter_id = pki::register(&mut ca, &mut meter);
     meter.verify_pin(&sim.pin).unwrap();
-    Fixture { meter, card: sim.card, pin: sim.pin, ca, keys, meter_id }
+    Fixture { meter, card: sim.card, pin: sim.pin, clock: sim.clock, ca, keys, meter_id }
 }
 
 fn fixture() -> Fixture {
@@ -62,9 +66,9 @@ fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
     });
     let slot = f.meter.read_slot(slots::SIGNATURE).unwrap();
     assert_eq!((slot.state, slot.usage, slot.public_key), (SlotState::Key, Some(Usage::Signature), Some(public)));
-    let subject = pki::subject("alice");
+    let challenge = f.ca.challenge(FIXTURE_TIME).unwrap();
     let request = charges(&mut f.meter, Service::CertificateRequest, 200, |m| {
-        m.certificate_request(slots::SIGNATURE, &subject).unwrap()
+        m.certificate_request(slots::SIGNATURE, &challenge).unwrap()
     });
     let cert = f.ca.issue(&request, FIXTURE_TIME).unwrap();
     charges(&mut f.meter, Service::CertificateInstall, 100, |m| {
@@ -78,7 +82,7 @@ fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
     let parsed = Certificate::parse(&cert).unwrap();
     let row = f.ca.db().certificate(parsed.serial).unwrap().unwrap();
     assert_eq!((row.meter_id, row.slot, row.usage), (f.meter_id, slots::SIGNATURE, Usage::Signature as u8));
-    assert_eq!(row.subject, subject);
+    assert_eq!(row.subject, meter_subject(&f.meter_id, slots::SIGNATURE, Usage::Signature));
     assert_eq!((row.not_before, row.not_after), (parsed.not_before, parsed.not_after));
     assert_eq!(row.status, Status::Valid);
     assert_eq!(row.der, cert);
@@ -94,7 +98,7 @@ fn csr_and_user_certificates_pass_openssl() {
     let mut f = fixture();
     let dir = Scratch::new("csr");
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let envelope = f.meter.certificate_request(slots::SIGNATURE, &pki::subject("bob")).unwrap();
+    let envelope = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let body = Signed::parse(&envelope).unwrap().body;
     let request = CertificateRequest::parse(body).unwrap();
     dir.write("req.der", request.csr);
@@ -194,7 +198,7 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     // Certificate invalid: a postmark from a meter certified by a foreign CA.
     let mut g = fixture_with("foreign", 100_000);
     let mut foreign_ca = pki::ca_with_key(SigningKeyPair::from_seed("foreign CA"), "Foreign CA");
-    pki::register(&foreign_ca, &mut g.meter);
+    pki::register(&mut foreign_ca, &mut g.meter);
     // g's card trusts g.keys.ca, so re-anchor it to the foreign CA first.
     let order = anchor_update(&g.keys.authority, &g.meter_id, 1, &foreign_ca.public_key());
     g.meter.update_ca_anchor(&order).unwrap();
@@ -256,22 +260,12 @@ fn certificate_verification_is_charged_and_the_anchor_moves_only_by_authority_or
     let (_, device) = pki::identity(&mut f.meter);
     other_ca.register_meter(&f.meter_id, &device, FIXTURE_TIME).unwrap();
     let spki_key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
-    let by_other = other_ca
-        .certify(&f.meter_id, 5, &pki::subject("x"), &spki_key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 1000)
-        .unwrap();
+    let by_other =
+        other_ca.certify(&f.meter_id, 5, &spki_key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
     let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| m.verify_certificate(&by_other).unwrap());
     assert_eq!(v, CertificateVerdict::NotSignedByCa);
     let expired =
-        f.ca.certify(
-            &f.meter_id,
-            5,
-            &pki::subject("old"),
-            &spki_key,
-            Usage::Signature,
-            FIXTURE_TIME - 9000,
-            FIXTURE_TIME - 10,
-        )
-        .unwrap();
+        f.ca.certify(&f.meter_id, 5, &spki_key, Usage::Signature, FIXTURE_TIME - 9000, FIXTURE_TIME - 10).unwrap();
     let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| m.verify_certificate(&expired).unwrap());
     assert_eq!(v, CertificateVerdict::OutsideValidity);
 
@@ -291,7 +285,7 @@ fn certificate_verification_is_charged_and_the_anchor_moves_only_by_authority_or
 fn the_ca_refuses_unknown_and_unverified_identities_with_a_reason() {
     let mut f = fixture();
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let request = f.meter.certificate_request(slots::SIGNATURE, &pki::subject("carol")).unwrap();
+    let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     // Step 514: a CA that never registered the meter.
     let mut stranger = pki::ca_with_key(f.keys.ca.clone(), "Same key, empty registry");
     let e = stranger.issue(&request, FIXTURE_TIME).unwrap_err();
@@ -311,12 +305,12 @@ fn the_ca_refuses_unknown_and_unverified_identities_with_a_reason() {
 #[test]
 fn revocation_order_destroys_the_key_and_confirms_payment() {
     let (mut f, cert) = postmark_fixture();
-    let serial = Certificate::parse(&cert).unwrap().serial.to_vec();
-    let order = revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &serial, 1, FIXTURE_TIME);
+    let key: [u8; 65] = Certificate::parse(&cert).unwrap().public_key.try_into().unwrap();
+    let order = revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &key, 1, FIXTURE_TIME);
     let confirmation = charges(&mut f.meter, Service::Revocation, 100, |m| m.revoke(&order).unwrap());
     let signed = Signed::parse(&confirmation).unwrap();
     let c = RevocationConfirmation::parse(signed.body).unwrap();
-    assert!(c.paid && c.serial == serial && c.slot == slots::POSTMARK && c.fee == 100);
+    assert!(c.paid && c.public_key == key && c.slot == slots::POSTMARK && c.fee == 100);
     let device = f.meter.public_keys().unwrap().device;
     let digest: [u8; 32] = Sha256::new()
         .chain_update(apdu_specs::certs::DOMAIN_REVOCATION_CONFIRMATION)
@@ -333,6 +327,15 @@ fn revocation_order_destroys_the_key_and_confirms_payment() {
     let slot = f.meter.read_slot(slots::POSTMARK).unwrap();
     assert_eq!(slot.state, SlotState::Revoked);
     assert!(matches!(f.meter.revoke(&order), Err(MeterError::KeyRevoked { .. })));
+    // An order naming another key than the slot's revokes nothing; the CA knows no such key either.
+    let sig = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
+    let wrong = revocation_order(&f.keys.authority, &f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME);
+    let e = changes_nothing(&mut f.meter, |m| m.revoke(&wrong));
+    assert_eq!(e.sw(), Some(Sw::CERT_KEY_MISMATCH), "{e:?}");
+    assert_eq!(f.meter.read_slot(slots::SIGNATURE).unwrap().state, SlotState::Certified);
+    let e = f.ca.revoke_key(&f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME).unwrap_err();
+    assert!(matches!(e, authority::RevokeError::UnknownKey { .. }), "{e}");
+    assert_eq!(f.ca.db().certificate(Certificate::parse(&sig).unwrap().serial).unwrap().unwrap().status, Status::Valid);
 }
 
 #[test]
@@ -353,46 +356,19 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
     assert!(matches!(e, MeterError::CertificateKeyMismatch { .. }), "{e:?}");
     // Signed by an unknown CA.
     let mut unknown = pki::ca_with_key(SigningKeyPair::from_seed("unknown CA"), "Unknown CA");
-    pki::register(&unknown, &mut f.meter);
-    let foreign = unknown
-        .certify(
-            &f.meter_id,
-            slots::AGENT,
-            &pki::subject("x"),
-            &key,
-            Usage::Signature,
-            FIXTURE_TIME,
-            FIXTURE_TIME + 1000,
-        )
-        .unwrap();
+    pki::register(&mut unknown, &mut f.meter);
+    let foreign =
+        unknown.certify(&f.meter_id, slots::AGENT, &key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
     let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &foreign));
     assert!(matches!(e, MeterError::CertificateNotFromCa { .. }), "{e:?}");
     // Expired.
     let expired =
-        f.ca.certify(
-            &f.meter_id,
-            slots::AGENT,
-            &pki::subject("x"),
-            &key,
-            Usage::Signature,
-            FIXTURE_TIME - 9000,
-            FIXTURE_TIME - 1,
-        )
-        .unwrap();
+        f.ca.certify(&f.meter_id, slots::AGENT, &key, Usage::Signature, FIXTURE_TIME - 9000, FIXTURE_TIME - 1).unwrap();
     let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &expired));
     assert!(matches!(e, MeterError::CertificateOutsideValidity { .. }), "{e:?}");
     // The wrong profile for the slot.
     let wrong =
-        f.ca.certify(
-            &f.meter_id,
-            slots::AGENT,
-            &pki::subject("x"),
-            &key,
-            Usage::Postmark,
-            FIXTURE_TIME,
-            FIXTURE_TIME + 1000,
-        )
-        .unwrap();
+        f.ca.certify(&f.meter_id, slots::AGENT, &key, Usage::Postmark, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
     let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &wrong));
     assert!(matches!(e, MeterError::UsageNotAllowed { .. }), "{e:?}");
     // An oversized chain.
@@ -403,9 +379,9 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
     let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[0; 32]));
     assert!(matches!(e, MeterError::NotFound { .. }), "{e:?}");
     let pm = pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
-    let serial = Certificate::parse(&pm).unwrap().serial.to_vec();
+    let pm_key: [u8; 65] = Certificate::parse(&pm).unwrap().public_key.try_into().unwrap();
     f.meter
-        .revoke(&revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &serial, 1, FIXTURE_TIME))
+        .revoke(&revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &pm_key, 1, FIXTURE_TIME))
         .unwrap();
     let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[0; 32]));
     assert!(matches!(e, MeterError::KeyRevoked { .. }), "{e:?}");
@@ -414,7 +390,6 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
     let subject = pki::subject("receiver");
     let request = AgentRequest {
         subject: &subject,
-        not_before: FIXTURE_TIME,
         not_after: FIXTURE_TIME + 100,
         usage: Usage::Signature,
         delivery_key: delivery.public,
@@ -429,7 +404,8 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
 fn a_request_without_funds_changes_nothing() {
     let mut f = fixture_with("poor", 60);
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.certificate_request(slots::SIGNATURE, &pki::subject("poor")));
+    let challenge = f.ca.challenge(FIXTURE_TIME).unwrap();
+    let e = changes_nothing(&mut f.meter, |m| m.certificate_request(slots::SIGNATURE, &challenge));
     assert!(matches!(e, MeterError::InsufficientFunds { .. }), "{e:?}");
     let e = changes_nothing(&mut f.meter, |m| m.generate_key_pair(slots::ENCRYPTION, Usage::Encryption));
     assert!(matches!(e, MeterError::InsufficientFunds { .. }), "{e:?}");
@@ -446,4 +422,344 @@ fn a_reset_drops_the_hash_stream_and_the_pin() {
     f.meter.verify_pin(&f.pin).unwrap();
     let e = changes_nothing(&mut f.meter, |m| m.postmark_parts(slots::POSTMARK, None));
     assert!(matches!(e, MeterError::ConditionsNotSatisfied { .. }), "{e:?}");
+}
+
+/// Test support: a postmark token signed by `secret` for `certificate`, as a
+/// host holding an agent-delivered key would forge it (any time, any meter ID).
+fn forged_token(certificate: &[u8], secret: &[u8], digest: [u8; 32], time: u64, meter_id: [u8; 12]) -> Vec<u8> {
+    use apdu_specs::postmark::{self, Postmark, SignedParts};
+    use card_core::CryptoEngine;
+    let cert = Certificate::parse(certificate).unwrap();
+    let tst = Postmark { digest, time, serial: 4242, meter_id }.tst_info(cert.subject);
+    let attributes = postmark::signed_attributes(&Sha256::digest(&tst).into(), &Sha256::digest(certificate).into());
+    let key = card_core::SecretKey(secret.try_into().unwrap());
+    let mut engine = card_core::soft_engine::SoftEngine::new(card_sim::Entropy::Os);
+    let signature = engine.p256_sign_digest(&key, &Sha256::digest(&attributes).into()).unwrap();
+    let parts = SignedParts::encode(&tst, &attributes, &signature);
+    postmark::wrap_token(&SignedParts::parse(&parts).unwrap(), certificate).unwrap()
+}
+
+/// An agent request for `usage` with the validity of the agent certificate.
+fn agent_request<'a>(subject: &'a [u8], agent: &[u8], usage: Usage, delivery: &DeliveryKey) -> AgentRequest<'a> {
+    let agent = Certificate::parse(agent).unwrap();
+    AgentRequest { subject, not_after: agent.not_after, usage, delivery_key: delivery.public }
+}
+
+/// The attack of review item 2: the agent issued a timestamping certificate
+/// whose delivered key forged RFC 3161 tokens with any time and meter ID,
+/// unpaid, which `openssl ts -verify -untrusted agent.pem` accepted. An
+/// agent now issues signature and encryption certificates only.
+#[test]
+fn agent_issued_timestamping_certificate_cannot_forge_postmarks() {
+    let mut f = fixture();
+    let agent = pki::certified(&mut f.meter, &mut f.ca, slots::AGENT, Usage::Agent).unwrap();
+    let delivery = DeliveryKey::generate().unwrap();
+    let subject = pki::subject("forger");
+    for usage in [Usage::Postmark, Usage::Agent] {
+        let request = agent_request(&subject, &agent, usage, &delivery);
+        let e = changes_nothing(&mut f.meter, |m| m.agent_issue(slots::AGENT, &request));
+        assert_eq!(e.sw(), Some(Sw::USAGE_NOT_ALLOWED), "{usage:?}: {e:?}");
+    }
+    // Signature and encryption certificates are still issued.
+    for usage in [Usage::Signature, Usage::Encryption] {
+        let request = agent_request(&subject, &agent, usage, &delivery);
+        let issued = f.meter.agent_issue(slots::AGENT, &request).unwrap();
+        assert!(usage.allowed_by(&Certificate::parse(&issued.certificate).unwrap().extensions));
+    }
+}
+
+/// An agent certificate's validity starts at the card's time, never earlier
+/// (the host asked for one backdated to the agent certificate's start).
+#[test]
+fn agent_issued_certificates_start_at_the_card_time() {
+    let mut f = fixture();
+    let agent = pki::certified(&mut f.meter, &mut f.ca, slots::AGENT, Usage::Agent).unwrap();
+    f.clock.advance(600);
+    let delivery = DeliveryKey::generate().unwrap();
+    let subject = pki::subject("receiver");
+    let request = agent_request(&subject, &agent, Usage::Signature, &delivery);
+    let issued = f.meter.agent_issue(slots::AGENT, &request).unwrap();
+    let cert = Certificate::parse(&issued.certificate).unwrap();
+    assert_eq!(cert.not_before, FIXTURE_TIME + 600);
+    assert_eq!(cert.not_after, Certificate::parse(&agent).unwrap().not_after);
+}
+
+/// Generates a key in `slot` and installs a CA certificate for it valid from
+/// `not_before` to `not_after` (the CA's own issuance path, not a request).
+fn install_short_lived(f: &mut Fixture, slot: u8, usage: Usage, not_after: u64) -> Vec<u8> {
+    let key = f.meter.generate_key_pair(slot, usage).unwrap();
+    let cert = f.ca.certify(&f.meter_id, slot, &key, usage, FIXTURE_TIME - 60, not_after).unwrap();
+    f.meter.install_certificate(slot, &cert).unwrap();
+    cert
+}
+
+/// POSTMARK, SIGN DATA and AGENT ISSUE on slots whose certificates are all
+/// installed and usable, for the certificate-at-use tests.
+fn slots_in_use(f: &mut Fixture, not_after: u64) -> Vec<u8> {
+    install_short_lived(f, slots::POSTMARK, Usage::Postmark, not_after);
+    install_short_lived(f, slots::SIGNATURE, Usage::Signature, not_after);
+    let agent = install_short_lived(f, slots::AGENT, Usage::Agent, not_after);
+    f.meter.postmark_digest(slots::POSTMARK, &[1; 32]).unwrap();
+    f.meter.sign_digest(slots::SIGNATURE, &[1; 32]).unwrap();
+    agent
+}
+
+/// Each certificate-based service refused with `sw`, charging nothing.
+fn each_service_refused(f: &mut Fixture, agent: &[u8], sw: Sw) {
+    let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[1; 32]));
+    assert_eq!(e.sw(), Some(sw), "POSTMARK: {e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.sign_digest(slots::SIGNATURE, &[1; 32]));
+    assert_eq!(e.sw(), Some(sw), "SIGN DATA: {e:?}");
+    let delivery = DeliveryKey::generate().unwrap();
+    let subject = pki::subject("receiver");
+    let request = agent_request(&subject, agent, Usage::Signature, &delivery);
+    let e = changes_nothing(&mut f.meter, |m| m.agent_issue(slots::AGENT, &request));
+    assert_eq!(e.sw(), Some(sw), "AGENT ISSUE: {e:?}");
+}
+
+#[test]
+fn a_slot_whose_certificate_expired_serves_nothing() {
+    let mut f = fixture();
+    let agent = slots_in_use(&mut f, FIXTURE_TIME + 1_000);
+    f.clock.advance(1_001);
+    each_service_refused(&mut f, &agent, Sw::CERT_OUTSIDE_VALIDITY);
+}
+
+#[test]
+fn a_slot_whose_certificate_is_not_under_the_current_anchor_serves_nothing() {
+    let mut f = fixture();
+    let agent = slots_in_use(&mut f, FIXTURE_TIME + 86_400);
+    let next = pki::ca_with_key(SigningKeyPair::from_seed("next CA"), "Next CA");
+    f.meter.update_ca_anchor(&anchor_update(&f.keys.authority, &f.meter_id, 1, &next.public_key())).unwrap();
+    each_service_refused(&mut f, &agent, Sw::CERT_NOT_FROM_CA);
+}
+
+/// The CA profile gives agent certificates pathLen 0; a CA certificate
+/// without it, or with a longer path, is not an agent certificate and is not
+/// installed.
+#[test]
+fn an_agent_certificate_without_path_length_zero_is_refused() {
+    let mut f = fixture();
+    let key = f.meter.generate_key_pair(slots::AGENT, Usage::Agent).unwrap();
+    for path in [None, Some(1)] {
+        let unconstrained = agent_like(&f.keys.ca, &key, path);
+        let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &unconstrained));
+        assert_eq!(e.sw(), Some(Sw::USAGE_NOT_ALLOWED), "pathLen {path:?}: {e:?}");
+    }
+    f.meter.install_certificate(slots::AGENT, &agent_like(&f.keys.ca, &key, Some(0))).unwrap();
+}
+
+/// A hand-made agent-like certificate (cA, keyCertSign) for `key` with path
+/// length `path`, signed by `issuer` under the test CA's name.
+fn agent_like(issuer: &SigningKeyPair, key: &[u8], path: Option<u64>) -> Vec<u8> {
+    use apdu_specs::der::{self, tag};
+    use apdu_specs::oid;
+    let mut bc = der::boolean(true);
+    if let Some(p) = path {
+        bc.extend_from_slice(&der::small_unsigned(p));
+    }
+    let ext = |id: &[u8], value: &[u8]| der::seq(&[&der::oid(id), &der::boolean(true), &der::octets(value)]);
+    let exts = der::seq(&[
+        &ext(oid::BASIC_CONSTRAINTS, &der::seq(&[&bc])),
+        &ext(oid::KEY_USAGE, &der::tlv(tag::BIT_STRING, &[1, 0x86])),
+    ]);
+    let validity = der::seq(&[&der::x509_time(FIXTURE_TIME - 60), &der::x509_time(FIXTURE_TIME + 86_400)]);
+    let tbs = der::seq(&[
+        &der::tlv(tag::explicit(0), &der::small_unsigned(2)),
+        &der::unsigned(&[0x7F, 1]),
+        &x509::ecdsa_sha256_algorithm(),
+        &x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, "PCMeter Test CA")]),
+        &validity,
+        &pki::subject("hand-made agent"),
+        &x509::spki(key),
+        &der::tlv(tag::explicit(3), &exts),
+    ]);
+    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into()))
+}
+
+/// A captured device-signed request cannot be presented to the CA again.
+#[test]
+fn a_replayed_certificate_request_is_refused() {
+    let mut f = fixture();
+    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    f.ca.issue(&request, FIXTURE_TIME).unwrap();
+    let issued = f.ca.db().certificates_of(&f.meter_id).unwrap().len();
+    let e = f.ca.issue(&request, FIXTURE_TIME + 30 * 86_400).unwrap_err();
+    assert!(matches!(e, IssueError::Refused(IssueRefusal::ChallengeUsed)), "{e}");
+    assert_eq!(f.ca.db().certificates_of(&f.meter_id).unwrap().len(), issued);
+    // A challenge this CA never handed out, and one that expired, issue nothing either.
+    let mut other = pki::ca_with_key(f.keys.ca.clone(), "Same key, other challenges");
+    pki::register(&mut other, &mut f.meter);
+    let foreign = pki::request(&mut f.meter, &mut other, slots::SIGNATURE);
+    let e = f.ca.issue(&foreign, FIXTURE_TIME).unwrap_err();
+    assert!(matches!(e, IssueError::Refused(IssueRefusal::UnknownChallenge)), "{e}");
+    let late = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    let e = f.ca.issue(&late, FIXTURE_TIME + authority::ca::CHALLENGE_LIFETIME + 1).unwrap_err();
+    assert!(matches!(e, IssueError::Refused(IssueRefusal::ChallengeExpired)), "{e}");
+    assert_eq!(f.ca.db().certificates_of(&f.meter_id).unwrap().len(), issued);
+    // The challenge of the refused late request was not consumed: in time, it issues.
+    f.ca.issue(&late, FIXTURE_TIME).unwrap();
+}
+
+/// A request captured before a revocation does not re-certify the revoked key.
+#[test]
+fn a_key_with_a_revoked_certificate_is_never_recertified() {
+    let mut f = fixture();
+    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    let first = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    let held_back = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    let cert = f.ca.issue(&first, FIXTURE_TIME).unwrap();
+    f.meter.install_certificate(slots::SIGNATURE, &cert).unwrap();
+    assert!(f.ca.revoke(Certificate::parse(&cert).unwrap().serial, 1, FIXTURE_TIME + 60).unwrap());
+    let e = f.ca.issue(&held_back, FIXTURE_TIME + 120).unwrap_err();
+    assert!(matches!(e, IssueError::Refused(IssueRefusal::KeyRevoked)), "{e}");
+    assert_eq!(f.ca.db().certificates_of(&f.meter_id).unwrap().len(), 1);
+    // Nor does the CA operator's own path.
+    let key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
+    let e =
+        f.ca.certify(&f.meter_id, slots::SIGNATURE, &key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 60)
+            .unwrap_err();
+    assert!(matches!(e, IssueError::Refused(IssueRefusal::KeyRevoked)), "{e}");
+}
+
+/// A second certificate installed on the slot used to make the revocation
+/// order (which named the first serial) fail, leaving the key live.
+#[test]
+fn a_second_certificate_on_the_same_slot_cannot_evade_revocation() {
+    let mut f = fixture();
+    let first = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
+    let again = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    let second = f.ca.issue(&again, FIXTURE_TIME).unwrap();
+    f.meter.install_certificate(slots::SIGNATURE, &second).unwrap();
+    let serials = [&first, &second].map(|c| Certificate::parse(c).unwrap().serial.to_vec());
+    let key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
+    let revoked = f.ca.revoke_key(&f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME + 60).unwrap();
+    assert_eq!(revoked, serials);
+    let order = revocation_order(&f.keys.authority, &f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME + 60);
+    f.meter.revoke(&order).unwrap();
+    assert_eq!(f.meter.read_slot(slots::SIGNATURE).unwrap().state, SlotState::Revoked);
+    let e = changes_nothing(&mut f.meter, |m| m.sign_digest(slots::SIGNATURE, &[1; 32]));
+    assert_eq!(e.sw(), Some(Sw::KEY_REVOKED));
+    let der = f.ca.crl(FIXTURE_TIME + 120, 86_400).unwrap();
+    let engine = card_core::soft_engine::verifier();
+    let crl = apdu_specs::crl::parse_verified(&der, &f.ca.public_key(), &card_core::EngineCheck(&engine)).unwrap();
+    for serial in &serials {
+        assert!(crl.lists(serial), "serial {} not on the CRL", hex::encode(serial));
+    }
+}
+
+/// The CA sets the subject (with the meter ID): the host, which once sent the
+/// subject in CERTIFICATE REQUEST and could ask for the CA's own name, has no
+/// say in it.
+#[test]
+fn the_host_cannot_choose_the_certificate_subject() {
+    let mut f = fixture();
+    let ca_name = Certificate::parse(f.ca.certificate()).unwrap().subject.to_vec();
+    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
+    let cert = f.ca.issue(&request, FIXTURE_TIME).unwrap();
+    let subject = Certificate::parse(&cert).unwrap().subject.to_vec();
+    assert_ne!(subject, ca_name);
+    let meter_hex = hex::encode_upper(f.meter_id);
+    assert!(subject.windows(meter_hex.len()).any(|w| w == meter_hex.as_bytes()), "{}", hex::encode(&subject));
+}
+
+/// Registering a meter again with another device key is refused and the registry keeps the first key.
+#[test]
+fn a_registered_meter_is_never_silently_rekeyed() {
+    let mut f = fixture();
+    let (_, device) = pki::identity(&mut f.meter);
+    let other = SigningKeyPair::from_seed("impostor device").public();
+    assert!(f.ca.register_meter(&f.meter_id, &other, FIXTURE_TIME).is_err());
+    assert_eq!(f.ca.db().device_key(&f.meter_id).unwrap(), Some(device));
+    f.ca.register_meter(&f.meter_id, &device, FIXTURE_TIME + 1).unwrap();
+}
+
+/// A path, the card's verdict on it, and the host's refusal (none: accepted).
+type PathCase<'a> = (&'a [&'a [u8]], CertificateVerdict, Option<apdu_specs::path::PathFault>);
+
+/// A certificate for `key` with `profile`, signed by `issuer` under `issuer_cert`'s subject.
+fn issued_under(issuer: &SigningKeyPair, issuer_cert: &[u8], key: &[u8], profile: x509::Profile) -> Vec<u8> {
+    let issuer_name = Certificate::parse(issuer_cert).unwrap().subject.to_vec();
+    let subject = pki::subject("below an agent");
+    let tbs = x509::Template {
+        serial: &[0x4E, 7],
+        issuer: &issuer_name,
+        subject: &subject,
+        not_before: FIXTURE_TIME - 60,
+        not_after: FIXTURE_TIME + 3_600,
+        public_key: key,
+        profile,
+        subject_key_id: &[3; 20],
+        authority_key_id: &[4; 20],
+    }
+    .tbs();
+    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into()))
+}
+
+/// The card's VERIFY CERTIFICATE and the host's path check enforce the agent
+/// profile: CA → agent → signature certificate is valid; a timestamping
+/// certificate below an agent, an agent below an agent (pathLen 0), and a
+/// certificate below a CA certificate without pathLen 0 are refused; a
+/// postmark token signed under an agent-issued timestamping certificate is
+/// invalid on and off the card.
+#[test]
+fn agent_paths_are_limited_by_path_length_zero_and_the_agent_usages() {
+    use apdu_specs::path::PathFault;
+    use host_driver::certificates::{PathError, verify_certificate_path};
+    let mut f = fixture();
+    let agent_key = SigningKeyPair::from_seed("hand-made agent key");
+    let agent =
+        f.ca.certify(&f.meter_id, 7, &agent_key.public(), Usage::Agent, FIXTURE_TIME - 60, FIXTURE_TIME + 86_400)
+            .unwrap();
+    let leaf_key = SigningKeyPair::from_seed("leaf key");
+    let signer = issued_under(&agent_key, &agent, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
+    let timestamping = issued_under(&agent_key, &agent, &leaf_key.public(), x509::Profile::Slot(Usage::Postmark));
+    let sub_agent_key = SigningKeyPair::from_seed("sub-agent key");
+    let sub_agent = issued_under(&agent_key, &agent, &sub_agent_key.public(), x509::Profile::Slot(Usage::Agent));
+    let below_sub = issued_under(&sub_agent_key, &sub_agent, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
+    let unconstrained = agent_like(&f.keys.ca, &agent_key.public(), None);
+    let below_unconstrained =
+        issued_under(&agent_key, &unconstrained, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
+
+    let ca_key = f.ca.public_key();
+    // (path, the card's verdict, the host's refusal)
+    let cases: [PathCase<'_>; 5] = [
+        (&[&agent, &signer], CertificateVerdict::Valid, None),
+        (&[&agent, &timestamping], CertificateVerdict::PathNotAllowed, Some(PathFault::UsageNotAllowed)),
+        (&[&agent, &sub_agent], CertificateVerdict::PathNotAllowed, Some(PathFault::UsageNotAllowed)),
+        (&[&agent, &sub_agent, &below_sub], CertificateVerdict::PathNotAllowed, Some(PathFault::PathTooLong)),
+        (
+            &[&unconstrained, &below_unconstrained],
+            CertificateVerdict::PathNotAllowed,
+            Some(PathFault::IssuerNotAnAgent),
+        ),
+    ];
+    for (path, on_card, off_card) in cases {
+        let v = charges(&mut f.meter, Service::CertificateVerification, 10, |m| {
+            m.verify_certificate(&path.concat()).unwrap()
+        });
+        assert_eq!(v, on_card, "{} certificates", path.len());
+        match (verify_certificate_path(path, &ca_key, FIXTURE_TIME), off_card) {
+            (Ok(()), None) => {}
+            (Err(PathError::Refused(fault)), Some(expected)) => assert_eq!(fault, expected),
+            (got, expected) => panic!("{} certificates: {got:?}, expected {expected:?}", path.len()),
+        }
+    }
+
+    // A token signed with the key of the agent-issued timestamping certificate.
+    let message = b"forged under an agent";
+    let token = forged_token(
+        &timestamping,
+        &leaf_key.secret_bytes()[..],
+        Sha256::digest(message).into(),
+        FIXTURE_TIME,
+        f.meter_id,
+    );
+    let v = charges(&mut f.meter, Service::PostmarkValidation, 10, |m| {
+        m.validate_postmark(&Sha256::digest(message).into(), &token).unwrap()
+    });
+    assert_eq!(v, Verdict::CertificateInvalid);
+    assert_eq!(verify_postmark(&token, message, &ca_key, None).unwrap(), Verdict::CertificateInvalid);
 }

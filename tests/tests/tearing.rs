@@ -196,13 +196,13 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let mut ca = tests::pki::ca_for(&keys);
     let mut card = power_on(operational, clock);
     let mut send = |a: &[u8]| card.process(a);
-    let meter_id = tests::pki::register_raw(&mut send, &ca);
+    let meter_id = tests::pki::register_raw(&mut send, &mut ca);
     assert_eq!(sw(&send(&verify_apdu("123456"))), 0x9000);
     let subject = tests::pki::subject("tearing");
-    let pm_cert = tests::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark, &subject);
-    let agent_cert = tests::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent, &subject);
-    let (_, pending_cert) = tests::pki::request_raw(&mut send, &mut ca, PENDING, Usage::Signature, &subject);
-    let (_, _) = tests::pki::request_raw(&mut send, &mut ca, SIG, Usage::Signature, &subject);
+    let pm_cert = tests::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark);
+    let agent_cert = tests::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent);
+    let (_, pending_cert) = tests::pki::request_raw(&mut send, &mut ca, PENDING, Usage::Signature);
+    tests::pki::certify_raw(&mut send, &mut ca, SIG, Usage::Signature);
     let enc_public: [u8; 65] =
         get(&mut card, &ext([0x00, 0x46, 0x00, ENC], &[Usage::Encryption as u8])).try_into().unwrap();
     let digest = [0x42u8; 32];
@@ -215,7 +215,6 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let delivery = host_driver::certificates::DeliveryKey::generate().unwrap();
     let agent_request = AgentRequest {
         subject: &subject,
-        not_before: FIXTURE_TIME,
         not_after: FIXTURE_TIME + 86_400,
         usage: Usage::Signature,
         delivery_key: delivery.public,
@@ -224,8 +223,9 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let blob = host_driver::certificates::encrypt_to(&enc_public, b"sealed for the card").unwrap();
     let next_ca = authority::SigningKeyPair::from_seed("tearing next CA").public();
     let anchor = authority::orders::anchor_update(&keys.authority, &meter_id, 1, &next_ca);
-    let serial = Certificate::parse(&pm_cert).unwrap().serial.to_vec();
-    let revoke = authority::orders::revocation_order(&keys.authority, &meter_id, PM, &serial, 1, FIXTURE_TIME);
+    let pm_key: [u8; 65] = Certificate::parse(&pm_cert).unwrap().public_key.try_into().unwrap();
+    let revoke = authority::orders::revocation_order(&keys.authority, &meter_id, PM, &pm_key, 1, FIXTURE_TIME);
+    let challenge = ca.challenge(FIXTURE_TIME).unwrap();
     let mut validate = digest.to_vec();
     validate.extend_from_slice(&token);
     let session = vec![select_apdu(), verify_apdu("123456")];
@@ -263,7 +263,7 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     ];
     let mut list = vec![
         scenario("generate-key-pair", session.clone(), ext([0x00, 0x46, 0x00, 5], &[Usage::Signature as u8]), true),
-        scenario("certificate-request", session.clone(), ext([0x80, 0x50, 0x00, PENDING], &subject), true),
+        scenario("certificate-request", session.clone(), ext([0x80, 0x50, 0x00, PENDING], &challenge), true),
         scenario("install-certificate", session.clone(), ext([0x80, 0x52, 0x00, PENDING], &pending_cert), false),
         scenario("postmark", session.clone(), ext([0x80, 0x56, 0x00, PM], &digest), true),
         scenario("postmark-stream", stream, ext([0x80, 0x56, 0x01, PM], &[]), true),

@@ -2,6 +2,7 @@
 //! certificate for a key pair it generates, and delivers the private key
 //! encrypted to the receiver.
 
+use super::slots::CertifiedSlot;
 use crate::applet::Core;
 use crate::ecies;
 use crate::platform::{CryptoEngine, Platform};
@@ -19,22 +20,27 @@ const AGENT_SERIAL_PREFIX: u8 = 0x4D;
 const AGENT_SERIAL_MAX: u64 = (1 << 48) - 1;
 
 impl<P: Platform> Core<P> {
+    /// Issues a signature or encryption certificate under the agent
+    /// certificate of slot `n`, which must be valid now under the current CA
+    /// anchor. The validity runs from the card's time to the requested
+    /// notAfter, inside the agent certificate's.
     pub(crate) fn agent_issue(&mut self, n: u8, request: &[u8]) -> Result<Vec<u8>, Sw> {
         let request = AgentRequest::parse(request).map_err(|_| Sw::BAD_DATA)?;
-        let (agent_key, agent_public) = self.usable_slot(n, Usage::Agent, true)?;
-        let agent_der = self.slot(n)?.certificate.clone().ok_or(Sw::USAGE_NOT_ALLOWED)?;
-        let agent = Certificate::parse(&agent_der).map_err(|_| Sw::USAGE_NOT_ALLOWED)?;
-        if !Usage::Agent.allowed_by(&agent.extensions) {
+        let CertifiedSlot { secret: agent_key, public: agent_public, certificate: agent_der } =
+            self.certified_slot(n, Usage::Agent)?;
+        if !request.usage.issuable_by_agent() {
             return Err(Sw::USAGE_NOT_ALLOWED);
         }
-        if request.not_before < agent.not_before || request.not_after > agent.not_after {
-            return Err(Sw::BAD_DATA);
-        }
+        let agent = Certificate::parse(&agent_der).map_err(|_| Sw::NOT_FOUND)?;
         if !self.platform.crypto().p256_valid_public(&request.delivery_key) {
             return Err(Sw::BAD_DATA);
         }
         let meter_id = self.meter_id()?;
         let mut charge = self.prepare_charge(Service::AgentIssuance, &[n])?;
+        let not_before = charge.now;
+        if request.not_after <= not_before || request.not_after > agent.not_after {
+            return Err(Sw::BAD_DATA);
+        }
         let mut cert_state = self.state.cert;
         cert_state.agent_serial = cert_state
             .agent_serial
@@ -58,7 +64,7 @@ impl<P: Platform> Core<P> {
             serial: &serial,
             issuer: agent.subject,
             subject: request.subject,
-            not_before: request.not_before,
+            not_before,
             not_after: request.not_after,
             public_key: &receiver_public,
             profile: Profile::Slot(request.usage),

@@ -1,5 +1,6 @@
 //! HASH, POSTMARK (Fig. 3) and VALIDATE POSTMARK (Fig. 4).
 
+use super::slots::CertifiedSlot;
 use crate::applet::Core;
 use crate::platform::{CryptoEngine, EngineCheck, Platform, Sha256State};
 use alloc::vec::Vec;
@@ -28,11 +29,10 @@ impl<P: Platform> Core<P> {
     }
 
     pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>) -> Result<Vec<u8>, Sw> {
-        let (key, _) = self.usable_slot(n, Usage::Postmark, true)?;
+        let CertifiedSlot { secret: key, certificate, .. } = self.certified_slot(n, Usage::Postmark)?;
         if digest.is_none() && self.hash.is_none() {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        let certificate = self.slot(n)?.certificate.clone().ok_or(Sw::NOT_FOUND)?;
         let tsa_name = Certificate::parse(&certificate).map(|c| c.subject.to_vec()).map_err(|_| Sw::NOT_FOUND)?;
         let meter_id = self.meter_id()?;
         let mut charge = self.prepare_charge(Service::Postmark, &[n])?;

@@ -12,7 +12,6 @@ use apdu_specs::certs::{
 };
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::Certificate;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn revoke(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
@@ -23,15 +22,15 @@ impl<P: Platform> Core<P> {
         if order.meter_id != meter_id {
             return Err(Sw::BAD_DATA);
         }
+        // The order names the key: the slot is revoked whatever certificate it holds.
         let slot = self.state.slots.get(usize::from(order.slot)).ok_or(Sw::BAD_DATA)?;
         match slot.state {
             SlotState::Revoked => return Err(Sw::KEY_REVOKED),
-            SlotState::Certified => {}
-            _ => return Err(Sw::NOT_FOUND),
+            SlotState::Empty => return Err(Sw::NOT_FOUND),
+            SlotState::Key | SlotState::Certified => {}
         }
-        let der = slot.certificate.as_deref().ok_or(Sw::NOT_FOUND)?;
-        if Certificate::parse(der).map_err(|_| Sw::NOT_FOUND)?.serial != order.serial {
-            return Err(Sw::BAD_DATA);
+        if slot.public.as_ref() != Some(&order.public_key) {
+            return Err(Sw::CERT_KEY_MISMATCH);
         }
         let mut revoked = slot.clone();
         revoked.state = SlotState::Revoked;
@@ -47,9 +46,15 @@ impl<P: Platform> Core<P> {
         if let Some(s) = self.state.slots.get_mut(usize::from(order.slot)) {
             *s = revoked;
         }
-        let confirmation =
-            RevocationConfirmation { meter_id, slot: order.slot, time: now, fee: fee_due, paid, serial: order.serial }
-                .encode();
+        let confirmation = RevocationConfirmation {
+            meter_id,
+            slot: order.slot,
+            time: now,
+            fee: fee_due,
+            paid,
+            public_key: order.public_key,
+        }
+        .encode();
         self.device_signed(&device, DOMAIN_REVOCATION_CONFIRMATION, &confirmation)
     }
 }

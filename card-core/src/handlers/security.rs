@@ -1,5 +1,6 @@
 //! Security services on slot keys: SIGN DATA and DECRYPT.
 
+use super::slots::CertifiedSlot;
 use crate::applet::Core;
 use crate::command::SignInput;
 use crate::ecies;
@@ -11,7 +12,7 @@ use apdu_specs::x509::{Usage, ecdsa_der_from_raw};
 
 impl<P: Platform> Core<P> {
     pub(crate) fn sign_data(&mut self, n: u8, input: &SignInput) -> Result<Vec<u8>, Sw> {
-        let (key, _) = self.usable_slot(n, Usage::Signature, false)?;
+        let CertifiedSlot { secret: key, .. } = self.certified_slot(n, Usage::Signature)?;
         let digest = match input {
             SignInput::Data(data) => self.platform.crypto().sha256(&[data]),
             SignInput::Digest(d) => *d,

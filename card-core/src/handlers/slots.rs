@@ -5,14 +5,25 @@ use crate::applet::Core;
 use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey};
 use crate::state::{Slot, records, slot_record};
 use alloc::vec::Vec;
-use apdu_specs::certs::{CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
+use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
 use apdu_specs::csr;
+use apdu_specs::path::{self, PathFault};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::{self, Certificate, CertificateFault, Usage};
 
 /// Internal error after the debit committed (crypto engine failure).
 const INTERNAL: Sw = Sw::INTERNAL_ERROR;
+
+/// A certified slot whose certificate was checked for use now.
+pub(crate) struct CertifiedSlot {
+    /// The slot's private key.
+    pub(crate) secret: SecretKey,
+    /// The slot's public key.
+    pub(crate) public: PublicKey,
+    /// The installed certificate (DER).
+    pub(crate) certificate: Vec<u8>,
+}
 
 impl<P: Platform> Core<P> {
     pub(crate) fn slot(&self, n: u8) -> Result<&Slot, Sw> {
@@ -39,6 +50,33 @@ impl<P: Platform> Core<P> {
             (Some(s), Some(p)) => Ok((s.clone(), *p)),
             _ => Err(Sw::NOT_FOUND),
         }
+    }
+
+    /// A certified slot of `usage` whose certificate may serve now (checked
+    /// before anything is charged). Refusals after [`Self::usable_slot`]'s:
+    /// not under the current CA anchor (9402), outside its validity at the
+    /// card time (9404), not the usage's profile (9406). The anchor check is a
+    /// signature check only when the anchor changed since the install.
+    pub(crate) fn certified_slot(&mut self, n: u8, usage: Usage) -> Result<CertifiedSlot, Sw> {
+        let (secret, public) = self.usable_slot(n, usage, true)?;
+        let slot = self.slot(n)?;
+        let verified_under = slot.verified_under;
+        let certificate = slot.certificate.clone().ok_or(Sw::NOT_FOUND)?;
+        let cert = Certificate::parse(&certificate).map_err(|_| Sw::NOT_FOUND)?;
+        if verified_under != Some(self.state.cert.anchor_version) {
+            let ca = self.ca_key()?;
+            let crypto = self.platform.crypto();
+            if !crypto.p256_verify_digest(&ca, &crypto.sha256(&[cert.tbs]), &cert.signature) {
+                return Err(Sw::CERT_NOT_FROM_CA);
+            }
+        }
+        if !cert.valid_at(self.now()?) {
+            return Err(Sw::CERT_OUTSIDE_VALIDITY);
+        }
+        if !usage.allowed_by(&cert.extensions) {
+            return Err(Sw::USAGE_NOT_ALLOWED);
+        }
+        Ok(CertifiedSlot { secret, public, certificate })
     }
 
     /// The CA key the card trusts: the latest anchor update, else the personalized one.
@@ -76,6 +114,7 @@ impl<P: Platform> Core<P> {
             secret: Some(secret),
             public: Some(public),
             certificate: None,
+            verified_under: None,
         };
         self.commit_slot_with(n, slot, charge)?;
         Ok(public.to_vec())
@@ -93,7 +132,7 @@ impl<P: Platform> Core<P> {
         .encode())
     }
 
-    pub(crate) fn certificate_request(&mut self, n: u8, subject: &[u8]) -> Result<Vec<u8>, Sw> {
+    pub(crate) fn certificate_request(&mut self, n: u8, challenge: [u8; CHALLENGE_LEN]) -> Result<Vec<u8>, Sw> {
         let slot = self.slot(n)?;
         let usage = slot.usage.ok_or(Sw::NOT_FOUND)?;
         let (key, public) = self.usable_slot(n, usage, false)?;
@@ -103,11 +142,12 @@ impl<P: Platform> Core<P> {
         let now = charge.now;
         self.commit_charge(charge)?;
 
-        let info = csr::request_info(subject, &public, usage);
+        let subject = apdu_specs::certs::meter_subject(&meter_id, n, usage);
+        let info = csr::request_info(&subject, &public, usage);
         let crypto = self.platform.crypto();
         let pop = crypto.p256_sign_digest(&key, &crypto.sha256(&[&info])).map_err(|_| INTERNAL)?;
         let request = x509::signed_object(&info, &pop);
-        let body = CertificateRequest { meter_id, slot: n, usage, time: now, csr: &request }.encode();
+        let body = CertificateRequest { meter_id, slot: n, usage, time: now, challenge, csr: &request }.encode();
         self.device_signed(&device, DOMAIN_CERTIFICATE_REQUEST, &body)
     }
 
@@ -130,20 +170,22 @@ impl<P: Platform> Core<P> {
         let mut slot = self.slot(n)?.clone();
         slot.state = SlotState::Certified;
         slot.certificate = Some(der.to_vec());
+        slot.verified_under = Some(self.state.cert.anchor_version);
         let charge = self.prepare_charge(Service::CertificateInstall, &[n])?;
         self.commit_slot_with(n, slot, charge)?;
         Ok(Vec::new())
     }
 
-    pub(crate) fn verify_certificate(&mut self, der: &[u8]) -> Result<Vec<u8>, Sw> {
+    pub(crate) fn verify_certificate(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
         use apdu_specs::certs::CertificateVerdict as V;
-        let cert = Certificate::parse(der).map_err(|_| Sw::BAD_DATA)?;
+        let certificates = path::parse_path(data).map_err(|_| Sw::BAD_DATA)?;
         let ca = self.ca_key()?;
         let charge = self.prepare_charge(Service::CertificateVerification, &[])?;
-        let verdict = match cert.check(&ca, charge.now, &EngineCheck(self.platform.crypto())) {
+        let verdict = match path::verify_path(&ca, &certificates, charge.now, &EngineCheck(self.platform.crypto())) {
             Ok(()) => V::Valid,
-            Err(CertificateFault::NotSignedByIssuer) => V::NotSignedByCa,
-            Err(CertificateFault::OutsideValidity) => V::OutsideValidity,
+            Err(PathFault::NotSignedByIssuer) => V::NotSignedByCa,
+            Err(PathFault::OutsideValidity) => V::OutsideValidity,
+            Err(PathFault::IssuerNotAnAgent | PathFault::PathTooLong | PathFault::UsageNotAllowed) => V::PathNotAllowed,
         };
         self.commit_charge(charge)?;
         Ok(alloc::vec![verdict as u8])
