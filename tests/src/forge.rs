@@ -38,8 +38,8 @@ impl PkiMeter {
         let keys = AuthorityKeys::from_seed(label);
         let sim = operational(&keys, &Options::at(FIXTURE_TIME, 1_000_000)).expect("operational meter");
         let mut meter = sim.meter;
-        let ca = pki::ca_for(&keys);
-        let meter_id = pki::register(&ca, &mut meter);
+        let mut ca = pki::ca_for(&keys);
+        let meter_id = pki::register(&mut ca, &mut meter);
         meter.verify_pin(&sim.pin).expect("PIN");
         Self { meter, ca, keys, meter_id }
     }
@@ -145,15 +145,7 @@ impl TestTsa {
     pub fn new(ca: &mut CertificateAuthority, meter_id: &[u8; 12]) -> Self {
         let key = SigningKeyPair::from_seed("test TSA");
         let certificate = ca
-            .certify(
-                meter_id,
-                7,
-                &pki::subject("test TSA"),
-                &key.public(),
-                Usage::Postmark,
-                FIXTURE_TIME - 3600,
-                FIXTURE_TIME + 86_400,
-            )
+            .certify(meter_id, 7, &key.public(), Usage::Postmark, FIXTURE_TIME - 3600, FIXTURE_TIME + 86_400)
             .expect("TSA certificate");
         Self { key, certificate }
     }

@@ -8,7 +8,7 @@ use crate::pki::{self, ext_apdu};
 use crate::{FIXTURE_TIME, vector_keys};
 use apdu_specs::certs::AgentRequest;
 use apdu_specs::commands::{self, CommandSpec, ins};
-use apdu_specs::x509::{Certificate, Usage};
+use apdu_specs::x509::Usage;
 use card_core::platform::{Store, WriteSet};
 use card_core::state::{Counters, records};
 use card_sim::MemoryStore;
@@ -76,13 +76,15 @@ pub fn prepared(credit: u64) -> Services {
     let mut ca = pki::ca_for(&keys);
     let mut card = fresh_card(&operational_store(), true);
     let mut send = |a: &[u8]| card.process(a);
-    let meter_id = pki::register_raw(&mut send, &ca);
+    let meter_id = pki::register_raw(&mut send, &mut ca);
     send(&crate::verify_apdu("123456"));
     let subject = pki::subject("services");
-    let pm_cert = pki::certify_raw(&mut send, &mut ca, slots::POSTMARK, Usage::Postmark, &subject);
-    let agent_cert = pki::certify_raw(&mut send, &mut ca, slots::AGENT, Usage::Agent, &subject);
-    pki::certify_raw(&mut send, &mut ca, slots::SIGNATURE, Usage::Signature, &subject);
-    let (_, pending_cert) = pki::request_raw(&mut send, &mut ca, slots::PENDING, Usage::Signature, &subject);
+    let (pm_public, pm_cert) = pki::request_raw(&mut send, &mut ca, slots::POSTMARK, Usage::Postmark);
+    send(&ext_apdu([0x80, ins::INSTALL_CERTIFICATE, 0x00, slots::POSTMARK], &pm_cert));
+    let agent_cert = pki::certify_raw(&mut send, &mut ca, slots::AGENT, Usage::Agent);
+    pki::certify_raw(&mut send, &mut ca, slots::SIGNATURE, Usage::Signature);
+    let (_, pending_cert) = pki::request_raw(&mut send, &mut ca, slots::PENDING, Usage::Signature);
+    let challenge = ca.challenge(FIXTURE_TIME).expect("CA challenge");
     let r = send(&ext_apdu([0x00, ins::GENERATE_KEY_PAIR, 0x00, slots::ENCRYPTION], &[Usage::Encryption as u8]));
     let enc_public: [u8; 65] = r[..r.len() - 2].try_into().expect("public key");
     let digest = [0x42u8; 32];
@@ -96,15 +98,13 @@ pub fn prepared(credit: u64) -> Services {
     let delivery = host_driver::certificates::DeliveryKey::generate().expect("delivery key");
     let agent_request = AgentRequest {
         subject: &subject,
-        not_before: FIXTURE_TIME,
         not_after: FIXTURE_TIME + 86_400,
         usage: Usage::Signature,
         delivery_key: delivery.public,
     }
     .encode();
-    let serial = Certificate::parse(&pm_cert).expect("certificate").serial.to_vec();
     let revoke =
-        authority::orders::revocation_order(&keys.authority, &meter_id, slots::POSTMARK, &serial, 1, FIXTURE_TIME);
+        authority::orders::revocation_order(&keys.authority, &meter_id, slots::POSTMARK, &pm_public, 1, FIXTURE_TIME);
     let next_ca = authority::SigningKeyPair::from_seed("services next CA").public();
     let anchor = authority::orders::anchor_update(&keys.authority, &meter_id, 1, &next_ca);
     let blob = host_driver::certificates::encrypt_to(&enc_public, b"sealed for the card").expect("ECIES");
@@ -137,7 +137,7 @@ pub fn prepared(credit: u64) -> Services {
             }
             ins::READ_SLOT => valid(spec.ins, [0x80, ins::READ_SLOT, 0, slots::POSTMARK], Vec::new()),
             ins::CERTIFICATE_REQUEST => {
-                valid(spec.ins, [0x80, ins::CERTIFICATE_REQUEST, 0, slots::SIGNATURE], subject.clone())
+                valid(spec.ins, [0x80, ins::CERTIFICATE_REQUEST, 0, slots::SIGNATURE], challenge.to_vec())
             }
             ins::INSTALL_CERTIFICATE => {
                 valid(spec.ins, [0x80, ins::INSTALL_CERTIFICATE, 0, slots::PENDING], pending_cert.clone())

@@ -37,7 +37,7 @@ fn attack_high_s_twin_of_an_indicium_is_refused_offline() {
 fn attack_high_s_twin_of_a_certificate_is_refused_by_card_and_host() {
     let mut f = PkiMeter::new("malleable certificate");
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let request = f.meter.certificate_request(slots::SIGNATURE, &pki::subject("twin")).unwrap();
+    let request = f.meter.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
     let genuine = f.ca.issue(&request, FIXTURE_TIME).unwrap();
     let twin = forge::signed_object_twin(&genuine);
     assert_ne!(twin, genuine);
@@ -107,7 +107,7 @@ fn attack_high_s_twins_of_signed_envelopes_are_refused_by_card_and_ca() {
 
     // A device-signed certificate request at the CA.
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let request = f.meter.certificate_request(slots::SIGNATURE, &pki::subject("twin")).unwrap();
+    let request = f.meter.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
     let e = f.ca.issue(&forge::envelope_twin(&request), FIXTURE_TIME).unwrap_err();
     assert!(matches!(e, IssueError::DeviceSignature(_)), "{e}");
     f.ca.issue(&request, FIXTURE_TIME).unwrap();
@@ -131,7 +131,7 @@ fn signatures_of_a_working_day(f: &mut PkiMeter) -> Vec<(&'static str, [u8; 64])
     }
     for slot in 4..8u8 {
         f.meter.generate_key_pair(slot, Usage::Signature).unwrap();
-        let envelope = f.meter.certificate_request(slot, &pki::subject("low-S")).unwrap();
+        let envelope = f.meter.certificate_request(slot, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
         let signed = Signed::parse(&envelope).unwrap();
         out.push(("device envelope", signed.signature));
         let request = apdu_specs::certs::CertificateRequest::parse(signed.body).unwrap();
