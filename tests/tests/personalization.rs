@@ -119,3 +119,39 @@ fn a_card_made_before_card_serials_gets_one_that_lasts() {
     assert_eq!(personalize(&mut c, &profile_for(VECTOR_SERIAL)), Sw::PROFILE_FOR_ANOTHER_CARD);
     assert_eq!(personalize(&mut c, &profile_for(serial)), Sw::OK);
 }
+
+#[test]
+fn the_daemon_refuses_a_serial_its_state_file_contradicts() {
+    let dir = std::env::temp_dir().join(format!("pcmeter-serial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = card_sim::JournalStore::open(card_sim::DirMedium::new(&dir).unwrap(), "card.pcmj").unwrap();
+    let platform = SimPlatform::new(store, Entropy::seeded(4), SimClock::fixed(FIXTURE_TIME));
+    drop(Applet::manufacture(platform, &vector_keys().issuer.public(), VECTOR_SERIAL).unwrap());
+
+    // Refused before it reaches vpcd: no reader is involved.
+    let mut daemon = std::process::Command::new(tests::workspace_bin("card-sim", "pcmeter-card"))
+        .arg("--state")
+        .arg(dir.join("card.pcmj"))
+        .args(["--serial", &OTHER_SERIAL.to_string(), "--vpcd", "127.0.0.1:1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            daemon.kill().ok();
+            daemon.wait().ok();
+            panic!("the daemon served a card whose serial contradicts --serial");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut daemon.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains(&format!("has serial {VECTOR_SERIAL}, not {OTHER_SERIAL}")), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
