@@ -277,6 +277,8 @@ pub const PROPRIETARY_STATUS_WORDS: &[Sw] = &[
     Sw::CERT_OUTSIDE_VALIDITY,
     Sw::KEY_REVOKED,
     Sw::USAGE_NOT_ALLOWED,
+    Sw::PROFILE_FOR_ANOTHER_CARD,
+    Sw::PROFILE_EXPIRED,
 ];
 
 /// Every command of the applet.
@@ -298,7 +300,8 @@ Selecting clears the volatile security state (PIN verification, open chain, pend
 Selecting any other AID deselects the meter and also clears it.",
         c_data: "AID, 5 to 16 bytes.",
         r_data: "FCI template `6F` (see `fci.rs`): AID, applet version, meter ID once personalized, \
-lifecycle byte, largest command data and largest response.",
+lifecycle byte, largest command data and largest response, and the card serial set at manufacture (tag `85`, \
+8 bytes), which the personalization profile must name.",
         status_words: &[
             (Sw::OK, "selected"),
             (Sw::FILE_NOT_FOUND, "no application with that AID; the meter is now deselected"),
@@ -451,14 +454,20 @@ one exchange (an inspection reads the log this way, with an extended Le).",
         chaining: true,
         secret_data: true,
         purpose: "Loads the signed personalization profile (`perso.rs`) in one transaction: identities, trust anchors, \
-PIN and PUK, inspection period, indicium algorithm, first rate table and initial credit. The card then generates its \
-device key (and postal key, ECDSA variant) on the card. Accepted once.",
+PIN and PUK, inspection period, indicium algorithm, first rate table and initial credit. The profile is bound to one \
+card: it names the card serial from the FCI and a not-after time, checked against the card clock. The card then \
+generates its device key (and postal key, ECDSA variant) on the card. Accepted once.",
         c_data: "Signed envelope (`signed.rs`) with domain \"PCMeter personalization v1\", chained if longer than one APDU.",
         r_data: "None.",
         status_words: &[
             (Sw::OK, "personalized"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "already personalized"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "already personalized, or the card clock is unavailable or behind its floor",
+            ),
             (Sw::VERIFICATION_FAILED, "the profile or its rate table is not signed by the right key"),
+            (Sw::PROFILE_FOR_ANOTHER_CARD, "the profile names another card serial; nothing was written"),
+            (Sw::PROFILE_EXPIRED, "the profile's not-after time is past on the card clock; nothing was written"),
             (
                 Sw::BAD_DATA,
                 "malformed profile or rate table, a key that is not a P-256 point, or an initial credit beyond 40 bits",

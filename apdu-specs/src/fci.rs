@@ -9,10 +9,12 @@
 //!       82 01 LCS               -- lifecycle (see Lifecycle)
 //!       83 02 max command data  -- largest command data field, after chaining
 //!       84 04 max response data -- largest response the card will serve
+//!       85 08 card serial       -- set at manufacture; a profile must name it
 //! ```
 
 use crate::codec::FormatError;
 use crate::lifecycle::Lifecycle;
+use crate::perso::CardSerial;
 use crate::tlv;
 use alloc::vec::Vec;
 
@@ -31,6 +33,8 @@ pub struct Fci {
     pub max_command_data: u16,
     /// Largest response served (through GET RESPONSE if needed).
     pub max_response_data: u32,
+    /// Serial set at manufacture, which a personalization profile must name.
+    pub card_serial: CardSerial,
 }
 
 impl Fci {
@@ -44,6 +48,7 @@ impl Fci {
         tlv::put(&mut prop, 0x82, &[self.lifecycle.byte()]);
         tlv::put(&mut prop, 0x83, &self.max_command_data.to_be_bytes());
         tlv::put(&mut prop, 0x84, &self.max_response_data.to_be_bytes());
+        tlv::put(&mut prop, 0x85, &self.card_serial.0);
         let mut inner = Vec::new();
         tlv::put(&mut inner, 0x84, &self.aid);
         tlv::put(&mut inner, 0xA5, &prop);
@@ -75,6 +80,10 @@ impl Fci {
             Some([a, b, c, d]) => u32::from_be_bytes([*a, *b, *c, *d]),
             _ => return Err(FormatError::Missing("max response data")),
         };
-        Ok(Self { aid, version, meter_id, lifecycle, max_command_data, max_response_data })
+        let card_serial = match tlv::find(prop, 0x85) {
+            Some(s) => CardSerial(s.try_into().map_err(|_| FormatError::Invalid("card serial"))?),
+            None => return Err(FormatError::Missing("card serial")),
+        };
+        Ok(Self { aid, version, meter_id, lifecycle, max_command_data, max_response_data, card_serial })
     }
 }

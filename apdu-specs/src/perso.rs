@@ -20,12 +20,20 @@
 //! | 8D | initial credit, minor units (0 in production) | 8 |
 //! | 8E | issue time (Unix s): the card clock floor | 8 |
 //! | 8F | first rate table (a signed envelope) | var |
+//! | 90 | card serial: the one card this profile personalizes | 8 |
+//! | 91 | not after (Unix s): the card refuses the profile later | 8 |
+//!
+//! The serial and the not-after time bind the profile to one card for a
+//! short time: the card refuses a profile for another serial
+//! ([`crate::sw::Sw::PROFILE_FOR_ANOTHER_CARD`]) and one whose not-after
+//! time is past on its clock ([`crate::sw::Sw::PROFILE_EXPIRED`]).
 
 use crate::codec::{FormatError, Reader};
 use crate::indicium::IndiciumAlgorithm;
 use crate::pin::PinBlock;
 use crate::tlv;
 use alloc::vec::Vec;
+use core::fmt;
 
 /// Uncompressed SEC1 P-256 public key length.
 pub const PUBLIC_KEY_LEN: usize = 65;
@@ -64,6 +72,39 @@ pub mod tag {
     pub const ISSUED_AT: u16 = 0x8E;
     /// First rate table.
     pub const RATE_TABLE: u16 = 0x8F;
+    /// Serial of the card the profile is for.
+    pub const CARD_SERIAL: u16 = 0x90;
+    /// Last second the profile may be loaded.
+    pub const NOT_AFTER: u16 = 0x91;
+}
+
+/// The serial number a card is given at manufacture. It is readable before
+/// personalization (FCI tag `85`, see [`crate::fci`]); a personalization
+/// profile names it to bind itself to that one card.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CardSerial(pub [u8; CardSerial::LEN]);
+
+impl CardSerial {
+    /// Length in bytes.
+    pub const LEN: usize = 8;
+
+    /// Parses the 16 hex digits [`fmt::Display`] prints.
+    pub fn from_hex(text: &str) -> Result<Self, FormatError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| FormatError::Invalid("card serial hex"))?;
+        Ok(Self(bytes.as_slice().try_into().map_err(|_| FormatError::Invalid("card serial length"))?))
+    }
+}
+
+impl fmt::Display for CardSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02X}"))
+    }
+}
+
+impl fmt::Debug for CardSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardSerial({self})")
+    }
 }
 
 /// A decoded personalization profile.
@@ -101,6 +142,10 @@ pub struct Profile {
     pub issued_at: u64,
     /// First rate table, as a signed envelope.
     pub rate_table: Vec<u8>,
+    /// The one card this profile personalizes.
+    pub card_serial: CardSerial,
+    /// Last second (Unix s, card clock) at which the card accepts the profile.
+    pub not_after: u64,
 }
 
 fn fixed<const N: usize>(items: &[(u16, &[u8])], t: u16, name: &'static str) -> Result<[u8; N], FormatError> {
@@ -134,6 +179,8 @@ impl Profile {
         tlv::put(&mut out, tag::INITIAL_CREDIT, &self.initial_credit.to_be_bytes());
         tlv::put(&mut out, tag::ISSUED_AT, &self.issued_at.to_be_bytes());
         tlv::put(&mut out, tag::RATE_TABLE, &self.rate_table);
+        tlv::put(&mut out, tag::CARD_SERIAL, &self.card_serial.0);
+        tlv::put(&mut out, tag::NOT_AFTER, &self.not_after.to_be_bytes());
         out
     }
 
@@ -156,6 +203,8 @@ impl Profile {
             tag::INITIAL_CREDIT,
             tag::ISSUED_AT,
             tag::RATE_TABLE,
+            tag::CARD_SERIAL,
+            tag::NOT_AFTER,
         ];
         if items.iter().any(|(t, _)| !known.contains(t)) {
             return Err(FormatError::Invalid("unknown tag"));
@@ -196,6 +245,11 @@ impl Profile {
             .find(|(t, _)| *t == tag::RATE_TABLE)
             .map(|(_, v)| v.to_vec())
             .ok_or(FormatError::Missing("rate table"))?;
+        let issued_at = u64::from_be_bytes(fixed(&items, tag::ISSUED_AT, "issue time")?);
+        let not_after = u64::from_be_bytes(fixed(&items, tag::NOT_AFTER, "not after")?);
+        if not_after < issued_at {
+            return Err(FormatError::Invalid("not after precedes the issue time"));
+        }
         Ok(Self {
             meter_id,
             authority_key: fixed(&items, tag::AUTHORITY_KEY, "authority key")?,
@@ -211,8 +265,57 @@ impl Profile {
             postal_cert_serial: u32::from_be_bytes(fixed(&items, tag::POSTAL_CERT_SERIAL, "postal cert serial")?),
             software_id,
             initial_credit: u64::from_be_bytes(fixed(&items, tag::INITIAL_CREDIT, "initial credit")?),
-            issued_at: u64::from_be_bytes(fixed(&items, tag::ISSUED_AT, "issue time")?),
+            issued_at,
             rate_table,
+            card_serial: CardSerial(fixed(&items, tag::CARD_SERIAL, "card serial")?),
+            not_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_card_serial_prints_and_parses_as_16_hex_digits() {
+        let serial = CardSerial(*b"PCMV0001");
+        let text = serial.to_string();
+        assert_eq!(text, "50434D5630303031");
+        assert_eq!(CardSerial::from_hex(&text), Ok(serial));
+        assert!(CardSerial::from_hex("50434D56303030").is_err(), "7 bytes");
+        assert!(CardSerial::from_hex("50434D563030303G").is_err(), "not hex");
+    }
+
+    #[test]
+    fn a_profile_that_expires_before_it_is_issued_is_malformed() {
+        let minimal = |issued_at: u64, not_after: u64| {
+            let mut body = Vec::new();
+            tlv::put(&mut body, tag::METER_ID, b"PCM000000001");
+            tlv::put(&mut body, tag::AUTHORITY_KEY, &[4; PUBLIC_KEY_LEN]);
+            tlv::put(&mut body, tag::CA_KEY, &[4; PUBLIC_KEY_LEN]);
+            tlv::put(&mut body, tag::CREDIT_ISSUER_KEYS, &[]);
+            tlv::put(&mut body, tag::PIN, PinBlock::from_digits("1234").unwrap().as_bytes());
+            tlv::put(&mut body, tag::PUK, PinBlock::from_digits("12345678").unwrap().as_bytes());
+            tlv::put(&mut body, tag::RETRY_LIMITS, &[3, 5]);
+            tlv::put(&mut body, tag::INSPECTION_PERIOD, &86_400u32.to_be_bytes());
+            tlv::put(&mut body, tag::INDICIUM_ALGORITHM, &[IndiciumAlgorithm::EcdsaP256 as u8]);
+            tlv::put(&mut body, tag::POSTAL_CERT_SERIAL, &1u32.to_be_bytes());
+            tlv::put(&mut body, tag::SOFTWARE_ID, b"PCMETER 0.1 ");
+            tlv::put(&mut body, tag::INITIAL_CREDIT, &0u64.to_be_bytes());
+            tlv::put(&mut body, tag::ISSUED_AT, &issued_at.to_be_bytes());
+            tlv::put(&mut body, tag::RATE_TABLE, b"table");
+            tlv::put(&mut body, tag::CARD_SERIAL, b"PCMV0001");
+            tlv::put(&mut body, tag::NOT_AFTER, &not_after.to_be_bytes());
+            body
+        };
+        let ok = Profile::parse_body(&minimal(1_000, 1_000)).unwrap();
+        assert_eq!((ok.card_serial, ok.not_after), (CardSerial(*b"PCMV0001"), 1_000));
+        assert_eq!(ok.encode_body(), minimal(1_000, 1_000), "round trip");
+        assert_eq!(
+            Profile::parse_body(&minimal(1_000, 999)),
+            Err(FormatError::Invalid("not after precedes the issue time"))
+        );
     }
 }

@@ -61,6 +61,10 @@ impl Sw {
     pub const KEY_REVOKED: Sw = Sw(0x9405);
     /// The certificate or slot does not allow this use (wrong profile, no agent certificate).
     pub const USAGE_NOT_ALLOWED: Sw = Sw(0x9406);
+    /// The personalization profile names another card's serial; nothing was changed.
+    pub const PROFILE_FOR_ANOTHER_CARD: Sw = Sw(0x9407);
+    /// The personalization profile's not-after time is past at the card time; nothing was changed.
+    pub const PROFILE_EXPIRED: Sw = Sw(0x9408);
 
     /// `61xx`: `remaining` bytes are waiting for GET RESPONSE (`6100` for 256 or more).
     pub fn more_available(remaining: usize) -> Sw {
@@ -149,6 +153,8 @@ impl Sw {
             0x9404 => "certificate expired or not yet valid",
             0x9405 => "key revoked",
             0x9406 => "use not allowed by the slot or its certificate",
+            0x9407 => "personalization profile bound to another card",
+            0x9408 => "personalization profile expired",
             0x6F00 => "internal error",
             _ => "unknown status",
         }

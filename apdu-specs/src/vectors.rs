@@ -7,6 +7,7 @@
 //! ```text
 //! # comment
 //! ! anchor <hex>            issuer public key the fixture card is manufactured with
+//! ! serial <16 hex digits>  card serial the fixture card is manufactured with
 //! ! time <unix seconds>     fixture card clock
 //! @ name [from other]       a transcript; `from other` = replay `other` on a fresh card, then power-cycle
 //! > <C-APDU hex>
@@ -15,6 +16,7 @@
 //! ```
 
 use crate::codec::FormatError;
+use crate::perso::CardSerial;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -93,6 +95,8 @@ pub struct Transcript {
 pub struct VectorFile {
     /// Issuer key of the fixture card.
     pub anchor: Vec<u8>,
+    /// Serial of the fixture card.
+    pub serial: CardSerial,
     /// Fixture clock.
     pub time: u64,
     /// Transcripts in file order.
@@ -150,6 +154,7 @@ impl VectorFile {
     /// Parses a vector file.
     pub fn parse(text: &str) -> Result<Self, VectorError> {
         let mut anchor = None;
+        let mut serial = None;
         let mut time = None;
         let mut transcripts: Vec<Transcript> = Vec::new();
         let mut pending: Option<(Vec<u8>, usize)> = None;
@@ -166,6 +171,7 @@ impl VectorFile {
                     let (key, value) = rest.split_once(' ').ok_or_else(|| err(line, "fixture needs a value"))?;
                     match key {
                         "anchor" => anchor = Some(parse_hex(value, line)?),
+                        "serial" => serial = Some(CardSerial::from_hex(value).map_err(|_| err(line, "bad serial"))?),
                         "time" => time = Some(value.trim().parse().map_err(|_| err(line, "bad time"))?),
                         _ => return Err(err(line, "unknown fixture")),
                     }
@@ -208,6 +214,7 @@ impl VectorFile {
         }
         Ok(Self {
             anchor: anchor.ok_or_else(|| err(0, "missing `! anchor`"))?,
+            serial: serial.ok_or_else(|| err(0, "missing `! serial`"))?,
             time: time.ok_or_else(|| err(0, "missing `! time`"))?,
             transcripts,
         })

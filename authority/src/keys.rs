@@ -128,10 +128,70 @@ pub(crate) fn read_file(path: &Path) -> Result<String, KeyError> {
     fs::read_to_string(path).map_err(io_err(path))
 }
 
-/// Creates (or replaces) a file readable only by its owner.
+/// Creates (or replaces) a file readable only by its owner, atomically: the
+/// contents go to a new mode-0600 temporary file in the same directory, which
+/// is synced and renamed over `path`, so a replaced file never keeps its old
+/// permissions and a crash leaves either the old file or the new one.
 pub(crate) fn write_secret_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let temp = temp_path(path);
+    let result = write_new_private_file(&temp, contents)
+        .and_then(|()| fs::rename(&temp, path))
+        .and_then(|()| sync_parent_dir(path));
+    if result.is_err() {
+        // Best effort: the temporary file holds the secret too.
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(io_err(path))
+}
+
+/// `.<name>.<pid>.tmp` beside `path`.
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f =
-        fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io_err(path))?;
-    f.write_all(contents).and_then(|_| f.sync_all()).map_err(io_err(path))
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// Makes the rename durable.
+fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("pcmeter-keys-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn overwriting_a_world_readable_key_file_leaves_it_0600() {
+        let dir = scratch_dir("overwrite");
+        let path = dir.join("issuer.key");
+        fs::write(&path, "old contents").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+
+        let key = SigningKeyPair::from_seed("overwrite");
+        key.save(&path).unwrap();
+
+        assert_eq!(mode(&path), 0o600, "the key file must not keep the old 0644");
+        assert_eq!(SigningKeyPair::load(&path).unwrap().public(), key.public());
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["issuer.key"], "no temporary file is left behind");
+        fs::remove_dir_all(&dir).ok();
+    }
 }

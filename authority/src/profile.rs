@@ -4,9 +4,12 @@ use crate::keys::SigningKeyPair;
 use crate::mac::MasterMacKey;
 use apdu_specs::FormatError;
 use apdu_specs::indicium::IndiciumAlgorithm;
-use apdu_specs::perso::Profile;
+use apdu_specs::perso::{CardSerial, Profile};
 use apdu_specs::pin::PinBlock;
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION};
+
+/// How long a profile stays loadable by default: a week.
+pub const DEFAULT_VALIDITY: u64 = 7 * 86_400;
 
 /// Everything needed to personalize one meter.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct ProfileBuilder {
     pub initial_credit: u64,
     /// Issue time.
     pub issued_at: u64,
+    /// Seconds after the issue time during which the card accepts the profile.
+    pub valid_for: u64,
     /// Use the HMAC indicium variant instead of ECDSA.
     pub hmac_variant: bool,
 }
@@ -48,6 +53,7 @@ impl Default for ProfileBuilder {
             postal_cert_serial: 1,
             initial_credit: 0,
             issued_at: 0,
+            valid_for: DEFAULT_VALIDITY,
             hmac_variant: false,
         }
     }
@@ -64,9 +70,12 @@ pub fn field12(text: &str) -> Result<[u8; 12], FormatError> {
 }
 
 impl ProfileBuilder {
-    /// Builds the profile. `rate_table` is the signed envelope of the first table.
+    /// Builds the profile for the one card with serial `card_serial` (read
+    /// from its FCI), loadable until `issued_at + valid_for`. `rate_table` is
+    /// the signed envelope of the first table.
     pub fn build(
         &self,
+        card_serial: CardSerial,
         authority: &SigningKeyPair,
         ca_key: [u8; 65],
         credit_issuer_keys: Vec<[u8; 65]>,
@@ -74,6 +83,7 @@ impl ProfileBuilder {
         rate_table: Vec<u8>,
     ) -> Result<Profile, FormatError> {
         let meter_id = field12(&self.meter_id)?;
+        let not_after = self.issued_at.checked_add(self.valid_for).ok_or(FormatError::Invalid("validity"))?;
         let (algorithm, mac_key) = if self.hmac_variant {
             let master = mac_master.ok_or(FormatError::Missing("MAC master key"))?;
             (IndiciumAlgorithm::HmacSha256, Some(master.diversify(&meter_id)))
@@ -97,6 +107,8 @@ impl ProfileBuilder {
             initial_credit: self.initial_credit,
             issued_at: self.issued_at,
             rate_table,
+            card_serial,
+            not_after,
         };
         // Validate exactly as the card will.
         Profile::parse_body(&profile.encode_body())

@@ -7,7 +7,7 @@ fn main() {
     std::fs::create_dir_all(dir).unwrap();
     let store = JournalStore::open(DirMedium::new(dir).unwrap(), "card").unwrap();
     let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public()).unwrap();
+    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
     card.process(&tests::select_apdu());
     let mut opts = tests::vector_options();
     opts.profile.initial_credit = 100_000_000_000;

@@ -58,7 +58,7 @@ pub fn run(n: usize, runs: usize) {
 
     let store = JournalStore::open(DirMedium::new(&dir).unwrap(), "card").unwrap();
     let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public()).unwrap();
+    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
     ok(card.process(&tests::select_apdu()));
     let mut opts = tests::vector_options();

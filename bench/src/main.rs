@@ -53,7 +53,7 @@ fn operational_applet() -> SimApplet {
     let mut opts = tests::vector_options();
     opts.profile.initial_credit = 100_000_000_000;
     let platform = SimPlatform::new(MemoryStore::new(), Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut a = Applet::manufacture(platform, &keys.issuer.public()).unwrap();
+    let mut a = Applet::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
     ok(a.process(&tests::select_apdu()));
     for apdu in tests::personalization_apdus(&keys, &opts) {

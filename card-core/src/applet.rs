@@ -6,12 +6,14 @@ use crate::command::Command;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{
-    CardState, CertState, Config, Counters, LoadedTable, PinState, Rates, Secrets, Slot, records, slot_record,
+    CardState, CertState, Config, Counters, Factory, FactoryRecord, LoadedTable, PinState, Rates, Secrets, Slot,
+    records, slot_record,
 };
 use alloc::vec::Vec;
 use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::perso::CardSerial;
 use apdu_specs::rates::RateTable;
 use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
@@ -40,12 +42,15 @@ pub enum LoadError {
     /// The issuer key is not a valid P-256 point.
     #[error("invalid issuer key")]
     InvalidIssuerKey,
+    /// The random source failed while drawing a card serial (manufacture, or a card made before card serials).
+    #[error("random source failed while assigning the card serial")]
+    SerialUnavailable,
 }
 
 /// The persistent state as last committed.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
-    pub(crate) issuer_key: PublicKey,
+    pub(crate) factory: Factory,
     pub(crate) config: Option<Config>,
     pub(crate) secrets: Option<Secrets>,
     pub(crate) pins: Option<PinState>,
@@ -96,10 +101,23 @@ fn load_table(bytes: &[u8]) -> Result<LoadedTable, FormatError> {
     Ok(LoadedTable { table: RateTable::parse_body(signed.body)?, signed: bytes.to_vec() })
 }
 
+/// Migrates the factory record of a card made before card serials: draws a
+/// serial from the card's random source and rewrites the record, in one commit.
+fn assign_serial<P: Platform>(platform: &mut P, issuer_key: PublicKey) -> Result<Factory, LoadError> {
+    let mut serial = [0u8; CardSerial::LEN];
+    platform.crypto().fill_random(&mut serial).map_err(|_| LoadError::SerialUnavailable)?;
+    let factory = Factory { issuer_key, serial: CardSerial(serial) };
+    let mut set = WriteSet::new();
+    set.put(records::FACTORY, factory.encode());
+    platform.store().commit(&set)?;
+    Ok(factory)
+}
+
 impl<P: Platform> Applet<P> {
     /// Writes the factory record (the issuer key that must sign the
-    /// personalization profile) into an empty store and powers the card on.
-    pub fn manufacture(mut platform: P, issuer_key: &PublicKey) -> Result<Self, LoadError> {
+    /// personalization profile and the card serial the profile must name)
+    /// into an empty store and powers the card on.
+    pub fn manufacture(mut platform: P, issuer_key: &PublicKey, serial: CardSerial) -> Result<Self, LoadError> {
         if platform.store().read(records::FACTORY)?.is_some() {
             return Err(LoadError::AlreadyManufactured);
         }
@@ -107,7 +125,7 @@ impl<P: Platform> Applet<P> {
             return Err(LoadError::InvalidIssuerKey);
         }
         let mut set = WriteSet::new();
-        set.put(records::FACTORY, issuer_key.to_vec());
+        set.put(records::FACTORY, Factory { issuer_key: *issuer_key, serial }.encode());
         set.put(records::CARD, CardState::default().encode());
         set.put(records::COUNTERS, Counters::default().encode());
         platform.store().commit(&set)?;
@@ -115,14 +133,15 @@ impl<P: Platform> Applet<P> {
     }
 
     /// Powers the card on from its store. Volatile state starts empty. A
-    /// failed register check locks an operational meter.
+    /// failed register check locks an operational meter; a card made before
+    /// card serials is given one.
     pub fn power_on(mut platform: P) -> Result<Self, LoadError> {
-        let issuer_key: PublicKey = read_record(&mut platform, records::FACTORY, |b| {
-            b.try_into().map_err(|_| FormatError::Invalid("issuer key"))
-        })?
-        .ok_or(LoadError::Blank)?;
+        let factory = match read_record(&mut platform, records::FACTORY, Factory::decode)?.ok_or(LoadError::Blank)? {
+            FactoryRecord::Current(factory) => factory,
+            FactoryRecord::Legacy(issuer_key) => assign_serial(&mut platform, issuer_key)?,
+        };
         let state = State {
-            issuer_key,
+            factory,
             config: read_record(&mut platform, records::CONFIG, Config::decode)?,
             secrets: read_record(&mut platform, records::SECRETS, Secrets::decode)?,
             pins: read_record(&mut platform, records::PINS, PinState::decode)?,
@@ -140,6 +159,11 @@ impl<P: Platform> Applet<P> {
         let mut core = Core { platform, state, session: Session::default(), hash: None };
         core.check_registers_at_power_on()?;
         Ok(Self { iso: IsoLayer::default(), core })
+    }
+
+    /// The serial set at manufacture.
+    pub fn card_serial(&self) -> CardSerial {
+        self.core.state.factory.serial
     }
 
     /// Processes one C-APDU and returns the R-APDU.

@@ -9,6 +9,7 @@ use apdu_specs::certs::SlotState;
 use apdu_specs::codec::{Reader, Writer};
 use apdu_specs::indicium::IndiciumAlgorithm;
 use apdu_specs::lifecycle::Lifecycle;
+use apdu_specs::perso::CardSerial;
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::Registers;
 use apdu_specs::service::SERVICE_COUNT;
@@ -18,7 +19,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// Record identifiers.
 pub mod records {
     use super::RecordId;
-    /// Issuer key installed at manufacture.
+    /// Issuer key and card serial installed at manufacture ([`super::Factory`]).
     pub const FACTORY: RecordId = RecordId(0x0001);
     /// Static personalization data.
     pub const CONFIG: RecordId = RecordId(0x0002);
@@ -69,6 +70,47 @@ fn open(bytes: &[u8]) -> Result<Reader<'_>, FormatError> {
         return Err(FormatError::Invalid("record format"));
     }
     Ok(r)
+}
+
+/// What manufacture installs: the key that must sign the personalization
+/// profile, and the card serial the profile must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Factory {
+    /// Issuer key.
+    pub issuer_key: PublicKey,
+    /// Card serial.
+    pub serial: CardSerial,
+}
+
+/// A factory record as found in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactoryRecord {
+    /// The current format.
+    Current(Factory),
+    /// The format before card serials: the bare issuer key, without a format
+    /// byte. Power-on migrates it by giving the card a serial.
+    Legacy(PublicKey),
+}
+
+impl Factory {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put(&self.issuer_key);
+        v.put(&self.serial.0);
+        v
+    }
+
+    /// Decodes the record in either format.
+    pub fn decode(bytes: &[u8]) -> Result<FactoryRecord, FormatError> {
+        if let Ok(legacy) = PublicKey::try_from(bytes) {
+            return Ok(FactoryRecord::Legacy(legacy));
+        }
+        let mut r = open(bytes)?;
+        let f = Self { issuer_key: r.array("issuer key")?, serial: CardSerial(r.array("card serial")?) };
+        r.finish()?;
+        Ok(FactoryRecord::Current(f))
+    }
 }
 
 /// Static personalization data.

@@ -21,4 +21,4 @@ pub use journal::JournalStore;
 pub use journal::medium::DirMedium;
 pub use memory_store::MemoryStore;
 pub use platform::SimPlatform;
-pub use sim::{SimCard, SimError};
+pub use sim::{SimCard, SimError, draw_serial};

@@ -2,7 +2,9 @@
 
 use crate::platform::SimPlatform;
 use crate::{Entropy, MemoryStore, SimClock};
+use apdu_specs::perso::CardSerial;
 use card_core::platform::{PublicKey, Store};
+use card_core::soft_engine::EntropySource;
 use card_core::{Applet, LoadError};
 
 /// The answer-to-reset: T=1, historical bytes "PCMETER" + version.
@@ -17,6 +19,12 @@ pub enum SimError {
     /// The card could not start from its store.
     #[error("card failed to power on: {0}")]
     Load(#[from] LoadError),
+}
+
+/// Draws a fresh card serial from `entropy`, for manufacture.
+pub fn draw_serial(entropy: &mut Entropy) -> Result<CardSerial, SimError> {
+    let mut serial = [0u8; CardSerial::LEN];
+    if entropy.fill(&mut serial) { Ok(CardSerial(serial)) } else { Err(SimError::Load(LoadError::SerialUnavailable)) }
 }
 
 enum Power<S: Store> {
@@ -40,17 +48,22 @@ pub fn atr() -> Vec<u8> {
 }
 
 impl SimCard<MemoryStore> {
-    /// A new card on a memory store, manufactured with `issuer_key`.
-    pub fn manufacture_in_memory(issuer_key: &PublicKey, entropy: Entropy, clock: SimClock) -> Result<Self, SimError> {
-        let platform = SimPlatform::new(MemoryStore::new(), entropy, clock);
-        Ok(Self { power: Some(Power::On(Box::new(Applet::manufacture(platform, issuer_key)?))) })
+    /// A new card on a memory store, manufactured with `issuer_key` and `serial`.
+    pub fn manufacture_in_memory(
+        issuer_key: &PublicKey,
+        serial: CardSerial,
+        entropy: Entropy,
+        clock: SimClock,
+    ) -> Result<Self, SimError> {
+        Self::manufacture(SimPlatform::new(MemoryStore::new(), entropy, clock), issuer_key, serial)
     }
 }
 
 impl<S: Store> SimCard<S> {
-    /// Manufactures a card on `platform`'s (empty) store.
-    pub fn manufacture(platform: SimPlatform<S>, issuer_key: &PublicKey) -> Result<Self, SimError> {
-        Ok(Self { power: Some(Power::On(Box::new(Applet::manufacture(platform, issuer_key)?))) })
+    /// Manufactures a card on `platform`'s (empty) store with `issuer_key`
+    /// and `serial` (see [`draw_serial`]).
+    pub fn manufacture(platform: SimPlatform<S>, issuer_key: &PublicKey, serial: CardSerial) -> Result<Self, SimError> {
+        Ok(Self { power: Some(Power::On(Box::new(Applet::manufacture(platform, issuer_key, serial)?))) })
     }
 
     /// Wraps an applet that is already powered.

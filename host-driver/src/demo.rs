@@ -97,11 +97,15 @@ pub fn run(out: &Path, hmac_variant: bool) -> Result<Report, DemoError> {
     let fci = m.fci().cloned();
     let status = m.status()?;
     let (cur, exp) = (status.currency, status.exponent);
-    let _ = writeln!(t, "2. Card         manufactured with the issuer key; SELECT answered the FCI");
+    let serial = fci.as_ref().map(|f| f.card_serial.to_string()).unwrap_or_default();
+    let _ =
+        writeln!(t, "2. Card         manufactured with the issuer key and serial {serial}; SELECT answered the FCI");
     let _ = writeln!(
         t,
-        "3. Personalize  meter {} loaded by STORE DATA (signed profile); PIN set; test credit {}",
+        "3. Personalize  meter {} loaded by STORE DATA (profile signed for card {serial} only, valid {} days); \
+PIN set; test credit {}",
         fci.as_ref().and_then(|f| f.meter_id).map(|id| String::from_utf8_lossy(&id).into_owned()).unwrap_or_default(),
+        opts.profile.valid_for / 86_400,
         money(opts.profile.initial_credit, &cur, exp)
     );
     let _ = writeln!(

@@ -7,10 +7,11 @@ use crate::pin::Pin;
 use crate::transport::Transport;
 use crate::transport::in_process::{InProcessTransport, SharedCard};
 use apdu_specs::FormatError;
+use apdu_specs::perso::CardSerial;
 use authority::keys::KeyError;
 use authority::profile::{ProfileBuilder, sign_profile};
 use authority::{MasterMacKey, SigningKeyPair, default_rate_table, sign_rate_table};
-use card_sim::{Entropy, SimCard, SimClock, SimError};
+use card_sim::{Entropy, SimCard, SimClock, SimError, draw_serial};
 use std::sync::{Arc, Mutex};
 
 /// The authority side of a meter: issuer (personalization), authority
@@ -58,6 +59,10 @@ pub struct Options {
     pub clock: SimClock,
     /// Card randomness.
     pub entropy: Entropy,
+    /// Serial [`blank`] manufactures the simulated card with (`None`: drawn
+    /// from the OS). [`bring_up`] signs the profile for the serial the card
+    /// reports, whatever made it.
+    pub card_serial: Option<CardSerial>,
 }
 
 impl Options {
@@ -71,6 +76,7 @@ impl Options {
             },
             clock: SimClock::fixed(now),
             entropy: Entropy::Os,
+            card_serial: None,
         }
     }
 }
@@ -105,12 +111,18 @@ pub struct SimulatedMeter {
     pub signed_profile: Vec<u8>,
 }
 
-/// Builds the signed profile for `opts`.
-pub fn signed_profile(keys: &AuthorityKeys, opts: &Options) -> Result<Vec<u8>, FormatError> {
+/// Builds the signed profile for `opts`, bound to the card with `card_serial`.
+pub fn signed_profile(keys: &AuthorityKeys, opts: &Options, card_serial: CardSerial) -> Result<Vec<u8>, FormatError> {
     let table = default_rate_table(1, opts.profile.issued_at);
     let signed_table = sign_rate_table(&keys.authority, &table);
-    let profile =
-        opts.profile.build(&keys.authority, keys.ca.public(), Vec::new(), Some(&keys.mac_master), signed_table)?;
+    let profile = opts.profile.build(
+        card_serial,
+        &keys.authority,
+        keys.ca.public(),
+        Vec::new(),
+        Some(&keys.mac_master),
+        signed_table,
+    )?;
     Ok(sign_profile(&keys.issuer, &profile))
 }
 
@@ -119,7 +131,11 @@ pub fn blank(
     keys: &AuthorityKeys,
     opts: &Options,
 ) -> Result<(Meter<InProcessTransport>, Arc<Mutex<SharedCard>>), FixtureError> {
-    let card = SimCard::manufacture_in_memory(&keys.issuer.public(), opts.entropy.clone(), opts.clock.clone())?;
+    let serial = match opts.card_serial {
+        Some(serial) => serial,
+        None => draw_serial(&mut Entropy::Os)?,
+    };
+    let card = SimCard::manufacture_in_memory(&keys.issuer.public(), serial, opts.entropy.clone(), opts.clock.clone())?;
     let shared = SharedCard::new(card);
     let meter = Meter::connect(InProcessTransport::new(Arc::clone(&shared)))?;
     Ok((meter, shared))
@@ -135,14 +151,16 @@ pub struct BroughtUp {
     pub signed_profile: Vec<u8>,
 }
 
-/// Personalizes, verifies and activates a blank meter over any transport,
-/// then selects it again (the PIN is no longer verified).
+/// Personalizes, verifies and activates a blank meter over any transport
+/// with a profile signed for the serial its FCI reports, then selects it
+/// again (the PIN is no longer verified).
 pub fn bring_up<T: Transport>(
     meter: &mut Meter<T>,
     keys: &AuthorityKeys,
     opts: &Options,
 ) -> Result<BroughtUp, FixtureError> {
-    let signed_profile = signed_profile(keys, opts)?;
+    let card_serial = meter.select()?.card_serial;
+    let signed_profile = signed_profile(keys, opts, card_serial)?;
     let pin = Pin::new(&opts.profile.pin)?;
     let puk = Pin::new(&opts.profile.puk)?;
     {

@@ -22,7 +22,8 @@ fn main() {
         write("apdu_stream", &format!("apdu-{i:03}"), &tests::oracle::join_apdus(std::slice::from_ref(a)));
     }
     let keys = tests::vector_keys();
-    let profile = host_driver::simulated::signed_profile(&keys, &tests::vector_options()).unwrap();
+    let profile =
+        host_driver::simulated::signed_profile(&keys, &tests::vector_options(), tests::VECTOR_SERIAL).unwrap();
     write("personalization", "vector-profile", &profile);
     let table = tests::signed_table(2, tests::FIXTURE_TIME, |_| {});
     write("rate_table", "signed-v2", &table);

@@ -9,6 +9,7 @@ pub mod services;
 pub mod suite;
 
 use apdu_specs::commands::{AID, CLA_CHAIN, CLA_PROPRIETARY, ins};
+use apdu_specs::perso::CardSerial;
 use apdu_specs::vectors::{Step, VectorFile};
 use authority::profile::ProfileBuilder;
 use card_sim::{Entropy, SimCard, SimClock};
@@ -20,6 +21,9 @@ pub const FIXTURE_TIME: u64 = 1_795_435_200;
 pub const FIXTURE_DATE: u32 = 20_261_123;
 /// Initial credit of the vector meter.
 pub const FIXTURE_CREDIT: u64 = 2_000;
+
+/// Serial the vector card is manufactured with.
+pub const VECTOR_SERIAL: CardSerial = CardSerial(*b"PCMV0001");
 
 /// Keys of the vector fixture (deterministic).
 pub fn vector_keys() -> AuthorityKeys {
@@ -37,6 +41,7 @@ pub fn vector_options() -> Options {
         },
         clock: SimClock::fixed(FIXTURE_TIME),
         entropy: Entropy::seeded(1),
+        card_serial: Some(VECTOR_SERIAL),
     }
 }
 
@@ -56,9 +61,10 @@ pub fn chained_apdus(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The STORE DATA APDUs personalizing the vector meter, chained in short APDUs.
+/// The STORE DATA APDUs personalizing the card `opts.card_serial` names, chained in short APDUs.
 pub fn personalization_apdus(keys: &AuthorityKeys, opts: &Options) -> Vec<Vec<u8>> {
-    let signed = host_driver::simulated::signed_profile(keys, opts).expect("vector profile");
+    let serial = opts.card_serial.expect("the options name the card serial");
+    let signed = host_driver::simulated::signed_profile(keys, opts, serial).expect("vector profile");
     chained_apdus([CLA_PROPRIETARY, ins::STORE_DATA, 0, 0], &signed)
 }
 
@@ -119,7 +125,8 @@ pub fn foundation_vectors() -> VectorFile {
 /// A fresh card as the vector file's fixture lines describe it.
 pub fn vector_card(vf: &VectorFile) -> SimCard {
     let anchor: [u8; 65] = vf.anchor.as_slice().try_into().expect("anchor is 65 bytes");
-    SimCard::manufacture_in_memory(&anchor, Entropy::seeded(1), SimClock::fixed(vf.time)).expect("manufacture")
+    SimCard::manufacture_in_memory(&anchor, vf.serial, Entropy::seeded(1), SimClock::fixed(vf.time))
+        .expect("manufacture")
 }
 
 /// A mismatch between a transcript and the card.
@@ -166,11 +173,17 @@ pub struct DirectCard<S: card_core::platform::Store = card_sim::MemoryStore> {
 }
 
 impl DirectCard {
-    /// A blank card manufactured with the vector issuer key, selected.
+    /// A blank card manufactured with the vector issuer key and serial, selected.
     pub fn blank() -> Self {
+        Self::blank_with_serial(VECTOR_SERIAL)
+    }
+
+    /// A blank card manufactured with the vector issuer key and `serial`, selected.
+    pub fn blank_with_serial(serial: CardSerial) -> Self {
         let keys = vector_keys();
         let clock = SimClock::fixed(FIXTURE_TIME);
-        let card = SimCard::manufacture_in_memory(&keys.issuer.public(), Entropy::seeded(7), clock.clone()).unwrap();
+        let card =
+            SimCard::manufacture_in_memory(&keys.issuer.public(), serial, Entropy::seeded(7), clock.clone()).unwrap();
         let mut c = Self { card, clock };
         c.select();
         c

@@ -158,8 +158,11 @@ impl Rig for PcscRig {
     type T = PcscTransport;
 
     fn blank(&mut self, keys: &AuthorityKeys, opts: &Options) -> Meter<PcscTransport> {
-        let card = SimCard::manufacture_in_memory(&keys.issuer.public(), opts.entropy.clone(), opts.clock.clone())
-            .expect("manufacture");
+        let serial =
+            opts.card_serial.unwrap_or_else(|| card_sim::draw_serial(&mut card_sim::Entropy::Os).expect("serial"));
+        let card =
+            SimCard::manufacture_in_memory(&keys.issuer.public(), serial, opts.entropy.clone(), opts.clock.clone())
+                .expect("manufacture");
         self.plug(card);
         Meter::connect(self.transport()).expect("select over PC/SC")
     }

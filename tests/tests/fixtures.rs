@@ -22,7 +22,7 @@ fn write_current_fixture(path: &PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let store = JournalStore::open_with_capacity(DirMedium::new(&dir).unwrap(), "card", 8192).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(5), SimClock::fixed(FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public()).unwrap();
+    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
     ok(card.process(&tests::select_apdu()));
     for a in tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()) {
@@ -73,6 +73,10 @@ fn every_saved_format_version_still_loads_with_its_money() {
         assert!(regs.balanced());
         assert_eq!(c.verify("123456"), 0x9000);
         assert_eq!(c.print(1, 20).1, 0x9000, "format {version}: the meter still prints");
+        // Images from before card serials are given one at power-on, for good.
+        let serial = c.card.applet().unwrap().card_serial();
+        c.power_cycle();
+        assert_eq!(c.card.applet().unwrap().card_serial(), serial, "format {version}: the serial is kept");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

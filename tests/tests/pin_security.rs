@@ -119,7 +119,7 @@ impl Store for FlakyStore {
 fn the_pin_is_not_compared_unless_the_decrement_was_committed() {
     let keys = tests::vector_keys();
     let platform = SimPlatform::new(FlakyStore::default(), Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
-    let mut applet = Applet::manufacture(platform, &keys.issuer.public()).unwrap();
+    let mut applet = Applet::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap();
     let send = |a: &[u8], applet: &mut Applet<SimPlatform<FlakyStore>>| {
         let r = applet.process(a);
         u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])

@@ -95,7 +95,7 @@ struct Scenario {
 fn fresh_medium(clock: &SimClock) -> FaultMedium {
     let store = JournalStore::open(FaultMedium::new(), NAME).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(11), clock.clone());
-    let card = Applet::manufacture(platform, &vector_keys().issuer.public()).unwrap();
+    let card = Applet::manufacture(platform, &vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
     let mut m = power_off(card);
     m.reboot();
     m
@@ -434,7 +434,7 @@ fn a_read_only_medium_refuses_commits_and_keeps_the_state() {
     ro.set_read_only(true);
     let store = JournalStore::open(ro, NAME).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(1), s.clock.clone());
-    assert!(Applet::manufacture(platform, &vector_keys().issuer.public()).is_err());
+    assert!(Applet::manufacture(platform, &vector_keys().issuer.public(), tests::VECTOR_SERIAL).is_err());
 }
 
 /// Attack: PIN brute force with power cuts. The attacker guesses PINs and

@@ -15,6 +15,7 @@ fn generated_block(begin: &str) -> String {
     match begin {
         "fixture" => {
             out.push_str(&format!("! anchor {}\n", hex::encode_upper(keys.issuer.public())));
+            out.push_str(&format!("! serial {}\n", tests::VECTOR_SERIAL));
             out.push_str(&format!("! time {}\n", tests::FIXTURE_TIME));
         }
         _ => {

@@ -17,9 +17,10 @@ impl<P: Platform> Core<P> {
         if self.state.config.is_some() {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        let issuer = self.state.issuer_key;
+        let issuer = self.state.factory.issuer_key;
         let body = self.verified_body(data, DOMAIN_PERSONALIZATION, &issuer)?;
         let mut profile = Profile::parse_body(body).map_err(|_| Sw::BAD_DATA)?;
+        self.check_binding(&profile)?;
         // DR is printed in 5 bytes: a credit that cannot be printed is refused.
         if !apdu_specs::codec::fits(profile.initial_credit, 5) {
             return Err(Sw::BAD_DATA);
@@ -99,6 +100,18 @@ impl<P: Platform> Core<P> {
         self.state.counters = counters;
         self.state.rates.active = Some(LoadedTable { table, signed: profile.rate_table.clone() });
         Ok(Vec::new())
+    }
+
+    /// A profile personalizes only the card whose serial it names, and only
+    /// until its not-after time on the card clock.
+    fn check_binding(&self, profile: &Profile) -> Result<(), Sw> {
+        if profile.card_serial != self.state.factory.serial {
+            return Err(Sw::PROFILE_FOR_ANOTHER_CARD);
+        }
+        if self.now()? > profile.not_after {
+            return Err(Sw::PROFILE_EXPIRED);
+        }
+        Ok(())
     }
 
     pub(crate) fn activate(&mut self) -> Result<Vec<u8>, Sw> {

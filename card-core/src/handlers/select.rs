@@ -28,6 +28,7 @@ impl<P: Platform> Core<P> {
             lifecycle: self.state.card.lifecycle,
             max_command_data: MAX_COMMAND_DATA as u16,
             max_response_data: MAX_RESPONSE_DATA as u32,
+            card_serial: self.state.factory.serial,
         }
         .encode())
     }

@@ -1,10 +1,12 @@
 //! `pcmeter-card`: the simulated meter card as a daemon behind pcscd's vpcd
 //! driver. The card state lives in one journal file (created on first start
-//! from `--issuer-key`; see `card_sim::journal`); SIGINT or SIGTERM stops it
+//! from `--issuer-key` and `--serial` or a drawn serial; see
+//! `card_sim::journal`); SIGINT or SIGTERM stops it
 //! cleanly, and SIGKILL at any moment loses nothing that was acknowledged.
 
+use apdu_specs::perso::CardSerial;
 use card_sim::vpcd::{self, Control, EchoCard};
-use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform};
+use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform, draw_serial};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,11 @@ struct Args {
     /// Issuer public key (65 bytes hex) to manufacture a new card with.
     #[arg(long)]
     issuer_key: Option<String>,
+    /// Card serial (16 hex digits) to manufacture a new card with (drawn at
+    /// random when absent); an existing card keeps the serial in its state
+    /// file and refuses another.
+    #[arg(long, value_parser = parse_serial)]
+    serial: Option<CardSerial>,
     /// vpcd address.
     #[arg(long, default_value = vpcd::DEFAULT_ADDR)]
     vpcd: String,
@@ -30,6 +37,10 @@ struct Args {
     /// Log filter.
     #[arg(long, default_value = "info")]
     log: String,
+}
+
+fn parse_serial(text: &str) -> Result<CardSerial, String> {
+    CardSerial::from_hex(text).map_err(|e| format!("{e}: expected 16 hex digits"))
 }
 
 fn run(args: Args) -> Result<(), String> {
@@ -56,13 +67,22 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("--issuer-key: {e}"))?
             .try_into()
             .map_err(|_| "--issuer-key: expected 65 bytes")?;
-        tracing::info!(path = %path.display(), "manufacturing a new card");
-        SimCard::manufacture(platform, &key).map_err(|e| format!("{}: cannot create the card: {e}", path.display()))?
+        let serial = match args.serial {
+            Some(serial) => serial,
+            None => draw_serial(&mut Entropy::Os).map_err(|e| e.to_string())?,
+        };
+        tracing::info!(path = %path.display(), %serial, "manufacturing a new card");
+        SimCard::manufacture(platform, &key, serial)
+            .map_err(|e| format!("{}: cannot create the card: {e}", path.display()))?
     } else {
         SimCard::from_platform(platform).map_err(|e| format!("{}: {e}", path.display()))?
     };
+    let serial = card.applet().map(|a| a.card_serial()).ok_or("the card did not power on")?;
+    if let Some(wanted) = args.serial.filter(|w| *w != serial) {
+        return Err(format!("{}: the card has serial {serial}, not {wanted}", path.display()));
+    }
     card.power_off();
-    tracing::info!(vpcd = %args.vpcd, state = %path.display(), "serving the meter card");
+    tracing::info!(vpcd = %args.vpcd, state = %path.display(), %serial, "serving the meter card");
     vpcd::serve(&mut card, &args.vpcd, &control).map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
