@@ -4,6 +4,7 @@
 pub mod oracle;
 pub mod pcsc_rig;
 pub mod pki;
+pub mod scripted;
 pub mod suite;
 
 use apdu_specs::commands::{AID, CLA_CHAIN, CLA_PROPRIETARY, ins};
