@@ -9,8 +9,9 @@
 //! happened.
 //!
 //! A verified PIN belongs to one host session: [`Meter::with_session`] and
-//! [`Session::end_session`] log out and reset the card before their
-//! transaction ends, and [`Meter::end_session`] ends it between calls.
+//! [`Session::end_session`] end it (the transport logs out and resets the
+//! card) before their transaction ends, and [`Meter::end_session`] ends it
+//! between calls.
 
 use crate::channel::{ChannelConfig, Command, exchange};
 use crate::error::MeterError;
@@ -115,12 +116,9 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         }
     }
 
-    /// Ends the host session before this transaction ends: logs the PIN
-    /// out, then resets the card, so no other client ever finds it verified.
-    pub fn end_session(mut self) -> Result<(), MeterError> {
-        if let Err(e) = self.logout() {
-            tracing::debug!("logout before the reset: {e}");
-        }
+    /// Ends the host session before this transaction ends (the transport
+    /// logs out and resets the card), so no other client finds it verified.
+    pub fn end_session(self) -> Result<(), MeterError> {
         Ok(self.tx.end_session()?)
     }
 
@@ -453,8 +451,8 @@ impl<T: Transport> Meter<T> {
     }
 
     /// Runs `f` in one transaction that ends the host session: whatever `f`
-    /// returns, the PIN is logged out and the card reset before the
-    /// transaction ends. `f`'s error comes first; then the session end's.
+    /// returns, the session ends (logout, reset) before the transaction
+    /// ends. `f`'s error comes first; then the session end's.
     pub fn with_session<R>(
         &mut self,
         f: impl FnOnce(&mut Session<'_, T>) -> Result<R, MeterError>,
@@ -470,8 +468,7 @@ impl<T: Transport> Meter<T> {
         self.settle(result)
     }
 
-    /// Ends the host session between calls: logs the PIN out and resets the
-    /// card inside a transaction of its own.
+    /// Ends the host session between calls, inside a transaction of its own.
     pub fn end_session(mut self) -> Result<(), MeterError> {
         let result = self.transaction().and_then(Session::end_session);
         match result {

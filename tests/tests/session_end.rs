@@ -2,7 +2,9 @@
 //! item 3). Through pcscd with the real `pcmeter-card` daemon: after the real
 //! `pcmeter print` CLI exits, successfully or with an error, another PC/SC
 //! client that sends PRINT INDICIUM or SIGN DATA, with or without SELECT, is
-//! refused (6985 without SELECT, 6982 with it) and nothing is charged.
+//! refused (6985 without SELECT, 6982 with it) and nothing is charged. A
+//! client SIGKILLed while it holds its verified transaction leaves nothing
+//! either: pcscd resets the card for a client that dies holding it.
 
 use apdu_specs::Service;
 use apdu_specs::commands::{CLA_PROPRIETARY, ins};
@@ -19,21 +21,39 @@ use tests::pki::{self, slots};
 const METER_ID: &str = "PCM-SESSN-01";
 const PIN: &str = "123456";
 
-fn start_daemon(state: &Path, issuer: &[u8; 65]) -> Child {
-    Command::new(tests::workspace_bin("card-sim", "pcmeter-card"))
-        .arg("--state")
-        .arg(state)
-        .args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "warn"])
-        .args(["--issuer-key", &hex::encode(issuer)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pcmeter-card starts")
+/// The real `pcmeter-card` daemon, stopped with SIGTERM when dropped (a failing test included).
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(state: &Path, issuer: &[u8; 65]) -> Self {
+        let child = Command::new(tests::workspace_bin("card-sim", "pcmeter-card"))
+            .arg("--state")
+            .arg(state)
+            .args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "warn"])
+            .args(["--issuer-key", &hex::encode(issuer)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pcmeter-card starts");
+        Self(child)
+    }
 }
 
-fn stop_daemon(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process killed with SIGKILL when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs `pcmeter print` for a class-`class` piece with the PIN in the environment.
@@ -110,7 +130,7 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     opts.profile.pin = String::from(PIN);
 
     let rig = PcscRig::start();
-    let daemon = start_daemon(&dir.0.join("card.pcmj"), &keys.issuer.public());
+    let daemon = Daemon::start(&dir.0.join("card.pcmj"), &keys.issuer.public());
     rig.wait_card(true);
 
     // Set up: an operational meter with a certified signature slot, then logged out.
@@ -143,6 +163,21 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     );
     another_client_gets_nothing_for_free();
 
+    // 3. A client killed (SIGKILL) while it holds its verified session: pcscd
+    // resets the card for it, because it held the transaction.
+    let mut holder = KillOnDrop(
+        Command::new(tests::workspace_bin("tests", "pcsc-session-holder"))
+            .env("PCMETER_PIN", PIN)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("holder starts"),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.0.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "verified");
+    drop(holder);
+    another_client_gets_nothing_for_free();
+
     // Exactly the one CLI piece was charged: the attacks changed nothing.
     let mut meter = Meter::connect(rig.transport()).unwrap();
     let end = meter.registers().unwrap();
@@ -153,7 +188,7 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     assert!(end.balanced());
     assert_eq!(meter.audit_head().unwrap().records, start_head.records + 1);
     drop(meter);
-    stop_daemon(daemon);
+    drop(daemon);
     rig.wait_card(false);
 }
 

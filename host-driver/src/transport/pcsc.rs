@@ -5,8 +5,8 @@
 //! Session end: a connection that has sent anything ends its host session
 //! when it is dropped (or explicitly, [`Transport::end_session`]): inside a
 //! transaction of its own, so after any other client's transaction, it
-//! reconnects with `SCARD_RESET_CARD`, and the next client finds the card
-//! unverified and unselected. A [`Transaction::end_session`] does the same
+//! sends a logout (VERIFY FF 81) and reconnects with `SCARD_RESET_CARD`,
+//! and the next client finds the card unverified and unselected. A [`Transaction::end_session`] does the same
 //! before its transaction ends, so the verified state never exists outside a
 //! transaction this process holds.
 //!
@@ -18,8 +18,12 @@
 //! session within one transaction.
 
 use super::{Transaction, Transport, TransportError, session_state_is_gone};
+use apdu_specs::commands::{CLA_ISO, ins, reference};
 use pcsc::{Card, Context, Disposition, Error as PcscError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 use std::ffi::CString;
+
+/// VERIFY FF 81: drops the PIN verification.
+const LOGOUT: [u8; 4] = [CLA_ISO, ins::VERIFY, 0xFF, reference::PIN];
 
 /// Maps a PC/SC error to a transport error.
 pub fn map_error(e: PcscError) -> TransportError {
@@ -80,16 +84,15 @@ impl PcscTransport {
 }
 
 impl Drop for PcscTransport {
-    /// Ends the session (a reset) if one is open, then disconnects.
+    /// Ends the session (logout and reset) if one is open, then disconnects.
     fn drop(&mut self) {
         if self.session_open
             && let Err(e) = self.end_session()
         {
-            tracing::warn!(reader = %self.reader(), "ending the session failed ({e}): disconnecting with a reset");
+            tracing::warn!(reader = %self.reader(), "could not end the card session: {e}");
         }
-        let disposition = if self.session_open { Disposition::ResetCard } else { Disposition::LeaveCard };
         if let Some(card) = self.card.take()
-            && let Err((_, e)) = card.disconnect(disposition)
+            && let Err((_, e)) = card.disconnect(Disposition::LeaveCard)
         {
             tracing::debug!(reader = %self.reader(), "disconnect: {e}");
         }
@@ -150,9 +153,13 @@ impl Transaction for PcscTransaction<'_> {
         self.tx.transmit(capdu, self.buf).map(<[u8]>::to_vec).map_err(map_error)
     }
 
-    /// `SCardReconnect(SCARD_RESET_CARD)` while the transaction still holds
-    /// the card, then `SCardEndTransaction`.
+    /// A logout (VERIFY FF 81), then `SCardReconnect(SCARD_RESET_CARD)`
+    /// while the transaction still holds the card, then
+    /// `SCardEndTransaction`. A card that no longer answers the logout is not
+    /// reset: it is gone (a reset of a vanished card can leave the reader
+    /// unusable), and it keeps nothing of the session.
     fn end_session(mut self) -> Result<(), TransportError> {
+        self.transmit(&LOGOUT)?;
         self.tx.reconnect(self.mode, Protocols::ANY, Disposition::ResetCard).map_err(map_error)?;
         *self.session_open = false;
         if let Err((_, e)) = self.tx.end(Disposition::LeaveCard) {
