@@ -23,6 +23,9 @@ impl Transaction for Tx<'_> {
     fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
         if self.0.is_empty() { Err(TransportError::CardRemoved) } else { Ok(self.0.remove(0)) }
     }
+    fn end_session(self) -> Result<(), TransportError> {
+        Ok(())
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,14 +1,20 @@
 //! The APDU channel, one layer for every transport: case encoding, command
 //! chaining, `61xx` + GET RESPONSE and `6Cxx` re-issue. APDUs are traced on
-//! target [`APDU_TARGET`]; data of commands marked secret in `apdu-specs`
-//! (PIN, PUK, personalization) is never traced, only its length.
+//! target [`APDU_TARGET`]. Secrecy is a property of the data's type: a
+//! [`Payload::Secret`] command or response (PIN blocks, profiles, DECRYPT
+//! plaintext) is traced as its length only, re-issued or not.
+//!
+//! A command that spends value ([`CommandSpec::is_value`]) is sent once:
+//! it is never re-issued on `6Cxx`, and any failure after it reached the
+//! transport is [`MeterError::OutcomeUnknown`], for the caller to read the
+//! registers or the audit log back.
 
-use crate::error::{MeterError, ProtocolError};
-use crate::transport::Transaction;
+use crate::error::{Ambiguity, MeterError, ProtocolError};
+use crate::secret::{Payload, SecretBytes};
+use crate::transport::{Transaction, TransportError};
 use apdu_specs::capdu;
-use apdu_specs::commands::{self, CLA_CHAIN, ins};
+use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, ins};
 use apdu_specs::sw::Sw;
-use zeroize::Zeroizing;
 
 /// `tracing` target of the APDU trace.
 pub const APDU_TARGET: &str = "pcmeter::apdu";
@@ -27,21 +33,41 @@ pub struct Command {
     pub p1: u8,
     /// P2.
     pub p2: u8,
-    /// Data field (wiped on drop: it may hold a PIN).
-    pub data: Zeroizing<Vec<u8>>,
+    /// Data field, public or secret.
+    pub data: Payload,
     /// Ne: 0 when no response data is expected.
     pub ne: usize,
+    /// The response data is secret (DECRYPT plaintext): it comes back as
+    /// [`Payload::Secret`] and is never traced.
+    pub secret_response: bool,
 }
 
 impl Command {
     /// A command with no data and no response data.
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
-        Self { cla, ins, p1, p2, data: Zeroizing::new(Vec::new()), ne: 0 }
+        Self { cla, ins, p1, p2, data: Payload::Public(Vec::new()), ne: 0, secret_response: false }
     }
 
-    /// Sets the data field.
+    /// Sets public data. A command whose table entry marks its data secret
+    /// keeps it secret all the same.
     pub fn data(mut self, data: &[u8]) -> Self {
-        self.data = Zeroizing::new(data.to_vec());
+        self.data = if self.spec().is_some_and(|s| s.secret_data) {
+            Payload::Secret(SecretBytes::copy_from(data))
+        } else {
+            Payload::Public(data.to_vec())
+        };
+        self
+    }
+
+    /// Sets secret data (PIN blocks, profiles, keys): never traced.
+    pub fn secret_data(mut self, data: SecretBytes) -> Self {
+        self.data = Payload::Secret(data);
+        self
+    }
+
+    /// Marks the response data secret: never traced.
+    pub fn secret_response(mut self) -> Self {
+        self.secret_response = true;
         self
     }
 
@@ -51,8 +77,18 @@ impl Command {
         self
     }
 
-    fn secret(&self) -> bool {
-        commands::by_ins(self.ins).is_some_and(|s| s.secret_data)
+    fn spec(&self) -> Option<&'static CommandSpec> {
+        commands::by_ins(self.ins)
+    }
+
+    fn header(&self) -> [u8; 4] {
+        [self.cla, self.ins, self.p1, self.p2]
+    }
+
+    /// The encoded APDU carrying `part`, as secret as the command's data.
+    fn encode(&self, header: [u8; 4], part: &[u8], ne: usize) -> Result<Payload, ProtocolError> {
+        let apdu = capdu::encode(header, part, ne, false)?;
+        Ok(if self.data.is_secret() { Payload::Secret(SecretBytes::new(apdu)) } else { Payload::Public(apdu) })
     }
 }
 
@@ -85,84 +121,135 @@ impl Default for ChannelConfig {
 }
 
 /// A response: data and final status word.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Response {
-    /// Data (all parts joined).
-    pub data: Vec<u8>,
+    /// Data (all parts joined), secret when the command said so.
+    pub data: Payload,
     /// Final status word.
     pub sw: Sw,
 }
 
-fn trace_command(apdu: &[u8], secret: bool) {
-    if secret {
-        let header = apdu.get(..4).unwrap_or(apdu);
-        tracing::debug!(target: APDU_TARGET, "> {} <{} bytes redacted>", hex::encode_upper(header), apdu.len().saturating_sub(4));
-    } else {
-        tracing::debug!(target: APDU_TARGET, "> {}", hex::encode_upper(apdu));
+/// Traces a C-APDU; secret data shows as its length only.
+fn trace_command(apdu: &Payload) {
+    match apdu {
+        Payload::Public(bytes) => tracing::debug!(target: APDU_TARGET, "> {}", hex::encode_upper(bytes)),
+        Payload::Secret(secret) => {
+            let header = secret.get(..4).map(hex::encode_upper).unwrap_or_default();
+            tracing::debug!(target: APDU_TARGET, "> {header} <{} bytes redacted>", secret.len().saturating_sub(4));
+        }
     }
 }
 
-fn send<X: Transaction + ?Sized>(tx: &mut X, apdu: &[u8], secret: bool, ne: usize) -> Result<Response, MeterError> {
-    trace_command(apdu, secret);
-    let raw = tx.transmit(apdu)?;
-    tracing::debug!(target: APDU_TARGET, "< {}", hex::encode_upper(&raw));
-    let split = raw.len().checked_sub(2).ok_or(ProtocolError::ShortResponse(raw.len()))?;
-    let (data, sw) = raw.split_at(split);
-    let allowed = if ne == 0 { 0 } else { ne };
-    if data.len() > allowed {
+/// Traces an R-APDU; secret data shows as its length only.
+fn trace_response(data: &Payload, sw: Sw) {
+    match data {
+        Payload::Public(bytes) => tracing::debug!(target: APDU_TARGET, "< {}{:04X}", hex::encode_upper(bytes), sw.0),
+        Payload::Secret(secret) => {
+            tracing::debug!(target: APDU_TARGET, "< <{} bytes redacted> {:04X}", secret.len(), sw.0)
+        }
+    }
+}
+
+/// One C-APDU out, one R-APDU back, checked against `ne`.
+fn send<X: Transaction + ?Sized>(
+    tx: &mut X,
+    apdu: &Payload,
+    ne: usize,
+    secret_response: bool,
+) -> Result<Response, MeterError> {
+    trace_command(apdu);
+    let raw = SecretBytes::new(tx.transmit(apdu.expose())?);
+    let Some(split) = raw.len().checked_sub(2) else {
+        tracing::debug!(target: APDU_TARGET, "< <{} bytes: no status word>", raw.len());
+        return Err(ProtocolError::ShortResponse(raw.len()).into());
+    };
+    let (bytes, sw) = raw.split_at(split);
+    let sw = Sw(u16::from_be_bytes([sw[0], sw[1]]));
+    let data =
+        if secret_response { Payload::Secret(SecretBytes::copy_from(bytes)) } else { Payload::Public(bytes.to_vec()) };
+    trace_response(&data, sw);
+    if data.len() > ne {
         return Err(ProtocolError::TooLong { got: data.len(), asked: ne }.into());
     }
-    Ok(Response { data: data.to_vec(), sw: Sw(u16::from_be_bytes([sw[0], sw[1]])) })
+    Ok(Response { data, sw })
 }
 
 fn ne_of(sw2: u8) -> usize {
     if sw2 == 0 { 256 } else { usize::from(sw2) }
 }
 
-/// Sends `cmd` in one transaction: chains long data, follows `61xx` and `6Cxx`.
-/// A refusal is returned as a `Response` with its SW, not as an error.
+/// Sends `cmd` in one transaction: chains long data, follows `61xx`, and
+/// re-issues a command that spends no value on `6Cxx`. A refusal is returned
+/// as a `Response` with its SW, not as an error; a value command answered
+/// `6Cxx`, or failing once its last block reached the transport, is
+/// [`MeterError::OutcomeUnknown`] and is not sent again.
 pub fn exchange<X: Transaction + ?Sized>(
     tx: &mut X,
     cmd: &Command,
     cfg: &ChannelConfig,
 ) -> Result<Response, MeterError> {
-    let secret = cmd.secret();
     let chunk = cfg.max_chunk.clamp(1, capdu::MAX_EXTENDED_DATA);
-    let mut parts: Vec<&[u8]> = cmd.data.chunks(chunk).collect();
+    let mut parts: Vec<&[u8]> = cmd.data.expose().chunks(chunk).collect();
     let last = parts.pop().unwrap_or(&[]);
+    // The card executes nothing before the last block: a failure here is no ambiguity.
     for part in parts {
-        let apdu = Zeroizing::new(
-            capdu::encode([cmd.cla | CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2], part, 0, false)
-                .map_err(ProtocolError::from)?,
-        );
-        let r = send(tx, &apdu, secret, 0)?;
+        let [cla, ins, p1, p2] = cmd.header();
+        let apdu = cmd.encode([cla | CLA_CHAIN, ins, p1, p2], part, 0)?;
+        let r = send(tx, &apdu, 0, false)?;
         if !r.sw.is_ok() {
             return Ok(r);
         }
     }
-    let header = [cmd.cla, cmd.ins, cmd.p1, cmd.p2];
+    let Some(spec) = cmd.spec().filter(|s| s.is_value()) else {
+        return final_exchange(tx, cmd, last, true, &mut 0);
+    };
+    let mut answered = 0;
+    match final_exchange(tx, cmd, last, false, &mut answered) {
+        Ok(r) if r.sw.sw1() == 0x6C => Err(unknown_outcome(spec, Ambiguity::WrongLe(r.sw))),
+        Ok(r) => Ok(r),
+        // PC/SC refuses to transmit on a handle with a pending reset: the command was not sent.
+        Err(e @ MeterError::Transport(TransportError::CardReset)) if answered == 0 => Err(e),
+        Err(MeterError::Transport(t)) => Err(unknown_outcome(spec, Ambiguity::Transport(t))),
+        Err(MeterError::Protocol(p)) => Err(unknown_outcome(spec, Ambiguity::Protocol(p))),
+        Err(other) => Err(other),
+    }
+}
+
+/// The last (or only) block and the rounds that follow it; `answered`
+/// counts the R-APDUs received. Without `may_reissue` a `6Cxx` answer is
+/// returned as it is.
+fn final_exchange<X: Transaction + ?Sized>(
+    tx: &mut X,
+    cmd: &Command,
+    last: &[u8],
+    may_reissue: bool,
+    answered: &mut usize,
+) -> Result<Response, MeterError> {
     let mut ne = cmd.ne;
-    let mut response = Response { data: Vec::new(), sw: Sw::OK };
-    let mut rounds = 0;
-    let mut apdu = Zeroizing::new(capdu::encode(header, last, ne, false).map_err(ProtocolError::from)?);
+    let mut response = Response { data: Payload::Public(Vec::new()), sw: Sw::OK };
+    if cmd.secret_response {
+        response.data = Payload::Secret(SecretBytes::default());
+    }
+    let mut apdu = cmd.encode(cmd.header(), last, ne)?;
     let mut reissued = false;
-    loop {
-        rounds += 1;
-        if rounds > MAX_ROUNDS || response.data.len() > commands::MAX_RESPONSE_DATA {
-            return Err(ProtocolError::Runaway.into());
-        }
-        let r = send(tx, &apdu, secret && !reissued && rounds == 1, ne)?;
-        response.data.extend_from_slice(&r.data);
+    for _ in 0..MAX_ROUNDS {
+        let r = send(tx, &apdu, ne, cmd.secret_response)?;
+        *answered += 1;
+        response.data.extend_from_slice(r.data.expose());
         response.sw = r.sw;
+        if response.data.len() > commands::MAX_RESPONSE_DATA {
+            break;
+        }
         match r.sw.sw1() {
+            0x6C if !may_reissue => return Ok(response),
             0x6C if !reissued && response.data.is_empty() => {
                 ne = ne_of(r.sw.sw2());
-                apdu = Zeroizing::new(capdu::encode(header, last, ne, false).map_err(ProtocolError::from)?);
+                apdu = cmd.encode(cmd.header(), last, ne)?;
                 reissued = true;
             }
             0x61 => {
                 ne = ne_of(r.sw.sw2());
-                apdu = Zeroizing::new(
+                apdu = Payload::Public(
                     capdu::encode([0x00, ins::GET_RESPONSE, 0, 0], &[], ne, false).map_err(ProtocolError::from)?,
                 );
                 reissued = true;
@@ -170,4 +257,11 @@ pub fn exchange<X: Transaction + ?Sized>(
             _ => return Ok(response),
         }
     }
+    Err(ProtocolError::Runaway.into())
+}
+
+/// The error for a value command whose outcome the host cannot know.
+fn unknown_outcome(spec: &CommandSpec, cause: Ambiguity) -> MeterError {
+    tracing::warn!(command = spec.name, %cause, "outcome unknown: not re-sent; read the registers and the audit log");
+    MeterError::OutcomeUnknown { command: spec.name, cause }
 }

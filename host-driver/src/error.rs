@@ -29,6 +29,22 @@ pub enum ProtocolError {
     Encode(#[from] apdu_specs::capdu::EncodeError),
 }
 
+/// Why the host cannot know whether a command that spends value was
+/// executed (and charged) on the card.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Ambiguity {
+    /// The card answered `6Cxx` (wrong Le): a card that checks Le only after
+    /// its commit may have charged already.
+    #[error("the card answered {0} (wrong Le)")]
+    WrongLe(Sw),
+    /// The transport failed once the command had been handed to it.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The card's answer broke the APDU protocol.
+    #[error(transparent)]
+    Protocol(ProtocolError),
+}
+
 /// Errors of the typed meter API.
 #[derive(Debug, thiserror::Error)]
 pub enum MeterError {
@@ -134,6 +150,23 @@ pub enum MeterError {
     /// but the PIN must be given again. Nothing was retried.
     #[error("the card was reset: PIN verification was lost, verify again")]
     PinStateLost,
+    /// A command that spends value may or may not have been executed and
+    /// charged. It was not sent again: read the registers and the audit log
+    /// (or the receipt) to learn what happened before trying again.
+    #[error(
+        "{command}: outcome unknown ({cause}); it was not sent again: read the registers and the audit log before retrying"
+    )]
+    OutcomeUnknown {
+        /// The command, as named in the command table.
+        command: &'static str,
+        /// Why the outcome is unknown.
+        #[source]
+        cause: Ambiguity,
+    },
+    /// A command with a secret response went through a public call; nothing
+    /// of the response is returned (use `Session::call_secret`).
+    #[error("the response is secret: use call_secret")]
+    SecretResponse,
     /// Transport failure.
     #[error(transparent)]
     Transport(#[from] TransportError),

@@ -4,7 +4,8 @@
 //! channel layer (encoding, chaining, `61xx`, `6Cxx`), a typed [`Meter`] API
 //! with typed errors that keep the status word, off-card verifiers and a
 //! Data Matrix renderer. APDUs are traced with `tracing` on target
-//! `pcmeter::apdu`, with PIN-bearing data redacted.
+//! `pcmeter::apdu`; secret data (PINs, profiles, DECRYPT plaintext) is typed
+//! secret and traced as its length only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,12 +17,14 @@ pub mod error;
 pub mod meter;
 pub mod pin;
 pub mod render;
+pub mod secret;
 pub mod simulated;
 pub mod transport;
 pub mod verify;
 
-pub use error::{MeterError, ProtocolError};
+pub use error::{Ambiguity, MeterError, ProtocolError};
 pub use meter::{Meter, PinStatus, PublicKeys, Session};
 pub use pin::Pin;
+pub use secret::{Payload, SecretBytes};
 pub use transport::in_process::{InProcessTransport, SharedCard};
 pub use transport::{Transaction, Transport, TransportError};

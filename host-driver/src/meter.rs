@@ -4,13 +4,20 @@
 //!
 //! After a card reset the meter reconnects and re-selects, then reports
 //! [`MeterError::PinStateLost`]: the PIN is never re-sent and nothing that
-//! spends value is retried. After an ambiguous failure of a value command,
-//! read the registers to learn what happened.
+//! spends value is retried. After an ambiguous failure of a value command
+//! ([`MeterError::OutcomeUnknown`]), read the registers to learn what
+//! happened.
+//!
+//! A verified PIN belongs to one host session: [`Meter::with_session`] and
+//! [`Session::end_session`] end it (the transport logs out and resets the
+//! card) before their transaction ends, and [`Meter::end_session`] ends it
+//! between calls.
 
 use crate::channel::{ChannelConfig, Command, exchange};
 use crate::error::MeterError;
 use crate::pin::Pin;
-use crate::transport::{Transport, TransportError};
+use crate::secret::{Payload, SecretBytes};
+use crate::transport::{Transaction, Transport, TransportError};
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
 use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
@@ -81,16 +88,38 @@ fn key65(bytes: &[u8], what: &'static str) -> Result<[u8; 65], FormatError> {
 }
 
 impl<'a, T: Transport + 'a> Session<'a, T> {
-    /// Sends a command; a non-9000 answer becomes a typed error.
+    /// Sends a command with a public response; a non-9000 answer becomes a
+    /// typed error. A command marked with a secret response is refused
+    /// ([`MeterError::SecretResponse`]): use [`Session::call_secret`].
     pub fn call(&mut self, cmd: Command) -> Result<Vec<u8>, MeterError> {
-        let r = exchange(&mut self.tx, &cmd, &self.config)?;
-        if r.sw.is_ok() { Ok(r.data) } else { Err(MeterError::from_sw(r.sw)) }
+        let (data, sw) = self.call_raw(cmd)?;
+        if sw.is_ok() { Ok(data) } else { Err(MeterError::from_sw(sw)) }
     }
 
-    /// Sends a command and returns the raw response and SW, whatever it is.
+    /// Sends a command whose response data is secret, and returns it as such.
+    pub fn call_secret(&mut self, cmd: Command) -> Result<SecretBytes, MeterError> {
+        let r = exchange(&mut self.tx, &cmd.secret_response(), &self.config)?;
+        match r.data {
+            _ if !r.sw.is_ok() => Err(MeterError::from_sw(r.sw)),
+            Payload::Secret(data) => Ok(data),
+            Payload::Public(data) => Ok(SecretBytes::new(data)),
+        }
+    }
+
+    /// Sends a command with a public response and returns the raw response
+    /// and SW, whatever it is.
     pub fn call_raw(&mut self, cmd: Command) -> Result<(Vec<u8>, Sw), MeterError> {
         let r = exchange(&mut self.tx, &cmd, &self.config)?;
-        Ok((r.data, r.sw))
+        match r.data {
+            Payload::Public(data) => Ok((data, r.sw)),
+            Payload::Secret(_) => Err(MeterError::SecretResponse),
+        }
+    }
+
+    /// Ends the host session before this transaction ends (the transport
+    /// logs out and resets the card), so no other client finds it verified.
+    pub fn end_session(self) -> Result<(), MeterError> {
+        Ok(self.tx.end_session()?)
     }
 
     /// SELECT the meter application.
@@ -101,7 +130,8 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// VERIFY the PIN.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN).data(pin.block().as_bytes())).map(drop)
+        let block = SecretBytes::copy_from(pin.block().as_bytes());
+        self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN).secret_data(block)).map(drop)
     }
 
     /// Whether the PIN is verified, and the tries left.
@@ -120,9 +150,9 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
     }
 
     fn change(&mut self, p2: u8, old: &Pin, new: &Pin) -> Result<(), MeterError> {
-        let mut data = zeroize::Zeroizing::new(old.block().as_bytes().to_vec());
+        let mut data = SecretBytes::copy_from(old.block().as_bytes());
         data.extend_from_slice(new.block().as_bytes());
-        self.call(Command::new(CLA_ISO, ins::CHANGE_REFERENCE_DATA, 0x00, p2).data(&data)).map(drop)
+        self.call(Command::new(CLA_ISO, ins::CHANGE_REFERENCE_DATA, 0x00, p2).secret_data(data)).map(drop)
     }
 
     /// CHANGE REFERENCE DATA for the PIN.
@@ -137,7 +167,7 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// RESET RETRY COUNTER with the PUK, optionally setting a new PIN.
     pub fn unblock_pin(&mut self, puk: &Pin, new_pin: Option<&Pin>) -> Result<(), MeterError> {
-        let mut data = zeroize::Zeroizing::new(puk.block().as_bytes().to_vec());
+        let mut data = SecretBytes::copy_from(puk.block().as_bytes());
         let p1 = match new_pin {
             Some(p) => {
                 data.extend_from_slice(p.block().as_bytes());
@@ -145,7 +175,7 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
             }
             None => 0x01,
         };
-        self.call(Command::new(CLA_ISO, ins::RESET_RETRY_COUNTER, p1, reference::PIN).data(&data)).map(drop)
+        self.call(Command::new(CLA_ISO, ins::RESET_RETRY_COUNTER, p1, reference::PIN).secret_data(data)).map(drop)
     }
 
     /// GET DATA of a tag.
@@ -193,9 +223,10 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         Ok(PublicKeys { device, postal })
     }
 
-    /// STORE DATA: loads a signed personalization profile.
+    /// STORE DATA: loads a signed personalization profile (PIN, PUK and keys: secret).
     pub fn personalize(&mut self, signed_profile: &[u8]) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::STORE_DATA, 0, 0).data(signed_profile)).map(drop)
+        let profile = SecretBytes::copy_from(signed_profile);
+        self.call(Command::new(CLA_PROPRIETARY, ins::STORE_DATA, 0, 0).secret_data(profile)).map(drop)
     }
 
     /// ACTIVATE (irreversible).
@@ -343,10 +374,9 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         self.call(Command::new(CLA_PROPRIETARY, ins::SIGN_DATA, 1, slot).data(digest).expect(NE_SHORT))
     }
 
-    /// DECRYPT an ECIES blob with an encryption slot.
-    pub fn decrypt(&mut self, slot: u8, blob: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::DECRYPT, 0, slot).data(blob).expect(NE_EXTENDED))
-            .map(zeroize::Zeroizing::new)
+    /// DECRYPT an ECIES blob with an encryption slot; the plaintext is secret.
+    pub fn decrypt(&mut self, slot: u8, blob: &[u8]) -> Result<SecretBytes, MeterError> {
+        self.call_secret(Command::new(CLA_PROPRIETARY, ins::DECRYPT, 0, slot).data(blob).expect(NE_EXTENDED))
     }
 
     /// REVOKE with an authority order; returns the card's signed confirmation.
@@ -419,6 +449,33 @@ impl<T: Transport> Meter<T> {
     pub fn transaction(&mut self) -> Result<Session<'_, T>, MeterError> {
         let config = self.config;
         Ok(Session { tx: self.transport.begin()?, config })
+    }
+
+    /// Runs `f` in one transaction that ends the host session: whatever `f`
+    /// returns, the session ends (logout, reset) before the transaction
+    /// ends. `f`'s error comes first; then the session end's.
+    pub fn with_session<R>(
+        &mut self,
+        f: impl FnOnce(&mut Session<'_, T>) -> Result<R, MeterError>,
+    ) -> Result<R, MeterError> {
+        let result = match self.transaction() {
+            Ok(mut s) => {
+                let result = f(&mut s);
+                let ended = s.end_session();
+                result.and_then(|r| ended.map(|()| r))
+            }
+            Err(e) => Err(e),
+        };
+        self.settle(result)
+    }
+
+    /// Ends the host session between calls, inside a transaction of its own.
+    pub fn end_session(mut self) -> Result<(), MeterError> {
+        let result = self.transaction().and_then(Session::end_session);
+        match result {
+            Err(MeterError::Transport(e)) if crate::transport::session_state_is_gone(&e) => Ok(()),
+            other => other,
+        }
     }
 
     /// SELECT, remembering the FCI.
@@ -516,7 +573,7 @@ impl<T: Transport> Meter<T> {
         /// A signature on a digest.
         fn sign_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
         /// A decryption.
-        fn decrypt(slot: u8, blob: &[u8]) -> zeroize::Zeroizing<Vec<u8>>;
+        fn decrypt(slot: u8, blob: &[u8]) -> SecretBytes;
         /// A revocation order.
         fn revoke(order: &[u8]) -> Vec<u8>;
     }

@@ -146,8 +146,11 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
         let pin_digits = "123456";
         drop(up.meter);
         let per_client = 10;
+        // A client that ends its session resets the card: both finish before either ends.
+        let finished = std::sync::Arc::new(std::sync::Barrier::new(2));
         let handles: Vec<_> = (0..2)
             .map(|_| {
+                let finished = std::sync::Arc::clone(&finished);
                 std::thread::spawn(move || {
                     let mut meter =
                         Meter::connect(host_driver::transport::pcsc::PcscTransport::connect(READER, false).unwrap())
@@ -166,6 +169,7 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
                         assert_eq!(after - before, 3, "another client's APDUs interleaved inside a transaction");
                         s.logout().unwrap();
                     }
+                    finished.wait();
                     printed
                 })
             })

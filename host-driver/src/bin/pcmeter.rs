@@ -1,4 +1,14 @@
 //! `pcmeter`: the PCMeter command-line tool.
+//!
+//! Session end: `print` verifies the PIN, prints and ends the host session
+//! (logout, then a card reset) inside one PC/SC transaction, and every
+//! connection resets the card when it is dropped, on every return path,
+//! errors and panics included. On SIGINT or SIGTERM the process exits at
+//! once: pcscd then resets the card if the process held the transaction
+//! (the only time the card is verified for it), as it does on SIGKILL.
+//!
+//! Indicia are checked against trust material the user supplies (postal
+//! public key or MAC key), never against a key read from the same card.
 
 use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::mailpiece::{MailPiece, postcode};
@@ -6,11 +16,12 @@ use clap::{Parser, Subcommand};
 use host_driver::demo::money;
 use host_driver::render;
 use host_driver::transport::pcsc::{open_meter, survey};
-use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
+use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use host_driver::{Meter, Pin, Transport};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(name = "pcmeter", version, about = "PCMeter: a postage and certificate meter on a smart card")]
@@ -47,7 +58,8 @@ enum Cmd {
     Registers,
     /// Read and verify the audit log.
     Audit,
-    /// Print an indicium (PIN from $PCMETER_PIN or one line of standard input).
+    /// Print an indicium (PIN from $PCMETER_PIN or one line of standard input);
+    /// with a postal or MAC key, check it before writing the label.
     Print {
         /// Rate class.
         #[arg(long)]
@@ -67,18 +79,16 @@ enum Cmd {
         /// Data Matrix output (.png or .svg).
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
     },
-    /// Verify an indicium offline.
+    /// Verify an indicium offline against a key you trust.
     Verify {
         /// Indicium bytes, hex.
         #[arg(long)]
         indicium: String,
-        /// Postal public key (65 bytes, hex) for ECDSA indicia.
-        #[arg(long, conflicts_with = "mac_key")]
-        postal_key: Option<String>,
-        /// Diversified meter MAC key (32 bytes, hex) for HMAC indicia.
-        #[arg(long)]
-        mac_key: Option<String>,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Render indicium bytes as a Data Matrix (PNG or SVG by extension).
     Render {
@@ -91,9 +101,58 @@ enum Cmd {
     },
 }
 
+/// Trust material for indicia, obtained from the postal authority: never a
+/// key read from the meter that made the indicium.
+#[derive(clap::Args)]
+struct Trust {
+    /// Postal public key (65 bytes, hex) for ECDSA indicia.
+    #[arg(long, conflicts_with_all = ["postal_key_file", "mac_key", "mac_key_file"])]
+    postal_key: Option<String>,
+    /// File holding the postal public key (hex).
+    #[arg(long, conflicts_with_all = ["mac_key", "mac_key_file"])]
+    postal_key_file: Option<PathBuf>,
+    /// Meter MAC key (32 bytes, hex) for HMAC indicia; --mac-key-file keeps it off the command line.
+    #[arg(long, conflicts_with = "mac_key_file")]
+    mac_key: Option<String>,
+    /// File holding the meter MAC key (hex) for HMAC indicia.
+    #[arg(long)]
+    mac_key_file: Option<PathBuf>,
+}
+
+/// A key the user trusts.
+enum TrustedKey {
+    Ecdsa([u8; 65]),
+    Mac(Zeroizing<[u8; 32]>),
+}
+
+impl Trust {
+    /// The key given, if any.
+    fn key(&self) -> Result<Option<TrustedKey>, String> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        Ok(match (&self.postal_key, &self.postal_key_file, &self.mac_key, &self.mac_key_file) {
+            (Some(text), ..) => Some(TrustedKey::Ecdsa(decode_hex(text, "postal key")?)),
+            (_, Some(path), ..) => Some(TrustedKey::Ecdsa(decode_hex(&read(path)?, "postal key")?)),
+            (_, _, Some(text), _) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(text, "MAC key")?))),
+            (_, _, _, Some(path)) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(&read(path)?, "MAC key")?))),
+            _ => None,
+        })
+    }
+}
+
+impl TrustedKey {
+    fn verify(&self, indicium: &[u8]) -> Result<apdu_specs::indicium::IndiciumBody, VerifyError> {
+        match self {
+            Self::Ecdsa(k) => verify_indicium(indicium, IndiciumKey::Ecdsa(k)),
+            Self::Mac(k) => verify_indicium(indicium, IndiciumKey::Mac(k)),
+        }
+    }
+}
+
 fn decode_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
-    let v = hex::decode(text.trim()).map_err(|e| format!("{what}: {e}"))?;
-    v.try_into().map_err(|_| format!("{what}: expected {N} bytes"))
+    let v = Zeroizing::new(hex::decode(text.trim()).map_err(|e| format!("{what}: {e}"))?);
+    v.as_slice().try_into().map_err(|_| format!("{what}: expected {N} bytes"))
 }
 
 fn write_symbol(out: &PathBuf, bytes: &[u8]) -> Result<(), String> {
@@ -196,7 +255,7 @@ fn run(cli: Cli) -> Result<(), String> {
             verify_audit_chain(&head, &records).map_err(|e| e.to_string())?;
             println!("{} records, chain verified, head {}", head.records, hex::encode(head.hash));
         }
-        Cmd::Print { class, weight, from, to, date, out } => {
+        Cmd::Print { class, weight, from, to, date, out, trust } => {
             let piece = MailPiece {
                 rate_class: *class,
                 weight_grams: *weight,
@@ -204,28 +263,37 @@ fn run(cli: Cli) -> Result<(), String> {
                 origin: postcode(from).ok_or("--from: up to 5 letters or digits")?,
                 destination: postcode(to).ok_or("--to: up to 5 letters or digits")?,
             };
+            let trusted = trust.key()?;
             let pin = read_pin()?;
             let mut m = meter(&cli)?;
-            let mut s = m.transaction().map_err(|e| e.to_string())?;
-            s.verify_pin(&pin).map_err(|e| e.to_string())?;
-            let ind = s.print_indicium(&piece).map_err(|e| e.to_string())?;
-            let keys = s.public_keys().map_err(|e| e.to_string())?;
-            drop(s);
-            if let Some(k) = keys.postal {
-                verify_indicium(&ind, IndiciumKey::Ecdsa(&k)).map_err(|e| format!("indicium does not verify: {e}"))?;
+            // VERIFY, PRINT and the session end in one transaction: no other client sees the PIN verified.
+            let ind = m
+                .with_session(|s| {
+                    s.verify_pin(&pin)?;
+                    s.print_indicium(&piece)
+                })
+                .map_err(|e| e.to_string())?;
+            match &trusted {
+                Some(key) => {
+                    key.verify(&ind).map_err(|e| {
+                        format!(
+                            "the indicium does not verify against the key you gave ({e}); it was charged: \
+                             keep its bytes for the postal authority: {}",
+                            hex::encode_upper(&ind)
+                        )
+                    })?;
+                    eprintln!("verified against the key you gave");
+                }
+                None => eprintln!("not verified: give --postal-key(-file) or --mac-key-file to check the indicium"),
             }
             write_symbol(out, &ind)?;
             println!("{}", hex::encode_upper(&ind));
             eprintln!("wrote {}", out.display());
         }
-        Cmd::Verify { indicium, postal_key, mac_key } => {
+        Cmd::Verify { indicium, trust } => {
             let bytes = hex::decode(indicium.trim()).map_err(|e| format!("indicium: {e}"))?;
-            let body = match (postal_key, mac_key) {
-                (Some(k), None) => verify_indicium(&bytes, IndiciumKey::Ecdsa(&decode_hex::<65>(k, "postal key")?)),
-                (None, Some(k)) => verify_indicium(&bytes, IndiciumKey::Mac(&decode_hex::<32>(k, "MAC key")?)),
-                _ => return Err(String::from("give --postal-key or --mac-key")),
-            }
-            .map_err(|e| format!("NOT VALID: {e}"))?;
+            let key = trust.key()?.ok_or("give --postal-key, --postal-key-file, --mac-key or --mac-key-file")?;
+            let body = key.verify(&bytes).map_err(|e| format!("NOT VALID: {e}"))?;
             println!("valid indicium: {body:#?}");
         }
         Cmd::Render { indicium, out } => {
@@ -237,11 +305,31 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// SIGINT and SIGTERM end the process at once, with the conventional
+/// status. A verified PIN exists only inside the transaction of `print`, and
+/// pcscd resets the card when a process dies holding a transaction.
+fn exit_on_signals() -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("signal handler: {e}"))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            eprintln!("pcmeter: interrupted (signal {signal}): the card session ends with this process");
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let Err(e) = exit_on_signals() {
+        eprintln!("pcmeter: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

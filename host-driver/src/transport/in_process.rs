@@ -65,6 +65,7 @@ impl<S: Store> InProcessTransport<S> {
 /// A transaction holding the card lock.
 pub struct InProcessTransaction<'a, S: Store> {
     guard: MutexGuard<'a, SharedCard<S>>,
+    seen: &'a mut u64,
 }
 
 impl<S: Store> Transport for InProcessTransport<S> {
@@ -81,7 +82,7 @@ impl<S: Store> Transport for InProcessTransport<S> {
         if !guard.card.is_powered() {
             return Err(TransportError::CardAbsent);
         }
-        Ok(InProcessTransaction { guard })
+        Ok(InProcessTransaction { guard, seen: &mut self.seen })
     }
 
     fn reconnect(&mut self) -> Result<(), TransportError> {
@@ -106,5 +107,13 @@ impl<S: Store> Transaction for InProcessTransaction<'_, S> {
             SimError::PoweredOff => TransportError::CardRemoved,
             SimError::Load(err) => TransportError::Other(err.to_string()),
         })
+    }
+
+    /// Resets the shared card (other connections see the reset); this
+    /// connection stays usable without a reconnect.
+    fn end_session(mut self) -> Result<(), TransportError> {
+        self.guard.reset().map_err(|_| TransportError::CardRemoved)?;
+        *self.seen = self.guard.generation;
+        Ok(())
     }
 }

@@ -1,11 +1,29 @@
 //! PC/SC transport (crate `pcsc`, pcsc-lite on Linux). Each [`Transaction`]
 //! is one `SCardBeginTransaction` scope. Buffers are sized for extended
-//! APDUs. Disconnecting leaves the card as it is (`SCARD_LEAVE_CARD`), so one
-//! client going away never resets another client's session.
+//! APDUs.
+//!
+//! Session end: a connection that has sent anything ends its host session
+//! when it is dropped (or explicitly, [`Transport::end_session`]): inside a
+//! transaction of its own, so after any other client's transaction, it
+//! sends a logout (VERIFY FF 81) and reconnects with `SCARD_RESET_CARD`,
+//! and the next client finds the card unverified and unselected. A [`Transaction::end_session`] does the same
+//! before its transaction ends, so the verified state never exists outside a
+//! transaction this process holds.
+//!
+//! A client that dies without ending its session (SIGKILL): pcsc-lite
+//! (`MSGRemoveContext`) resets the card for it only when the dead client held
+//! the transaction at that moment, and otherwise disconnects with
+//! `SCARD_LEAVE_CARD`. A verified state kept between transactions would
+//! survive such a death, which is why the CLI verifies, works and ends the
+//! session within one transaction.
 
-use super::{Transaction, Transport, TransportError};
+use super::{Transaction, Transport, TransportError, session_state_is_gone};
+use apdu_specs::commands::{CLA_ISO, ins, reference};
 use pcsc::{Card, Context, Disposition, Error as PcscError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 use std::ffi::CString;
+
+/// VERIFY FF 81: drops the PIN verification.
+const LOGOUT: [u8; 4] = [CLA_ISO, ins::VERIFY, 0xFF, reference::PIN];
 
 /// Maps a PC/SC error to a transport error.
 pub fn map_error(e: PcscError) -> TransportError {
@@ -38,6 +56,8 @@ pub struct PcscTransport {
     reader: CString,
     mode: ShareMode,
     buf: Vec<u8>,
+    /// A transaction began since the session was last ended.
+    session_open: bool,
 }
 
 impl PcscTransport {
@@ -54,7 +74,7 @@ impl PcscTransport {
         let reader = CString::new(reader).map_err(|_| TransportError::ReaderNotFound(reader.to_owned()))?;
         let mode = if exclusive { ShareMode::Exclusive } else { ShareMode::Shared };
         let card = ctx.connect(&reader, mode, Protocols::ANY).map_err(map_error)?;
-        Ok(Self { ctx, card: Some(card), reader, mode, buf: vec![0u8; MAX_BUFFER_SIZE_EXTENDED] })
+        Ok(Self { ctx, card: Some(card), reader, mode, buf: vec![0u8; MAX_BUFFER_SIZE_EXTENDED], session_open: false })
     }
 
     /// The reader name.
@@ -64,9 +84,17 @@ impl PcscTransport {
 }
 
 impl Drop for PcscTransport {
+    /// Ends the session (logout and reset) if one is open, then disconnects.
     fn drop(&mut self) {
-        if let Some(card) = self.card.take() {
-            let _ = card.disconnect(Disposition::LeaveCard);
+        if self.session_open
+            && let Err(e) = self.end_session()
+        {
+            tracing::warn!(reader = %self.reader(), "could not end the card session: {e}");
+        }
+        if let Some(card) = self.card.take()
+            && let Err((_, e)) = card.disconnect(Disposition::LeaveCard)
+        {
+            tracing::debug!(reader = %self.reader(), "disconnect: {e}");
         }
     }
 }
@@ -75,6 +103,8 @@ impl Drop for PcscTransport {
 pub struct PcscTransaction<'a> {
     tx: pcsc::Transaction<'a>,
     buf: &'a mut [u8],
+    mode: ShareMode,
+    session_open: &'a mut bool,
 }
 
 impl Transport for PcscTransport {
@@ -83,7 +113,8 @@ impl Transport for PcscTransport {
     fn begin(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction2().map_err(|(_, e)| map_error(e))?;
-        Ok(PcscTransaction { tx, buf: &mut self.buf })
+        self.session_open = true;
+        Ok(PcscTransaction { tx, buf: &mut self.buf, mode: self.mode, session_open: &mut self.session_open })
     }
 
     fn reconnect(&mut self) -> Result<(), TransportError> {
@@ -103,11 +134,38 @@ impl Transport for PcscTransport {
     fn reader_name(&self) -> String {
         self.reader()
     }
+
+    fn end_session(&mut self) -> Result<(), TransportError> {
+        let e = match self.begin() {
+            Ok(tx) => return tx.end_session(),
+            Err(e) => e,
+        };
+        if !session_state_is_gone(&e) {
+            return Err(e);
+        }
+        self.session_open = false;
+        Ok(())
+    }
 }
 
 impl Transaction for PcscTransaction<'_> {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.tx.transmit(capdu, self.buf).map(<[u8]>::to_vec).map_err(map_error)
+    }
+
+    /// A logout (VERIFY FF 81), then `SCardReconnect(SCARD_RESET_CARD)`
+    /// while the transaction still holds the card, then
+    /// `SCardEndTransaction`. A card that no longer answers the logout is not
+    /// reset: it is gone (a reset of a vanished card can leave the reader
+    /// unusable), and it keeps nothing of the session.
+    fn end_session(mut self) -> Result<(), TransportError> {
+        self.transmit(&LOGOUT)?;
+        self.tx.reconnect(self.mode, Protocols::ANY, Disposition::ResetCard).map_err(map_error)?;
+        *self.session_open = false;
+        if let Err((_, e)) = self.tx.end(Disposition::LeaveCard) {
+            tracing::debug!("end of transaction after the reset: {e}");
+        }
+        Ok(())
     }
 }
 
