@@ -137,7 +137,7 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     let mut meter = Meter::connect(rig.transport()).unwrap();
     let up = bring_up(&mut meter, &keys, &opts).unwrap();
     let mut ca = pki::ca_for(&keys);
-    pki::register(&ca, &mut meter);
+    pki::register(&mut ca, &mut meter);
     meter.verify_pin(&up.pin).unwrap();
     pki::certified(&mut meter, &mut ca, slots::SIGNATURE, Usage::Signature).unwrap();
     meter.logout().unwrap();
