@@ -139,6 +139,7 @@ impl<P: Platform> Applet<P> {
         };
         let mut core = Core { platform, state, session: Session::default(), hash: None };
         core.check_registers_at_power_on()?;
+        core.finish_tamper_scrub();
         Ok(Self { iso: IsoLayer::default(), core })
     }
 
