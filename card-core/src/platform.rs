@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// A P-256 private scalar, big-endian. Wiped on drop; never leaves the card.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretKey(pub [u8; 32]);
 
 impl core::fmt::Debug for SecretKey {

@@ -64,33 +64,46 @@ fn attack_private_keys_never_appear_in_any_response() {
     }
 }
 
-/// Attack: timing side channels on PIN and MAC comparisons. A lint-style
-/// check of the sources: the comparisons go through `subtle`'s `ct_eq`, and
-/// no reference data is compared with `==`.
-#[test]
-fn attack_timing_compares_are_constant_time() {
-    let pin = include_str!("../../card-core/src/handlers/pin.rs");
-    let compare = pin.split("fn blocks_match").nth(1).expect("blocks_match exists");
-    let body = &compare[..compare.find("\n}").unwrap()];
-    assert!(body.contains("ct_eq"), "PIN comparison must use subtle::ConstantTimeEq");
-    assert!(
-        pin.contains("blocks_match(pins.reference(which), candidate.as_bytes())"),
-        "the PIN check goes through blocks_match"
-    );
-    for (name, src) in [
-        ("card-core/src/handlers/pin.rs", pin),
-        ("card-core/src/handlers/indicium.rs", include_str!("../../card-core/src/handlers/indicium.rs")),
-        ("card-core/src/applet.rs", include_str!("../../card-core/src/applet.rs")),
-    ] {
-        for (i, line) in src.lines().enumerate() {
-            let l = line.replace(' ', "");
-            let bad = ["pin==", "puk==", "==candidate", ".pin==", "mac==", "==mac"].iter().any(|p| l.contains(p));
-            assert!(!bad, "{name}:{}: reference data compared with ==: {line}", i + 1);
-        }
-    }
-    let verify = include_str!("../../host-driver/src/verify.rs");
-    assert!(verify.contains("ct_eq(ind.authenticator)"), "the host compares MACs in constant time");
+/// Fails to compile when a listed type implements `PartialEq`.
+///
+/// For each type, a probe trait gets two blanket impls: one for every type
+/// (parameter `()`), one for types with `PartialEq` (parameter
+/// `HasPartialEq`). Naming the probe's item with the parameter left to
+/// inference resolves only while exactly one impl applies.
+macro_rules! assert_no_partial_eq {
+    ($($secret:ty),+ $(,)?) => {$(
+        const _: fn() = || {
+            trait Probe<Which> {
+                fn item() {}
+            }
+            impl<T: ?Sized> Probe<()> for T {}
+            struct HasPartialEq;
+            impl<T: ?Sized + PartialEq> Probe<HasPartialEq> for T {}
+            let _ = <$secret as Probe<_>>::item;
+        };
+    )+};
 }
+
+// Attack: timing side channels on secrets. A secret that cannot be compared
+// with `==` can only be compared through `subtle` (constant time): the card's
+// and the host's secret types (keys, PINs, PIN blocks, MAC keys, and the
+// payloads that carry them) have no `PartialEq`, checked when this file
+// compiles.
+assert_no_partial_eq!(
+    card_core::SecretKey,
+    card_core::state::Secrets,
+    card_core::state::PinState,
+    card_core::state::Slot,
+    card_core::command::Command,
+    card_core::command::VerifyOp,
+    apdu_specs::pin::PinBlock,
+    apdu_specs::perso::Profile,
+    host_driver::Pin,
+    host_driver::channel::Command,
+    host_driver::certificates::DeliveryKey,
+    authority::MasterMacKey,
+    authority::SigningKeyPair,
+);
 
 /// Attack: GET RESPONSE without a pending response, and a pending response
 /// carried across another command.
