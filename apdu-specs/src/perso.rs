@@ -107,8 +107,9 @@ impl fmt::Debug for CardSerial {
     }
 }
 
-/// A decoded personalization profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decoded personalization profile. It carries the PIN, the PUK and the
+/// MAC key, so it has no `PartialEq`.
+#[derive(Debug, Clone)]
 pub struct Profile {
     /// Meter ID.
     pub meter_id: [u8; 12],

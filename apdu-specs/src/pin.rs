@@ -13,7 +13,7 @@ pub const PIN_MAX_DIGITS: usize = 12;
 
 /// A validated format-2 PIN block. Its `Debug` never shows the digits, and
 /// its bytes are wiped on drop.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PinBlock([u8; PIN_BLOCK_LEN]);
 
 impl PinBlock {

@@ -158,6 +158,7 @@ impl<P: Platform> Applet<P> {
         };
         let mut core = Core { platform, state, session: Session::default(), hash: None };
         core.check_registers_at_power_on()?;
+        core.finish_tamper_scrub();
         Ok(Self { iso: IsoLayer::default(), core })
     }
 
@@ -338,7 +339,7 @@ impl<P: Platform> Handler for Core<P> {
 
     fn handle(&mut self, _spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
         let cmd = Command::parse(req)?;
-        let status_only = cmd == Command::GetData(tags::STATUS) || matches!(cmd, Command::Select { .. });
+        let status_only = matches!(cmd, Command::GetData(tags::STATUS) | Command::Select { .. });
         if self.state.card.lifecycle == Lifecycle::Terminated && !status_only {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }

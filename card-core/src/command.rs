@@ -22,8 +22,8 @@ pub enum Reference {
     Puk,
 }
 
-/// What VERIFY was asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What VERIFY was asked to do (it may carry a PIN block: no `PartialEq`).
+#[derive(Debug, Clone)]
 pub enum VerifyOp {
     /// Compare a PIN.
     Check(PinBlock),
@@ -33,8 +33,8 @@ pub enum VerifyOp {
     Logout,
 }
 
-/// A parsed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed command (it may carry PIN blocks: no `PartialEq`).
+#[derive(Debug, Clone)]
 pub enum Command {
     /// SELECT by AID.
     Select {

@@ -7,7 +7,7 @@ use apdu_specs::p256_signature;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// A P-256 private scalar, big-endian. Wiped on drop; never leaves the card.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SecretKey(pub [u8; 32]);
 
 impl core::fmt::Debug for SecretKey {
@@ -239,6 +239,13 @@ pub trait Store {
     fn read(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Atomically and durably applies every write of `set`.
     fn commit(&mut self, set: &WriteSet) -> Result<(), StoreError>;
+    /// Removes every overwritten or deleted value from the medium, so that
+    /// only the committed state remains (after tamper, no old key or PIN
+    /// byte may survive). Atomic like `commit`; a store that keeps no
+    /// history has nothing to do.
+    fn discard_history(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Everything the applet needs from its device.

@@ -254,7 +254,7 @@ impl Secrets {
 }
 
 /// PIN and PUK with their counters.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct PinState {
     /// PIN block.
     pub pin: [u8; 8],

@@ -281,7 +281,8 @@ fn resolve(addr: &str) -> Result<SocketAddr, VpcdError> {
 }
 
 /// Serves `card` to vpcd at `addr` until [`Control::stop`]. Reconnects when
-/// pcscd restarts or the connection drops; a removed card powers off.
+/// pcscd restarts or the connection drops; a removed card powers off, and a
+/// card (re)inserted powers on.
 pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, control: &Control) -> Result<(), VpcdError> {
     let target = resolve(addr)?;
     let mut backoff = Duration::from_millis(50);
@@ -295,6 +296,13 @@ pub fn serve<C: VirtualCard>(card: &mut C, addr: &str, control: &Control) -> Res
                 backoff = Duration::from_millis(50);
                 control.sessions.fetch_add(1, Ordering::SeqCst);
                 tracing::info!(%target, "connected to vpcd: card inserted");
+                // A card put in a reader is powered by it. vpcd sends no power-on
+                // when it takes a card back after dropping its connection (for
+                // example an APDU too long for a frame), and pcscd sends none
+                // when it never polled the reader while the card was out: it
+                // still believes the card powered. The card powers on (a cold
+                // reset: no session survives the drop) so that it answers at once.
+                card.power_on();
                 let result = session(card, &mut stream, control);
                 let _ = stream.shutdown(std::net::Shutdown::Both);
                 card.power_off();
@@ -332,6 +340,66 @@ mod tests {
         assert_eq!(e.apdu(&[0x80, 0x01, 0, 0, 0x00]).len(), 258);
         assert_eq!(e.apdu(&[0x80, 0x01, 0, 0]).len(), 2);
         assert_eq!(e.apdu(&[0x80, 0x01, 0, 0, 0x00, 0x10, 0x00]).len(), 4098);
+    }
+
+    /// Answers `9000` when powered and `6F00` (mute) when not.
+    #[derive(Default)]
+    struct PowerProbe {
+        powered: bool,
+    }
+
+    impl VirtualCard for PowerProbe {
+        fn power_on(&mut self) {
+            self.powered = true;
+        }
+        fn power_off(&mut self) {
+            self.powered = false;
+        }
+        fn reset(&mut self) {}
+        fn atr(&self) -> Vec<u8> {
+            atr()
+        }
+        fn apdu(&mut self, _capdu: &[u8]) -> Vec<u8> {
+            if self.powered { vec![0x90, 0x00] } else { vec![0x6F, 0x00] }
+        }
+    }
+
+    /// What vpcd does: ask for the ATR (its presence check), then send an APDU.
+    fn presence_then_select(stream: &mut TcpStream, power_on_first: bool) -> Vec<u8> {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write_frame(stream, &[0x04]).unwrap();
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).unwrap();
+        let mut atr = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut atr).unwrap();
+        if power_on_first {
+            write_frame(stream, &[0x01]).unwrap();
+        }
+        write_frame(stream, &[0x00, 0xA4, 0x04, 0x00, 0x00]).unwrap();
+        stream.read_exact(&mut len).unwrap();
+        let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut answer).unwrap();
+        answer
+    }
+
+    /// vpcd drops the card's connection (an APDU too long for a frame) and
+    /// takes it back at its next presence poll; pcscd, which never saw the
+    /// card leave, sends no power-on. The card must answer, not stay mute.
+    #[test]
+    fn a_card_taken_back_by_vpcd_answers_without_a_new_power_on() {
+        let vpcd = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = vpcd.local_addr().unwrap().to_string();
+        let control = Control::default();
+        let stopper = control.clone();
+        let server = std::thread::spawn(move || serve(&mut PowerProbe::default(), &addr, &control));
+        let (mut first, _) = vpcd.accept().unwrap();
+        assert_eq!(presence_then_select(&mut first, true), [0x90, 0x00]);
+        drop(first);
+        let (mut second, _) = vpcd.accept().unwrap();
+        assert_eq!(presence_then_select(&mut second, false), [0x90, 0x00], "the card came back mute");
+        stopper.stop();
+        drop(second);
+        assert!(server.join().unwrap().is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use apdu_specs::FormatError;
 use apdu_specs::pin::PinBlock;
 
 /// A PIN or PUK as entered by the user.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Pin(PinBlock);
 
 impl Pin {

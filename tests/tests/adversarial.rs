@@ -86,33 +86,46 @@ fn attack_private_keys_never_appear_in_any_response() {
     }
 }
 
-/// Attack: timing side channels on PIN and MAC comparisons. A lint-style
-/// check of the sources: the comparisons go through `subtle`'s `ct_eq`, and
-/// no reference data is compared with `==`.
-#[test]
-fn attack_timing_compares_are_constant_time() {
-    let pin = include_str!("../../card-core/src/handlers/pin.rs");
-    let compare = pin.split("fn blocks_match").nth(1).expect("blocks_match exists");
-    let body = &compare[..compare.find("\n}").unwrap()];
-    assert!(body.contains("ct_eq"), "PIN comparison must use subtle::ConstantTimeEq");
-    assert!(
-        pin.contains("blocks_match(pins.reference(which), candidate.as_bytes())"),
-        "the PIN check goes through blocks_match"
-    );
-    for (name, src) in [
-        ("card-core/src/handlers/pin.rs", pin),
-        ("card-core/src/handlers/indicium.rs", include_str!("../../card-core/src/handlers/indicium.rs")),
-        ("card-core/src/applet.rs", include_str!("../../card-core/src/applet.rs")),
-    ] {
-        for (i, line) in src.lines().enumerate() {
-            let l = line.replace(' ', "");
-            let bad = ["pin==", "puk==", "==candidate", ".pin==", "mac==", "==mac"].iter().any(|p| l.contains(p));
-            assert!(!bad, "{name}:{}: reference data compared with ==: {line}", i + 1);
-        }
-    }
-    let verify = include_str!("../../host-driver/src/verify.rs");
-    assert!(verify.contains("ct_eq(ind.authenticator)"), "the host compares MACs in constant time");
+/// Fails to compile when a listed type implements `PartialEq`.
+///
+/// For each type, a probe trait gets two blanket impls: one for every type
+/// (parameter `()`), one for types with `PartialEq` (parameter
+/// `HasPartialEq`). Naming the probe's item with the parameter left to
+/// inference resolves only while exactly one impl applies.
+macro_rules! assert_no_partial_eq {
+    ($($secret:ty),+ $(,)?) => {$(
+        const _: fn() = || {
+            trait Probe<Which> {
+                fn item() {}
+            }
+            impl<T: ?Sized> Probe<()> for T {}
+            struct HasPartialEq;
+            impl<T: ?Sized + PartialEq> Probe<HasPartialEq> for T {}
+            let _ = <$secret as Probe<_>>::item;
+        };
+    )+};
 }
+
+// Attack: timing side channels on secrets. A secret that cannot be compared
+// with `==` can only be compared through `subtle` (constant time): the card's
+// and the host's secret types (keys, PINs, PIN blocks, MAC keys, and the
+// payloads that carry them) have no `PartialEq`, checked when this file
+// compiles.
+assert_no_partial_eq!(
+    card_core::SecretKey,
+    card_core::state::Secrets,
+    card_core::state::PinState,
+    card_core::state::Slot,
+    card_core::command::Command,
+    card_core::command::VerifyOp,
+    apdu_specs::pin::PinBlock,
+    apdu_specs::perso::Profile,
+    host_driver::Pin,
+    host_driver::channel::Command,
+    host_driver::certificates::DeliveryKey,
+    authority::MasterMacKey,
+    authority::SigningKeyPair,
+);
 
 /// Attack: GET RESPONSE without a pending response, and a pending response
 /// carried across another command.
@@ -125,4 +138,146 @@ fn attack_get_response_abuse() {
     c.hex("00CADF2000");
     assert_eq!(c.hex("00C0000006").1, 0x6985, "the other command dropped the pending response");
     assert_eq!(c.hex("00C0010000").1, 0x6A86);
+}
+
+/// Attack: read the keys and PINs of a tampered card out of its state file.
+/// Tamper zeroizes them in the card's state, but a journal keeps every value
+/// it ever wrote: the device, postal and slot keys, the MAC key, the PIN and
+/// PUK blocks (old and new) must all be gone from every file of the state
+/// directory, byte for byte, after tamper.
+#[test]
+fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
+    use apdu_specs::x509::Usage;
+    use card_core::state::{PinState, Slot, slot_record};
+    use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform};
+    use host_driver::Meter;
+    use host_driver::simulated::{AuthorityKeys, bring_up};
+    use host_driver::transport::in_process::{InProcessTransport, SharedCard};
+
+    for hmac_variant in [false, true] {
+        let dir = std::env::temp_dir().join(format!("pcmeter-tamper-{}-{hmac_variant}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keys = AuthorityKeys::from_seed("tamper scrub");
+        let mut opts = tests::vector_options();
+        opts.profile.hmac_variant = hmac_variant;
+        let store = JournalStore::open(DirMedium::new(&dir).unwrap(), "card.pcmj").unwrap();
+        let platform = SimPlatform::new(store, Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
+        let shared = SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public()).unwrap());
+        let mut meter = Meter::connect(InProcessTransport::new(shared.clone())).unwrap();
+        let up = bring_up(&mut meter, &keys, &opts).unwrap();
+        meter.verify_pin(&up.pin).unwrap();
+        for (slot, usage) in [(0, Usage::Postmark), (1, Usage::Signature), (2, Usage::Encryption), (3, Usage::Agent)] {
+            meter.generate_key_pair(slot, usage).unwrap();
+        }
+        let new_pin = host_driver::Pin::new("97531864").unwrap();
+        meter.change_pin(&up.pin, &new_pin).unwrap();
+        drop(meter);
+
+        let mut guard = shared.lock().unwrap();
+        let store = guard.card().platform_mut().unwrap().store_ref();
+        let record = |id| store.read(id).unwrap().expect("record present before tamper");
+        let secrets = Secrets::decode(&record(records::SECRETS)).unwrap();
+        let pins = PinState::decode(&record(records::PINS)).unwrap();
+        let mut needles: Vec<(String, Vec<u8>)> = vec![("device key".into(), secrets.device.0.to_vec())];
+        needles.extend(secrets.postal.as_ref().map(|k| ("postal key".into(), k.0.to_vec())));
+        needles.extend(secrets.mac_key.map(|k| ("MAC key".into(), k.to_vec())));
+        for slot in 0..4u8 {
+            let s = Slot::decode(&record(slot_record(slot))).unwrap();
+            needles.push((format!("slot {slot} key"), s.secret.as_ref().expect("generated").0.to_vec()));
+        }
+        needles.push(("PIN block".into(), pins.pin.to_vec()));
+        needles.push(("PUK block".into(), pins.puk.to_vec()));
+        needles.push(("old PIN block".into(), up.pin.block().as_bytes().to_vec()));
+        assert_eq!(needles.len(), 2 + 4 + 3);
+
+        let files = |dir: &std::path::Path| -> Vec<Vec<u8>> {
+            std::fs::read_dir(dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect()
+        };
+        let found =
+            |files: &[Vec<u8>], needle: &[u8]| files.iter().any(|f| f.windows(needle.len()).any(|w| w == needle));
+        let before = files(&dir);
+        for (what, needle) in &needles {
+            assert!(found(&before, needle), "the scan sees the {what} before tamper");
+        }
+        guard.card().tamper().unwrap();
+        drop(guard);
+        let after = files(&dir);
+        for (what, needle) in &needles {
+            assert!(!found(&after, needle), "hmac {hmac_variant}: the {what} is still in the state directory");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+/// Attack: cut the power while tamper discards the journal's history, hoping
+/// the old key bytes stay on disk. Whatever the cut, once the card has
+/// powered on again, either tamper never committed (the card still works,
+/// keys and all) or the card is terminated and no byte of its device key is
+/// left in any file of the medium.
+#[test]
+fn a_power_cut_during_tamper_still_scrubs_the_keys_at_the_next_power_on() {
+    use apdu_specs::Lifecycle;
+    use card_core::Applet;
+    use card_core::platform::Platform;
+    use card_sim::journal::JournalStore;
+    use card_sim::journal::fault::{CrashMode, FaultMedium};
+    use card_sim::{Entropy, SimClock, SimPlatform};
+    type Card = Applet<SimPlatform<JournalStore<FaultMedium>>>;
+    let clock = SimClock::fixed(FIXTURE_TIME);
+    let power_on = |medium: FaultMedium| -> Card {
+        let store = JournalStore::open(medium, "card").unwrap();
+        Applet::power_on(SimPlatform::new(store, Entropy::seeded(4), clock.clone())).unwrap()
+    };
+    let power_off = |card: Card| {
+        let mut medium = card.into_platform().into_store().into_medium();
+        medium.reboot();
+        medium
+    };
+    let store = JournalStore::open(FaultMedium::new(), "card").unwrap();
+    let mut card = Applet::manufacture(
+        SimPlatform::new(store, Entropy::seeded(4), clock.clone()),
+        &tests::vector_keys().issuer.public(),
+    )
+    .unwrap();
+    let mut setup = vec![tests::select_apdu()];
+    setup.extend(tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()));
+    setup.extend([tests::verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
+    for a in &setup {
+        let r = card.process(a);
+        assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
+    }
+    let device_key =
+        Secrets::decode(&card.platform_mut().store().read(records::SECRETS).unwrap().unwrap()).unwrap().device.0;
+    let operational = power_off(card);
+
+    let mut dry = power_on(operational.clone());
+    dry.platform_mut().store().medium_mut().count_from_now();
+    dry.tamper().unwrap();
+    let ops = dry.platform_mut().store().medium_mut().ops();
+    assert!(ops >= 5, "tamper commits, then compacts: {ops} operations");
+    let mut terminated = 0;
+    for n in 0..=ops {
+        for mode in [CrashMode::LoseUnsynced, CrashMode::KeepUnsynced] {
+            let mut card = power_on(operational.clone());
+            card.platform_mut().store().medium_mut().arm(n, mode);
+            let _ = card.tamper();
+            let mut card = power_on(power_off(card));
+            card.process(&tests::select_apdu());
+            let r = card.process(&[0x00, 0xCA, 0xDF, 0x21, 0x00]);
+            let status = apdu_specs::registers::Status::parse(&r[..r.len() - 2]).unwrap();
+            let mut medium = power_off(card);
+            let mut on_disk = Vec::new();
+            for name in ["card", "card.new"] {
+                medium.edit(name, |f| on_disk.extend_from_slice(f));
+            }
+            let key_on_disk = on_disk.windows(32).any(|w| w == device_key);
+            if status.lifecycle == Lifecycle::Terminated {
+                terminated += 1;
+                assert!(!key_on_disk, "cut at op {n}/{ops} {mode:?}: terminated, but the device key is on disk");
+            } else {
+                assert!(key_on_disk, "cut at op {n}/{ops} {mode:?}: not tampered, so the card keeps its key");
+            }
+        }
+    }
+    assert!(terminated > ops, "most cuts come after the tamper commit");
 }

@@ -112,3 +112,111 @@ fn bad_state_paths_are_refused_with_the_path_named() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Sends one raw APDU to the card in the virtual reader over a fresh PC/SC connection.
+fn transmit_once(apdu: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
+    let reader = std::ffi::CString::new(tests::pcsc_rig::READER).expect("reader name");
+    let card = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)?;
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let answer = card.transmit(apdu, &mut buf).map(<[u8]>::to_vec);
+    let _ = card.disconnect(pcsc::Disposition::LeaveCard);
+    answer
+}
+
+/// Attack (robustness): an APDU longer than a vpcd frame (65,535 bytes) makes
+/// pcscd's vpcd driver drop the card's connection while pcscd keeps running.
+/// The card must be back in the reader, answering SELECT, within one second.
+#[test]
+fn an_apdu_too_long_for_vpcd_does_not_knock_the_card_out() {
+    let _slot = slot();
+    let dir = std::env::temp_dir().join(format!("pcmeter-oversize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = AuthorityKeys::from_seed("oversize");
+    let rig = PcscRig::start();
+    let daemon = KillOnDrop(Some(start(&dir.join("card.pcmj"), Some(&keys.issuer.public()))));
+    rig.wait_card(true);
+    assert!(transmit_once(&tests::select_apdu()).unwrap().ends_with(&[0x90, 0x00]));
+
+    // Extended case 3 with 65,535 data bytes: 65,542 bytes, more than a vpcd frame holds.
+    let mut oversize = vec![0x00, 0xDA, 0x00, 0x00, 0x00, 0xFF, 0xFF];
+    oversize.resize(7 + 0xFFFF, 0x5A);
+    assert!(transmit_once(&oversize).is_err(), "vpcd cannot carry this APDU");
+    let refused = Instant::now();
+    let mut last: String;
+    loop {
+        match transmit_once(&tests::select_apdu()) {
+            Ok(r) if r.ends_with(&[0x90, 0x00]) => break,
+            Ok(r) => last = hex::encode_upper(r),
+            Err(e) => last = e.to_string(),
+        }
+        assert!(refused.elapsed() < Duration::from_secs(1), "no card answering SELECT after 1 s: {last}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    terminate(daemon.take());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Kills the daemon if a test fails before stopping it, so that no card is left serving vpcd.
+struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    fn take(mut self) -> Child {
+        self.0.take().expect("the daemon is still owned")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Attack (or operator error): a second daemon on the state file a running
+/// daemon owns would fork the card (two cards spending one set of
+/// registers). It is refused, with the path named; once the owner stops,
+/// the file can be served again. No pcscd is needed: both daemons point at a
+/// dead vpcd port.
+#[test]
+fn second_daemon_on_one_state_file_is_refused() {
+    let dir = std::env::temp_dir().join(format!("pcmeter-twice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("card.pcmj");
+    let keys = AuthorityKeys::from_seed("twice");
+    let spawn = |issuer: bool| {
+        let mut cmd = Command::new(daemon_bin());
+        cmd.arg("--state").arg(&state).args(["--vpcd", "127.0.0.1:9", "--log", "warn"]);
+        if issuer {
+            cmd.args(["--issuer-key", &hex::encode(keys.issuer.public())]);
+        }
+        KillOnDrop(Some(cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()))
+    };
+    let first = spawn(true);
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the first daemon creates the state file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut second = spawn(true);
+    let start = Instant::now();
+    while second.0.as_mut().unwrap().try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(5), "the second daemon serves the same file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = second.take().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&state.display().to_string()) && err.contains("in use by another process"), "{err}");
+
+    terminate(first.take());
+    let again = spawn(false);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut again = again.take();
+    assert!(again.try_wait().unwrap().is_none(), "once the owner stopped, the file is served again");
+    terminate(again);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,4 +1,5 @@
-//! The tamper response: zeroize, record, terminate.
+//! The tamper response: zeroize, record, terminate, then have the store
+//! discard its history so that no old key or PIN byte survives on the medium.
 
 use crate::applet::Core;
 use crate::platform::{Platform, Store, StoreError, WriteSet};
@@ -34,6 +35,16 @@ impl<P: Platform> Core<P> {
         self.platform.store().commit(&set)?;
         self.state.card = card;
         self.state.counters = counters;
-        Ok(())
+        self.platform.store().discard_history()
+    }
+
+    /// At power-on of a tampered card, finishes a history discard that a
+    /// power cut interrupted (discarding again is harmless). A failure is
+    /// not fatal here: the card is terminated already, and the next
+    /// power-on tries again.
+    pub(crate) fn finish_tamper_scrub(&mut self) {
+        if self.state.card.flags & flags::TAMPERED != 0 {
+            let _ = self.platform.store().discard_history();
+        }
     }
 }

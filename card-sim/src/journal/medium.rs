@@ -23,6 +23,14 @@ pub trait Medium {
     fn sync_dir(&mut self) -> io::Result<()>;
     /// The full path of `name`, for error messages.
     fn path_of(&self, name: &str) -> PathBuf;
+    /// Takes an exclusive lock on `name` for as long as the medium lives
+    /// (across renames over it); fails with [`io::ErrorKind::WouldBlock`]
+    /// when another process holds it. A medium no other process can reach
+    /// has nothing to lock.
+    fn lock(&mut self, name: &str) -> io::Result<()> {
+        let _ = name;
+        Ok(())
+    }
 }
 
 /// The real file system: files in one directory, kept open between writes.
@@ -30,6 +38,8 @@ pub trait Medium {
 pub struct DirMedium {
     dir: PathBuf,
     open: HashMap<String, File>,
+    /// Lock files held (see [`Medium::lock`]).
+    locks: Vec<File>,
 }
 
 impl DirMedium {
@@ -38,7 +48,7 @@ impl DirMedium {
         if !dir.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotFound, "directory does not exist"));
         }
-        Ok(Self { dir: dir.to_path_buf(), open: HashMap::new() })
+        Ok(Self { dir: dir.to_path_buf(), open: HashMap::new(), locks: Vec::new() })
     }
 
     fn file(&mut self, name: &str) -> io::Result<&File> {
@@ -94,5 +104,22 @@ impl Medium for DirMedium {
 
     fn path_of(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Locks `<name>.lock` next to the file (`flock`), not the file itself:
+    /// compaction renames a new inode over the journal, and a fresh card has
+    /// no journal yet. The lock file is never removed (removing it would let
+    /// two processes lock two different inodes).
+    fn lock(&mut self, name: &str) -> io::Result<()> {
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir.join(format!("{name}.lock")))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(io::Error::from)?;
+        self.locks.push(lock);
+        Ok(())
     }
 }

@@ -10,21 +10,32 @@
 //! write the record at the tail, then `fdatasync`. Nothing is acknowledged
 //! before that sync returns.
 //!
-//! # File format (version 1)
+//! # File format (version 2)
 //! - Header, 64 bytes: magic `PCMJRNL1`, format version u16, generation
 //!   u64, SHA-256 of those 18 bytes, zero padding.
-//! - Records from offset 64: `length u32 | seq u64 | payload | SHA-256(length
-//!   || seq || payload)`. The payload is `count u16` then `(id u16, length
-//!   u32, bytes)` per record write (an empty value deletes the record).
-//!   Sequence numbers increase by one.
+//! - Records from offset 64: `length u32 | seq u64 | head check [4] |
+//!   payload | SHA-256(everything before) | A5`. The head check (the first 4
+//!   bytes of SHA-256(length || seq)) vouches for the length on its own; the
+//!   last byte is never zero. The payload is `count u16` then `(id u16,
+//!   length u32, bytes)` per record write (an empty value deletes the
+//!   record). Sequence numbers increase by one.
 //! - The rest of the file is zeros.
+//!
+//! Version 1 (no head check, no end byte) still opens; its first commit
+//! rewrites the whole state as version 2 (see compaction).
 //!
 //! # Recovery
 //! Records are replayed in order. The first record that is not valid ends
-//! the log:
-//! - If no valid record follows it, it was a torn append. It is zeroed and
-//!   the state is that of the last complete commit.
-//! - If a valid later record does follow, the file is corrupted, and opening
+//! the log. A torn append and a damaged record are told apart by what a
+//! power cut can leave (the crash model of [`fault`]): a write cut short
+//! keeps a prefix of its bytes, so a torn record keeps its head and lacks
+//! its last byte, and a record is acknowledged only after its sync, when all
+//! of it is on disk.
+//! - A torn append (intact head with the next sequence number, nothing on
+//!   disk from the record's last byte on) was never acknowledged: it is
+//!   zeroed and the state is that of the last complete commit.
+//! - Anything else is damage: a record that reached the disk whole and fails
+//!   its checksum, a damaged head, a valid record later in the file. Opening
 //!   fails with an error that names the path. A bit flip must never
 //!   silently roll money back.
 //!
@@ -32,7 +43,14 @@
 //! When a record does not fit, the whole state is written as one record into
 //! a new zero-filled file (`<name>.new`). That file is synced, renamed over
 //! the journal, and the directory is synced. A power cut leaves either the
-//! old journal or the new one.
+//! old journal or the new one. [`Store::discard_history`] compacts on
+//! demand, so that overwritten values (keys and PINs after tamper) leave the
+//! file.
+//!
+//! # One owner
+//! Opening takes an exclusive lock ([`Medium::lock`]) held as long as the
+//! store lives; a second process on the same file is refused with the path
+//! named ([`JournalError::InUse`]).
 //!
 //! # Threat model
 //! What this protects: atomicity and durability of every card transaction
@@ -49,24 +67,20 @@
 //! resistant memory and has no such file.
 
 pub mod fault;
+pub mod format;
 pub mod medium;
 
 use crate::memory_store::MemoryStore;
 use card_core::platform::{RecordId, Store, StoreError, WriteSet};
+pub use format::{FORMAT_VERSION, HEADER_LEN, MAGIC};
+use format::{Layout, decode_payload, encode_payload, encode_record, header, is_torn_append, parse_record};
 use medium::Medium;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Magic bytes of a journal file.
-pub const MAGIC: &[u8; 8] = b"PCMJRNL1";
-/// Current journal format version.
-pub const FORMAT_VERSION: u16 = 1;
-/// Header length.
-pub const HEADER_LEN: usize = 64;
 /// Default file size (zero-filled); grows when the state needs more.
 pub const DEFAULT_CAPACITY: usize = 1024 * 1024;
-const RECORD_OVERHEAD: usize = 4 + 8 + 32;
 
 /// Why a journal could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +100,12 @@ pub enum JournalError {
         path: PathBuf,
         /// What is wrong.
         what: String,
+    },
+    /// Another process has the journal open.
+    #[error("{path}: the card state is already in use by another process (one process owns a state file)")]
+    InUse {
+        /// File.
+        path: PathBuf,
     },
 }
 
@@ -107,68 +127,6 @@ pub struct JournalStore<M: Medium> {
     poisoned: bool,
 }
 
-fn header(generation: u64) -> Vec<u8> {
-    let mut h = Vec::with_capacity(HEADER_LEN);
-    h.extend_from_slice(MAGIC);
-    h.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-    h.extend_from_slice(&generation.to_be_bytes());
-    let digest = Sha256::digest(&h);
-    h.extend_from_slice(&digest);
-    h.resize(HEADER_LEN, 0);
-    h
-}
-
-fn encode_payload(writes: &[(RecordId, &[u8])]) -> Vec<u8> {
-    let mut p = Vec::new();
-    p.extend_from_slice(&(writes.len() as u16).to_be_bytes());
-    for (id, value) in writes {
-        p.extend_from_slice(&id.0.to_be_bytes());
-        p.extend_from_slice(&(value.len() as u32).to_be_bytes());
-        p.extend_from_slice(value);
-    }
-    p
-}
-
-fn encode_record(seq: u64, payload: &[u8]) -> Vec<u8> {
-    let mut r = Vec::with_capacity(payload.len() + RECORD_OVERHEAD);
-    r.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    r.extend_from_slice(&seq.to_be_bytes());
-    r.extend_from_slice(payload);
-    let digest = Sha256::digest(&r);
-    r.extend_from_slice(&digest);
-    r
-}
-
-/// A record parsed at an offset: its sequence number, payload and total length.
-fn parse_record(file: &[u8], at: usize) -> Option<(u64, &[u8], usize)> {
-    let len = u32::from_be_bytes(file.get(at..at + 4)?.try_into().ok()?) as usize;
-    if len == 0 {
-        return None;
-    }
-    let total = len.checked_add(RECORD_OVERHEAD)?;
-    let rec = file.get(at..at.checked_add(total)?)?;
-    let (body, digest) = rec.split_at(total - 32);
-    if Sha256::digest(body).as_slice() != digest {
-        return None;
-    }
-    let seq = u64::from_be_bytes(body.get(4..12)?.try_into().ok()?);
-    Some((seq, &body[12..], total))
-}
-
-fn decode_payload(payload: &[u8]) -> Option<WriteSet> {
-    let count = u16::from_be_bytes(payload.get(..2)?.try_into().ok()?);
-    let mut rest = &payload[2..];
-    let mut set = WriteSet::new();
-    for _ in 0..count {
-        let id = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?);
-        let len = u32::from_be_bytes(rest.get(2..6)?.try_into().ok()?) as usize;
-        let value = rest.get(6..6 + len)?;
-        set.put(RecordId(id), value.to_vec());
-        rest = &rest[6 + len..];
-    }
-    rest.is_empty().then_some(set)
-}
-
 impl<M: Medium> JournalStore<M> {
     /// Opens (recovering) or creates the journal `name` on `medium`.
     pub fn open(medium: M, name: &str) -> Result<Self, JournalError> {
@@ -176,10 +134,13 @@ impl<M: Medium> JournalStore<M> {
     }
 
     /// As [`Self::open`], compacting into files of `capacity` bytes.
-    pub fn open_with_capacity(medium: M, name: &str, capacity: usize) -> Result<Self, JournalError> {
+    pub fn open_with_capacity(mut medium: M, name: &str, capacity: usize) -> Result<Self, JournalError> {
         let path = medium.path_of(name);
-        let invalid = |what: String| JournalError::Invalid { path: path.clone(), what };
-        let io = |source| JournalError::Io { path: path.clone(), source };
+        match medium.lock(name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(JournalError::InUse { path }),
+            Err(source) => return Err(JournalError::Io { path, source }),
+        }
         let mut store = Self {
             records: MemoryStore::new(),
             tail: 0,
@@ -191,11 +152,17 @@ impl<M: Medium> JournalStore<M> {
             name: name.to_owned(),
             medium,
         };
-        let file = match store.medium.read(name) {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(store),
-            Err(e) => return Err(io(e)),
-        };
+        match store.medium.read(name) {
+            Ok(Some(file)) => store.recover(&file, &path)?,
+            Ok(None) => {}
+            Err(source) => return Err(JournalError::Io { path, source }),
+        }
+        Ok(store)
+    }
+
+    /// Replays `file` into the store. See the module documentation for the rules.
+    fn recover(&mut self, file: &[u8], path: &std::path::Path) -> Result<(), JournalError> {
+        let invalid = |what: String| JournalError::Invalid { path: path.to_path_buf(), what };
         let head = file.get(..HEADER_LEN).ok_or_else(|| invalid("truncated journal header".into()))?;
         if &head[..8] != MAGIC {
             return Err(invalid("not a PCMeter card journal".into()));
@@ -204,43 +171,52 @@ impl<M: Medium> JournalStore<M> {
             return Err(invalid("journal header checksum mismatch: the file is corrupted".into()));
         }
         let version = u16::from_be_bytes([head[8], head[9]]);
-        if version != FORMAT_VERSION {
-            return Err(invalid(format!(
-                "unsupported journal format version {version} (this build reads {FORMAT_VERSION})"
-            )));
-        }
-        store.generation = u64::from_be_bytes(head[10..18].try_into().unwrap_or_default());
+        let layout = Layout::of_version(version).ok_or_else(|| {
+            invalid(format!("unsupported journal format version {version} (this build reads 1 to {FORMAT_VERSION})"))
+        })?;
+        self.generation = u64::from_be_bytes(head[10..18].try_into().unwrap_or_default());
         let mut at = HEADER_LEN;
-        let mut last_seq = 0u64;
-        while let Some((seq, payload, total)) = parse_record(&file, at) {
-            if last_seq != 0 && seq != last_seq + 1 {
+        let mut last_seq = None;
+        while let Some(record) = parse_record(layout, file, at) {
+            if last_seq.is_some_and(|l: u64| record.seq != l + 1) {
                 break;
             }
-            let set =
-                decode_payload(payload).ok_or_else(|| invalid(format!("record at offset {at} does not decode")))?;
-            store.records.commit(&set).map_err(|_| invalid("record does not apply".into()))?;
-            last_seq = seq;
-            at += total;
+            let set = decode_payload(record.payload)
+                .ok_or_else(|| invalid(format!("record at offset {at} does not decode")))?;
+            self.records.commit(&set).map_err(|_| invalid("record does not apply".into()))?;
+            last_seq = Some(record.seq);
+            at += record.total;
         }
-        // Anything valid after the end of the log means corruption, not a torn append.
         let garbage_end = file.iter().rposition(|b| *b != 0).map_or(at, |i| (i + 1).max(at));
         if garbage_end > at {
-            let corrupted = (at + 1..garbage_end).any(|o| {
-                parse_record(&file, o).is_some_and(|(seq, _, _)| seq > last_seq && seq <= last_seq + 1_000_000)
-            });
-            if corrupted {
+            let after = last_seq.unwrap_or(0);
+            let later = (at + 1..garbage_end)
+                .any(|o| parse_record(layout, file, o).is_some_and(|r| r.seq > after && r.seq <= after + 1_000_000));
+            if later {
                 return Err(invalid(format!("record at offset {at} is corrupted and later records exist")));
             }
-            // A torn append: wipe it so that it can never be mistaken for data.
+            if !is_torn_append(layout, file, at, last_seq.map(|l| l + 1), garbage_end) {
+                return Err(invalid(format!(
+                    "record at offset {at} is damaged: it reached the disk whole, so it may have been \
+                     acknowledged, and it is not dropped (that would roll committed state back)"
+                )));
+            }
+            // A torn append, never acknowledged: wipe it so that it can never be mistaken for data.
+            let io = |source| JournalError::Io { path: path.to_path_buf(), source };
             let zeros = vec![0u8; garbage_end - at];
-            store.medium.write_at(name, at as u64, &zeros).map_err(io)?;
-            store.medium.sync(name).map_err(io)?;
+            self.medium.write_at(&self.name, at as u64, &zeros).map_err(io)?;
+            self.medium.sync(&self.name).map_err(io)?;
             tracing::warn!(path = %path.display(), offset = at, bytes = zeros.len(), "discarded a torn journal record");
         }
-        store.tail = at;
-        store.file_len = file.len();
-        store.next_seq = last_seq + 1;
-        Ok(store)
+        self.tail = at;
+        self.file_len = file.len();
+        self.next_seq = last_seq.map_or(1, |l| l + 1);
+        if layout != Layout::V2 {
+            // Upgrade: the next commit rewrites the whole state in the current format.
+            self.file_len = self.tail;
+            tracing::info!(path = %path.display(), version, "journal of an older format: rewritten on the next commit");
+        }
+        Ok(())
     }
 
     /// The committed records (tests compare states).
@@ -266,6 +242,12 @@ impl<M: Medium> JournalStore<M> {
     /// Gives the medium back (tests reboot it).
     pub fn into_medium(self) -> M {
         self.medium
+    }
+
+    /// Logs a failed operation and maps it to the store error the card reports.
+    fn failed(&self, what: &str, e: &std::io::Error) -> StoreError {
+        tracing::error!(path = %self.medium.path_of(&self.name).display(), error = %e, "{what}");
+        if e.raw_os_error() == Some(28) { StoreError::Full } else { StoreError::Io }
     }
 
     /// Writes `next` into a new file and renames it over the journal. An error
@@ -336,10 +318,24 @@ impl<M: Medium> Store for JournalStore<M> {
                 self.next_seq += 1;
                 Ok(())
             }
-            Err(e) => {
-                tracing::error!(path = %self.medium.path_of(&self.name).display(), error = %e, "card commit failed; nothing committed");
-                Err(if e.raw_os_error() == Some(28) { StoreError::Full } else { StoreError::Io })
+            Err(e) => Err(self.failed("card commit failed; nothing committed", &e)),
+        }
+    }
+
+    fn discard_history(&mut self) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Io);
+        }
+        if self.tail == 0 {
+            return Ok(());
+        }
+        let current = self.records.clone();
+        match self.compact(&current) {
+            Ok(()) => {
+                self.next_seq += 1;
+                Ok(())
             }
+            Err(e) => Err(self.failed("discarding the journal history failed; the old file stays", &e)),
         }
     }
 }
