@@ -314,9 +314,9 @@ mod tests {
         let ok = Profile::parse_body(&minimal(1_000, 1_000)).unwrap();
         assert_eq!((ok.card_serial, ok.not_after), (CardSerial(*b"PCMV0001"), 1_000));
         assert_eq!(ok.encode_body(), minimal(1_000, 1_000), "round trip");
-        assert_eq!(
+        assert!(matches!(
             Profile::parse_body(&minimal(1_000, 999)),
             Err(FormatError::Invalid("not after precedes the issue time"))
-        );
+        ));
     }
 }

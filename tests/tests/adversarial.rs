@@ -4,6 +4,8 @@
 //! PIN brute force across power cuts).
 
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
+use card_core::platform::Store;
+use card_core::state::{Secrets, records};
 use tests::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
 
 /// Attack: a rate table the authority really signed, but for another message
@@ -162,7 +164,8 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
         opts.profile.hmac_variant = hmac_variant;
         let store = JournalStore::open(DirMedium::new(&dir).unwrap(), "card.pcmj").unwrap();
         let platform = SimPlatform::new(store, Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
-        let shared = SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public()).unwrap());
+        let shared =
+            SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap());
         let mut meter = Meter::connect(InProcessTransport::new(shared.clone())).unwrap();
         let up = bring_up(&mut meter, &keys, &opts).unwrap();
         meter.verify_pin(&up.pin).unwrap();
@@ -180,7 +183,7 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
         let pins = PinState::decode(&record(records::PINS)).unwrap();
         let mut needles: Vec<(String, Vec<u8>)> = vec![("device key".into(), secrets.device.0.to_vec())];
         needles.extend(secrets.postal.as_ref().map(|k| ("postal key".into(), k.0.to_vec())));
-        needles.extend(secrets.mac_key.map(|k| ("MAC key".into(), k.to_vec())));
+        needles.extend(secrets.mac_key.as_ref().map(|k| ("MAC key".into(), k.expose().to_vec())));
         for slot in 0..4u8 {
             let s = Slot::decode(&record(slot_record(slot))).unwrap();
             needles.push((format!("slot {slot} key"), s.secret.as_ref().expect("generated").0.to_vec()));
@@ -237,6 +240,7 @@ fn a_power_cut_during_tamper_still_scrubs_the_keys_at_the_next_power_on() {
     let mut card = Applet::manufacture(
         SimPlatform::new(store, Entropy::seeded(4), clock.clone()),
         &tests::vector_keys().issuer.public(),
+        tests::VECTOR_SERIAL,
     )
     .unwrap();
     let mut setup = vec![tests::select_apdu()];
