@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# path-or-command:package pairs the tests need.
+# path-or-command:package pairs the tests need. libpcsclite-dev is not one of
+# them: the build links the runtime libpcsclite.so.1 (.cargo/config.toml), so
+# every build here also proves that the README's demo builds without it.
 need=(
   dmtxread:dmtx-utils
   /usr/sbin/pcscd:pcscd
-  /usr/include/PCSC/winscard.h:libpcsclite-dev
   /usr/lib/pcsc/drivers/serial/libifdvpcd.so:vsmartcard-vpcd
   scriptor:pcsc-tools
   opensc-tool:opensc
@@ -20,6 +21,8 @@ for pair in "${need[@]}"; do
   if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null 2>&1 && continue; fi
   missing+=("${pair#*:}")
 done
+# The PC/SC runtime library that pcmeter links (usually already there).
+ldconfig -p 2>/dev/null | grep -q 'libpcsclite\.so\.1 ' || missing+=(libpcsclite1)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${missing[*]}"
