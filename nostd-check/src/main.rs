@@ -16,6 +16,7 @@ extern crate alloc;
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use apdu_specs::perso::CardSerial;
 use card_core::soft_engine::{EntropySource, SoftEngine};
 use card_core::{Applet, Platform, RecordId, Store, StoreError, WriteSet};
 use core::alloc::{GlobalAlloc, Layout};
@@ -68,6 +69,14 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 /// `panic = "abort"` nothing unwinds, so it is never called.
 #[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}
+
+/// Likewise, the host's precompiled `alloc` (built for unwinding, unlike an
+/// embedded target's) calls `_Unwind_Resume` on its cleanup paths; with
+/// `panic = "abort"` they are never taken.
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    loop {}
+}
 
 /// A deterministic entropy source (this check signs nothing).
 struct Counter(u8);
@@ -136,7 +145,7 @@ pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
         0xE2, 0xFE, 0x1A, 0x7F, 0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E, 0x16, 0x2B, 0xCE, 0x33, 0x57, 0x6B,
         0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5,
     ];
-    let Ok(mut applet) = Applet::manufacture(board, &issuer) else { return 2 };
+    let Ok(mut applet) = Applet::manufacture(board, &issuer, CardSerial(*b"NOSTD001")) else { return 2 };
     let select = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xF0, 0x50, 0x43, 0x4D, 0x45, 0x54, 0x45, 0x52, 0x01, 0x00];
     let answer = applet.process(&select);
     if answer.ends_with(&[0x90, 0x00]) { 0 } else { 1 }
