@@ -10,8 +10,7 @@ use apdu_specs::csr;
 use apdu_specs::signed::Signed;
 use apdu_specs::x509::{self, Profile, Template, Usage};
 use apdu_specs::{FormatError, oid};
-use card_core::CryptoEngine;
-use card_core::soft_engine::verifier;
+use host_driver::signature::P256Verifier;
 
 /// How long a meter certificate is valid (two years).
 pub const CERTIFICATE_LIFETIME: u64 = 2 * 365 * 86_400;
@@ -81,11 +80,11 @@ pub struct CertificateAuthority {
 
 /// The certificate, CRL or request made of `tbs` and the CA key's signature over it.
 fn signed_by(key: &SigningKeyPair, tbs: &[u8]) -> Vec<u8> {
-    x509::signed_object(tbs, &key.sign_digest(&verifier().sha256(&[tbs])))
+    x509::signed_object(tbs, &key.sign_digest(&P256Verifier.sha256(&[tbs])))
 }
 
 fn key_id(public: &[u8]) -> Vec<u8> {
-    x509::key_id(&verifier().sha256(&[public])).to_vec()
+    x509::key_id(&P256Verifier.sha256(&[public])).to_vec()
 }
 
 fn hex_id(meter_id: &[u8; 12]) -> String {
@@ -164,13 +163,13 @@ impl CertificateAuthority {
         let request = CertificateRequest::parse(signed.body).map_err(IssueError::Malformed)?;
         let id = hex_id(&request.meter_id);
         let device = self.db.device_key(&request.meter_id)?.ok_or_else(|| IssueError::UnknownMeter(id.clone()))?;
-        let engine = verifier();
-        let digest = engine.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, signed.body));
-        if !engine.p256_verify_digest(&device, &digest, &signed.signature) {
+        let verifier = P256Verifier;
+        let digest = verifier.sha256(&Signed::signing_input(DOMAIN_CERTIFICATE_REQUEST, signed.body));
+        if !verifier.verify_digest(&device, &digest, &signed.signature) {
             return Err(IssueError::DeviceSignature(id));
         }
         let csr = csr::Request::parse(request.csr).map_err(IssueError::Malformed)?;
-        if !engine.p256_verify_digest(csr.public_key, &engine.sha256(&[csr.info]), &csr.signature) {
+        if !verifier.verify_digest(csr.public_key, &verifier.sha256(&[csr.info]), &csr.signature) {
             return Err(IssueError::ProofOfPossession);
         }
         if csr.usage() != Some(request.usage) {

@@ -3,14 +3,16 @@
 //! The remote facility's offline tools: authority and issuer key pairs,
 //! signed rate tables, signed personalization profiles and the HMAC master
 //! key for the MAC indicium variant; the certificate authority with its
-//! SQLite certificate database, revocation and CRL; authority orders (CA
-//! anchor update, revocation). Not yet: recharge, inspection, settlement.
+//! SQLite certificate database, revocation and CRL; certifying a meter slot
+//! over a host session; authority orders (CA anchor update, revocation).
+//! Not yet: recharge, inspection, settlement.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod ca;
 pub mod certdb;
+pub mod certify;
 pub mod keys;
 pub mod mac;
 pub mod orders;
@@ -19,6 +21,7 @@ pub mod rates;
 
 pub use ca::{CertificateAuthority, IssueError, RevokeError};
 pub use certdb::CertDb;
+pub use certify::{CertifyError, certify_slot};
 pub use keys::{KeyError, SigningKeyPair};
 pub use mac::MasterMacKey;
 pub use profile::ProfileBuilder;

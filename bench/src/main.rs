@@ -168,10 +168,10 @@ fn main() {
     let image = applet.platform_mut().store_ref().image_size();
 
     // The same through host-driver's typed API (in-process transport).
-    let keys = host_driver::simulated::AuthorityKeys::from_seed("bench");
-    let mut sim = host_driver::simulated::operational(
+    let keys = pcmeter::simulated::AuthorityKeys::from_seed("bench");
+    let mut sim = pcmeter::simulated::operational(
         &keys,
-        &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000),
+        &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000),
     )
     .unwrap();
     sim.meter.verify_pin(&sim.pin).unwrap();
@@ -191,7 +191,7 @@ fn main() {
     let mut s = sim.meter.transaction().unwrap();
     for i in 1..=labels {
         let ind = s.print_indicium(&piece).unwrap();
-        std::hint::black_box(host_driver::render::png(&ind, 4).unwrap());
+        std::hint::black_box(pcmeter::render::png(&ind, 4).unwrap());
         if i % (labels / 10) == 0 {
             eprintln!("bulk: {i}/{labels} labels, {:.1} s", t.elapsed().as_secs_f64());
         }

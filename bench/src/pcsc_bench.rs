@@ -2,7 +2,7 @@
 //! same path, for the same response sizes, in the same run.
 
 use card_sim::vpcd::{EchoCard, Shared};
-use host_driver::transport::{Transaction, Transport};
+use host_driver::transport::{CardTransaction, Transport};
 use std::time::{Duration, Instant};
 use tests::pcsc_rig::PcscRig;
 

@@ -2,13 +2,15 @@
 //!
 //! Runs the `card-core` applet on a PC: a transactional store, the OS random
 //! source and a clock (the OS clock, or one injected by tests), plus power
-//! control (on, off, reset) and the tamper input.
+//! control (on, off, reset) and the tamper input; an in-process transport
+//! (crate `card-transport`) that host code drives like a reader.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod entropy;
+pub mod in_process;
 pub mod journal;
 pub mod memory_store;
 pub mod platform;
@@ -17,6 +19,7 @@ pub mod vpcd;
 
 pub use clock::SimClock;
 pub use entropy::Entropy;
+pub use in_process::{InProcessTransport, SharedCard};
 pub use journal::JournalStore;
 pub use journal::medium::DirMedium;
 pub use memory_store::MemoryStore;

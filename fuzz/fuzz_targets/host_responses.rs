@@ -2,13 +2,13 @@
 //! typed parsers, fed arbitrary R-APDUs by a scripted transport.
 #![no_main]
 use host_driver::Meter;
-use host_driver::transport::{Transaction, Transport, TransportError};
+use host_driver::transport::{CardTransaction, Transport, TransportError};
 use libfuzzer_sys::fuzz_target;
 
 struct Script(Vec<Vec<u8>>);
 struct Tx<'a>(&'a mut Vec<Vec<u8>>);
 impl Transport for Script {
-    type Transaction<'a> = Tx<'a>;
+    type CardTransaction<'a> = Tx<'a>;
     fn begin(&mut self) -> Result<Tx<'_>, TransportError> {
         Ok(Tx(&mut self.0))
     }
@@ -19,7 +19,7 @@ impl Transport for Script {
         String::new()
     }
 }
-impl Transaction for Tx<'_> {
+impl CardTransaction for Tx<'_> {
     fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
         if self.0.is_empty() { Err(TransportError::CardRemoved) } else { Ok(self.0.remove(0)) }
     }

@@ -1,52 +1,18 @@
-//! Certificate services around the typed API: getting a slot certified by
-//! the CA (Fig. 5), the off-card postmark verifier with CRL (Fig. 4), the
-//! off-card certificate path check, and the ECIES helpers a receiver or a
-//! sender uses.
+//! Certificate services around the typed API: the off-card postmark
+//! verifier with CRL (Fig. 4), the off-card certificate path check, and the
+//! ECIES helpers a receiver or a sender uses. Getting a slot certified is an
+//! authority operation (`authority::certify`).
 
-use crate::error::MeterError;
-use crate::meter::{AgentIssued, Session};
-use crate::transport::Transport;
+use crate::ecies::{self, EciesError, HostKeyPair};
+use crate::meter::AgentIssued;
+use crate::signature::P256Verifier;
 use apdu_specs::FormatError;
 use apdu_specs::crl;
 use apdu_specs::path::{self, PathFault};
 use apdu_specs::postmark::{self, Token, Verdict};
-use apdu_specs::x509::{Certificate, Usage};
-use authority::ca::{CertificateAuthority, IssueError};
-use card_core::ecies;
-use card_core::soft_engine::{SoftEngine, verifier};
-use card_core::{EngineCheck, SecretKey};
-use card_sim::Entropy;
+use apdu_specs::x509::Certificate;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
-
-/// Why a slot could not be certified.
-#[derive(Debug, thiserror::Error)]
-pub enum CertifyError {
-    /// The card refused.
-    #[error(transparent)]
-    Meter(#[from] MeterError),
-    /// The CA refused.
-    #[error(transparent)]
-    Issue(#[from] IssueError),
-}
-
-/// Generates a key in `slot`, requests a certificate answering a fresh CA
-/// challenge, has `ca` issue it (the CA sets the subject) and installs it;
-/// returns the certificate.
-pub fn certify_slot<'a, T: Transport + 'a>(
-    session: &mut Session<'a, T>,
-    ca: &mut CertificateAuthority,
-    slot: u8,
-    usage: Usage,
-    now: u64,
-) -> Result<Vec<u8>, CertifyError> {
-    session.generate_key_pair(slot, usage)?;
-    let challenge = ca.challenge(now)?;
-    let request = session.certificate_request(slot, &challenge)?;
-    let certificate = ca.issue(&request, now)?;
-    session.install_certificate(slot, &certificate)?;
-    Ok(certificate)
-}
 
 /// A CA-signed CRL to consult, and the time the verification is made at.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +61,7 @@ pub enum PostmarkCheckError {
 /// Parses a CRL, checks its signature under the CA key, and checks that it is
 /// current at `crl.now` (thisUpdate ≤ now ≤ nextUpdate).
 pub fn verify_crl(crl: CrlAt<'_>, ca_key: &[u8]) -> Result<crl::CrlContent, CrlError> {
-    let list = crl::parse_verified(crl.der, ca_key, &EngineCheck(&verifier()))?;
+    let list = crl::parse_verified(crl.der, ca_key, &P256Verifier)?;
     let now = crl.now;
     list.current_at(now).map_err(|stale| match stale {
         crl::Staleness::NotYetValid { this_update } => CrlError::NotYetValid { this_update, now },
@@ -116,8 +82,7 @@ pub fn verify_postmark(
 ) -> Result<Verdict, PostmarkCheckError> {
     let token = Token::parse(token)?;
     let digest: [u8; 32] = Sha256::digest(message).into();
-    let engine = verifier();
-    let verdict = postmark::validate(&token, &digest, ca_key, &EngineCheck(&engine));
+    let verdict = postmark::validate(&token, &digest, ca_key, &P256Verifier);
     if verdict == Verdict::CertificateInvalid {
         return Ok(verdict);
     }
@@ -151,33 +116,31 @@ pub fn verify_certificate_path(certificates: &[&[u8]], ca_key: &[u8], time: u64)
     if parsed.is_empty() || parsed.len() > path::MAX_PATH_CERTIFICATES {
         return Err(PathError::Malformed(FormatError::Invalid("certificate path length")));
     }
-    let engine = verifier();
-    path::verify_path(ca_key, &parsed, time, &EngineCheck(&engine)).map_err(PathError::Refused)
+    path::verify_path(ca_key, &parsed, time, &P256Verifier).map_err(PathError::Refused)
 }
 
 /// Encrypts `plaintext` to a slot's public key (for DECRYPT).
-pub fn encrypt_to(recipient: &[u8; 65], plaintext: &[u8]) -> Result<Vec<u8>, card_core::CryptoError> {
-    ecies::seal(&mut SoftEngine::new(Entropy::Os), recipient, &[], plaintext)
+pub fn encrypt_to(recipient: &[u8; 65], plaintext: &[u8]) -> Result<Vec<u8>, EciesError> {
+    ecies::seal(recipient, &[], plaintext)
 }
 
 /// A receiver's delivery key pair (generated on the host).
 pub struct DeliveryKey {
-    secret: SecretKey,
+    pair: HostKeyPair,
     /// Public key to put in the agent request.
     pub public: [u8; 65],
 }
 
 impl DeliveryKey {
     /// A fresh key pair from the OS random source.
-    pub fn generate() -> Result<Self, card_core::CryptoError> {
-        use card_core::CryptoEngine;
-        let (secret, public) = SoftEngine::new(Entropy::Os).p256_generate()?;
-        Ok(Self { secret, public })
+    pub fn generate() -> Result<Self, EciesError> {
+        let pair = HostKeyPair::generate()?;
+        Ok(Self { public: pair.public, pair })
     }
 
     /// Opens an agent delivery: the receiver's 32-byte private key, bound to its certificate.
-    pub fn open(&self, issued: &AgentIssued) -> Result<Zeroizing<Vec<u8>>, card_core::CryptoError> {
+    pub fn open(&self, issued: &AgentIssued) -> Result<Zeroizing<Vec<u8>>, EciesError> {
         let aad: [u8; 32] = Sha256::digest(&issued.certificate).into();
-        ecies::open(&verifier(), &self.secret, &self.public, &aad, &issued.encrypted_key)
+        ecies::open(&self.pair, &aad, &issued.encrypted_key)
     }
 }

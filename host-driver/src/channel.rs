@@ -11,7 +11,7 @@
 
 use crate::error::{Ambiguity, MeterError, ProtocolError};
 use crate::secret::{Payload, SecretBytes};
-use crate::transport::{Transaction, TransportError};
+use crate::transport::{CardTransaction, TransportError};
 use apdu_specs::capdu;
 use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, ins};
 use apdu_specs::sw::Sw;
@@ -151,7 +151,7 @@ fn trace_response(data: &Payload, sw: Sw) {
 }
 
 /// One C-APDU out, one R-APDU back, checked against `ne`.
-fn send<X: Transaction + ?Sized>(
+fn send<X: CardTransaction + ?Sized>(
     tx: &mut X,
     apdu: &Payload,
     ne: usize,
@@ -183,7 +183,7 @@ fn ne_of(sw2: u8) -> usize {
 /// as a `Response` with its SW, not as an error; a value command answered
 /// `6Cxx`, or failing once its last block reached the transport, is
 /// [`MeterError::OutcomeUnknown`] and is not sent again.
-pub fn exchange<X: Transaction + ?Sized>(
+pub fn exchange<X: CardTransaction + ?Sized>(
     tx: &mut X,
     cmd: &Command,
     cfg: &ChannelConfig,
@@ -218,7 +218,7 @@ pub fn exchange<X: Transaction + ?Sized>(
 /// The last (or only) block and the rounds that follow it; `answered`
 /// counts the R-APDUs received. Without `may_reissue` a `6Cxx` answer is
 /// returned as it is.
-fn final_exchange<X: Transaction + ?Sized>(
+fn final_exchange<X: CardTransaction + ?Sized>(
     tx: &mut X,
     cmd: &Command,
     last: &[u8],

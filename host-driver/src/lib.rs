@@ -2,23 +2,23 @@
 //!
 //! The host side of the meter: byte transports with transactions, one APDU
 //! channel layer (encoding, chaining, `61xx`, `6Cxx`), a typed [`Meter`] API
-//! with typed errors that keep the status word, off-card verifiers and a
-//! Data Matrix renderer. APDUs are traced with `tracing` on target
-//! `pcmeter::apdu`; secret data (PINs, profiles, DECRYPT plaintext) is typed
-//! secret and traced as its length only.
+//! with typed errors that keep the status word, and off-card verifiers. APDUs
+//! are traced with `tracing` on target `pcmeter::apdu`; secret data (PINs,
+//! profiles, DECRYPT plaintext) is typed secret and traced as its length
+//! only. It links no simulator, applet or database: the in-process transport
+//! to a simulated card is `card_sim::in_process`, the CLI is crate `pcmeter`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod certificates;
 pub mod channel;
-pub mod demo;
+pub mod ecies;
 pub mod error;
 pub mod meter;
 pub mod pin;
-pub mod render;
 pub mod secret;
-pub mod simulated;
+pub mod signature;
 pub mod transport;
 pub mod verify;
 
@@ -26,5 +26,4 @@ pub use error::{Ambiguity, MeterError, ProtocolError};
 pub use meter::{Meter, PinStatus, PublicKeys, Session};
 pub use pin::Pin;
 pub use secret::{Payload, SecretBytes};
-pub use transport::in_process::{InProcessTransport, SharedCard};
-pub use transport::{Transaction, Transport, TransportError};
+pub use transport::{CardTransaction, Transport, TransportError};

@@ -17,7 +17,7 @@ use crate::channel::{ChannelConfig, Command, exchange};
 use crate::error::MeterError;
 use crate::pin::Pin;
 use crate::secret::{Payload, SecretBytes};
-use crate::transport::{Transaction, Transport, TransportError};
+use crate::transport::{CardTransaction, Transport, TransportError};
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
 use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
@@ -79,7 +79,7 @@ pub struct Meter<T: Transport> {
 
 /// A transaction on the meter: every call inside it is exclusive.
 pub struct Session<'a, T: Transport + 'a> {
-    tx: T::Transaction<'a>,
+    tx: T::CardTransaction<'a>,
     config: ChannelConfig,
 }
 

@@ -3,8 +3,7 @@
 use apdu_specs::FormatError;
 use apdu_specs::audit::{GENESIS, Head, Record};
 use apdu_specs::indicium::{Indicium, IndiciumAlgorithm, IndiciumBody};
-use card_core::CryptoEngine;
-use card_core::soft_engine::verifier;
+use crate::signature::P256Verifier;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -44,12 +43,11 @@ pub fn verify_indicium(bytes: &[u8], key: IndiciumKey<'_>) -> Result<IndiciumBod
     match (ind.body.algorithm, key) {
         (IndiciumAlgorithm::EcdsaP256, IndiciumKey::Ecdsa(public)) => {
             // The card's own verify path: the same ECDSA and the same low-S rule.
-            let engine = verifier();
-            if !engine.p256_valid_public(public) {
+            if !P256Verifier.valid_public(public) {
                 return Err(VerifyError::BadKey);
             }
             let signature: &[u8; 64] = ind.authenticator.try_into().map_err(|_| VerifyError::BadAuthenticator)?;
-            if !engine.p256_verify_digest(public, &Sha256::digest(ind.signed).into(), signature) {
+            if !P256Verifier.verify_digest(public, &Sha256::digest(ind.signed).into(), signature) {
                 return Err(VerifyError::BadAuthenticator);
             }
         }

@@ -23,7 +23,7 @@ fn main() {
     }
     let keys = tests::vector_keys();
     let profile =
-        host_driver::simulated::signed_profile(&keys, &tests::vector_options(), tests::VECTOR_SERIAL).unwrap();
+        pcmeter::simulated::signed_profile(&keys, &tests::vector_options(), tests::VECTOR_SERIAL).unwrap();
     write("personalization", "vector-profile", &profile);
     let table = tests::signed_table(2, tests::FIXTURE_TIME, |_| {});
     write("rate_table", "signed-v2", &table);
@@ -57,9 +57,9 @@ fn main() {
 fn pki_seeds() {
     use apdu_specs::x509::Usage;
     use tests::pki;
-    let keys = host_driver::simulated::AuthorityKeys::from_seed("fuzz seeds");
+    let keys = pcmeter::simulated::AuthorityKeys::from_seed("fuzz seeds");
     let sim =
-        host_driver::simulated::operational(&keys, &host_driver::simulated::Options::at(tests::FIXTURE_TIME, 100_000))
+        pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000))
             .unwrap();
     let mut meter = sim.meter;
     let mut ca = pki::ca_for(&keys);

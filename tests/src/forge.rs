@@ -11,8 +11,9 @@ use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
 use apdu_specs::signed::{self, Signed};
 use apdu_specs::x509::{self, Certificate, Usage};
 use authority::{CertificateAuthority, SigningKeyPair};
-use host_driver::simulated::{AuthorityKeys, Options, operational};
-use host_driver::{InProcessTransport, Meter};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
+use card_sim::InProcessTransport;
+use host_driver::Meter;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of `bytes`.

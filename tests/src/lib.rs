@@ -14,7 +14,7 @@ use apdu_specs::perso::CardSerial;
 use apdu_specs::vectors::{Step, VectorFile};
 use authority::profile::ProfileBuilder;
 use card_sim::{Entropy, SimCard, SimClock};
-use host_driver::simulated::{AuthorityKeys, Options};
+use pcmeter::simulated::{AuthorityKeys, Options};
 
 /// Clock of the vector fixture: 2026-11-23 12:00:00 UTC.
 pub const FIXTURE_TIME: u64 = 1_795_435_200;
@@ -65,7 +65,7 @@ pub fn chained_apdus(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
 /// The STORE DATA APDUs personalizing the card `opts.card_serial` names, chained in short APDUs.
 pub fn personalization_apdus(keys: &AuthorityKeys, opts: &Options) -> Vec<Vec<u8>> {
     let serial = opts.card_serial.expect("the options name the card serial");
-    let signed = host_driver::simulated::signed_profile(keys, opts, serial).expect("vector profile");
+    let signed = pcmeter::simulated::signed_profile(keys, opts, serial).expect("vector profile");
     chained_apdus([CLA_PROPRIETARY, ins::STORE_DATA, 0, 0], &signed)
 }
 

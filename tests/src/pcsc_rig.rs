@@ -7,7 +7,7 @@ use crate::suite::Rig;
 use card_sim::SimCard;
 use card_sim::vpcd::{self, Control, VirtualCard};
 use host_driver::Meter;
-use host_driver::simulated::{AuthorityKeys, Options};
+use pcmeter::simulated::{AuthorityKeys, Options};
 use host_driver::transport::pcsc::{PcscTransport, list_readers};
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use std::process::{Child, Command, Stdio};

@@ -8,8 +8,8 @@ use apdu_specs::registers::Registers;
 use apdu_specs::x509::{self, Usage};
 use authority::ca::pem;
 use authority::{CertDb, CertificateAuthority, SigningKeyPair};
-use host_driver::certificates::certify_slot;
-use host_driver::simulated::AuthorityKeys;
+use authority::certify_slot;
+use pcmeter::simulated::AuthorityKeys;
 use host_driver::transport::Transport;
 use host_driver::{Meter, MeterError};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ pub fn certified<T: Transport>(
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,
-) -> Result<Vec<u8>, host_driver::certificates::CertifyError> {
+) -> Result<Vec<u8>, authority::CertifyError> {
     let mut s = meter.transaction()?;
     certify_slot(&mut s, ca, slot, usage, FIXTURE_TIME)
 }

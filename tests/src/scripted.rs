@@ -2,7 +2,7 @@
 //! is given and answers each with a function of the C-APDU, so a test can
 //! play a card that misbehaves in one precise way.
 
-use host_driver::transport::{Transaction, Transport, TransportError};
+use host_driver::transport::{CardTransaction, Transport, TransportError};
 use std::sync::{Arc, Mutex};
 
 /// How the scripted card answers one C-APDU: the raw R-APDU (data and SW),
@@ -57,7 +57,7 @@ impl ScriptedCard {
 pub struct ScriptedTx<'a>(&'a mut ScriptedCard);
 
 impl Transport for ScriptedCard {
-    type Transaction<'a> = ScriptedTx<'a>;
+    type CardTransaction<'a> = ScriptedTx<'a>;
 
     fn begin(&mut self) -> Result<ScriptedTx<'_>, TransportError> {
         Ok(ScriptedTx(self))
@@ -72,7 +72,7 @@ impl Transport for ScriptedCard {
     }
 }
 
-impl Transaction for ScriptedTx<'_> {
+impl CardTransaction for ScriptedTx<'_> {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         if let Ok(mut sent) = self.0.sent.lock() {
             sent.push(capdu.to_vec());

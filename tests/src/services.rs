@@ -114,7 +114,7 @@ pub fn prepared(credit: u64) -> Services {
     let puk = apdu_specs::pin::PinBlock::from_digits("12345678").expect("PUK").as_bytes().to_vec();
     let table = crate::signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 61);
     let profile =
-        host_driver::simulated::signed_profile(&keys, &crate::vector_options(), crate::VECTOR_SERIAL).expect("profile");
+        pcmeter::simulated::signed_profile(&keys, &crate::vector_options(), crate::VECTOR_SERIAL).expect("profile");
     let mut commands = Vec::new();
     for spec in commands::COMMANDS {
         let c = match spec.ins {

@@ -7,7 +7,7 @@ use apdu_specs::Service;
 use apdu_specs::commands::{CLA_ISO, ins};
 use apdu_specs::sw::Sw;
 use host_driver::channel::{ChannelConfig, Command, exchange};
-use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use host_driver::transport::{Transport, TransportError};
 use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
 use host_driver::{Meter, MeterError, Pin, PinStatus};
@@ -337,14 +337,14 @@ pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
 /// The in-process rig.
 #[derive(Default)]
 pub struct InProcessRig {
-    card: Option<std::sync::Arc<std::sync::Mutex<host_driver::SharedCard>>>,
+    card: Option<std::sync::Arc<std::sync::Mutex<card_sim::SharedCard>>>,
 }
 
 impl Rig for InProcessRig {
-    type T = host_driver::InProcessTransport;
+    type T = card_sim::InProcessTransport;
 
     fn blank(&mut self, keys: &AuthorityKeys, opts: &Options) -> Meter<Self::T> {
-        let (meter, card) = host_driver::simulated::blank(keys, opts).expect("blank card");
+        let (meter, card) = pcmeter::simulated::blank(keys, opts).expect("blank card");
         self.card = Some(card);
         meter
     }

@@ -153,8 +153,8 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
     use card_core::state::{PinState, Slot, slot_record};
     use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform};
     use host_driver::Meter;
-    use host_driver::simulated::{AuthorityKeys, bring_up};
-    use host_driver::transport::in_process::{InProcessTransport, SharedCard};
+    use pcmeter::simulated::{AuthorityKeys, bring_up};
+    use card_sim::{InProcessTransport, SharedCard};
 
     for hmac_variant in [false, true] {
         let dir = std::env::temp_dir().join(format!("pcmeter-tamper-{}-{hmac_variant}", std::process::id()));

@@ -43,7 +43,7 @@ fn personalize(c: &mut DirectCard, signed: &[u8]) -> u16 {
 #[test]
 fn forged_or_malformed_personalization_is_refused() {
     let keys = vector_keys();
-    let good = host_driver::simulated::signed_profile(&keys, &vector_options(), VECTOR_SERIAL).unwrap();
+    let good = pcmeter::simulated::signed_profile(&keys, &vector_options(), VECTOR_SERIAL).unwrap();
     let body = Signed::parse(&good).unwrap().body.to_vec();
     let mut c = DirectCard::blank();
     let before = c.snapshot();
@@ -104,7 +104,7 @@ fn commands_in_the_wrong_lifecycle_state_get_6985() {
     c.verify("123456");
     let before = c.snapshot();
     assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), 0x6985, "ACTIVATE is irreversible and once only");
-    let good = host_driver::simulated::signed_profile(&vector_keys(), &vector_options(), VECTOR_SERIAL).unwrap();
+    let good = pcmeter::simulated::signed_profile(&vector_keys(), &vector_options(), VECTOR_SERIAL).unwrap();
     assert_eq!(personalize(&mut c, &good), 0x6985, "no personalization after ACTIVATE");
     assert_eq!(c.snapshot(), before);
 }

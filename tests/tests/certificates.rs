@@ -17,15 +17,16 @@ use authority::certdb::Status;
 use authority::orders::{anchor_update, revocation_order};
 use authority::{CertificateAuthority, SigningKeyPair};
 use host_driver::certificates::{CrlAt, DeliveryKey, encrypt_to, verify_postmark};
-use host_driver::simulated::{AuthorityKeys, Options, operational};
-use host_driver::{InProcessTransport, Meter, MeterError};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
+use card_sim::InProcessTransport;
+use host_driver::{Meter, MeterError};
 use sha2::{Digest, Sha256};
 use tests::FIXTURE_TIME;
 use tests::pki::{self, Scratch, changes_nothing, charges, openssl, slots};
 
 struct Fixture {
     meter: Meter<InProcessTransport>,
-    card: std::sync::Arc<std::sync::Mutex<host_driver::SharedCard>>,
+    card: std::sync::Arc<std::sync::Mutex<card_sim::SharedCard>>,
     pin: host_driver::Pin,
     clock: card_sim::SimClock,
     ca: CertificateAuthority,

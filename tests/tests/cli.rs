@@ -3,7 +3,7 @@
 //! from a file or a flag. ECDSA and HMAC indicia both verify against the
 //! right key and fail against any other.
 
-use host_driver::simulated::{AuthorityKeys, Options, operational};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use std::path::Path;
 use std::process::Command;
 use tests::{FIXTURE_TIME, piece};
@@ -36,7 +36,7 @@ fn verify(pcmeter: &Path, indicium: &[u8], trust: &[&str]) -> (bool, String) {
 
 #[test]
 fn pcmeter_verify_trusts_only_the_key_the_user_supplies_for_ecdsa_and_hmac_indicia() {
-    let pcmeter = tests::workspace_bin("host-driver", "pcmeter");
+    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
     let dir = tests::pki::Scratch::new("cli-verify");
     let (ecdsa, _, postal) = indicium("cli-a", false);
     let (_, _, other_postal) = indicium("cli-b", false);

@@ -6,7 +6,7 @@
 
 use apdu_specs::Service;
 use host_driver::Meter;
-use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use host_driver::verify::{IndiciumKey, verify_indicium};
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -4,7 +4,7 @@
 
 use apdu_specs::{Lifecycle, Service};
 use host_driver::Meter;
-use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

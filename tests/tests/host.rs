@@ -5,7 +5,7 @@
 use apdu_specs::commands::{COMMANDS, ins};
 use apdu_specs::sw::Sw;
 use host_driver::channel::Command;
-use host_driver::transport::{Transaction, Transport, TransportError};
+use host_driver::transport::{CardTransaction, Transport, TransportError};
 use host_driver::{Ambiguity, Meter, MeterError, ProtocolError};
 use tests::scripted::{Log, ScriptedCard};
 
@@ -13,7 +13,7 @@ use tests::scripted::{Log, ScriptedCard};
 struct Canned(Vec<u8>);
 struct CannedTx<'a>(&'a [u8]);
 impl Transport for Canned {
-    type Transaction<'a> = CannedTx<'a>;
+    type CardTransaction<'a> = CannedTx<'a>;
     fn begin(&mut self) -> Result<CannedTx<'_>, TransportError> {
         Ok(CannedTx(&self.0))
     }
@@ -24,7 +24,7 @@ impl Transport for Canned {
         "canned".into()
     }
 }
-impl Transaction for CannedTx<'_> {
+impl CardTransaction for CannedTx<'_> {
     fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
         Ok(self.0.to_vec())
     }

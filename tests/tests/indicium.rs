@@ -6,7 +6,7 @@ use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
 use apdu_specs::tags;
-use host_driver::simulated::{AuthorityKeys, Options, operational};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use tests::{DirectCard, FIXTURE_TIME, signed_table};
 
@@ -216,8 +216,8 @@ fn rendered_indicia_decode_back_with_an_independent_reader() {
     let dir = std::env::temp_dir().join(format!("pcmeter-dm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let png = dir.join("indicium.png");
-    std::fs::write(&png, host_driver::render::png(&ind, 4).unwrap()).unwrap();
-    let svg = host_driver::render::svg(&ind, 4).unwrap();
+    std::fs::write(&png, pcmeter::render::png(&ind, 4).unwrap()).unwrap();
+    let svg = pcmeter::render::svg(&ind, 4).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<path"));
     let out = match std::process::Command::new("dmtxread").arg(&png).output() {
         Ok(out) => out,
@@ -236,7 +236,7 @@ fn rendered_indicia_decode_back_with_an_independent_reader() {
 fn the_demo_prints_three_verified_indicia() {
     let dir = std::env::temp_dir().join(format!("pcmeter-demo-{}", std::process::id()));
     for hmac in [false, true] {
-        let report = host_driver::demo::run(&dir, hmac).unwrap();
+        let report = pcmeter::demo::run(&dir, hmac).unwrap();
         assert_eq!(report.printed.len(), 3);
         assert!(report.registers.balanced());
         assert_eq!(report.registers.count(Service::Postage), 3);

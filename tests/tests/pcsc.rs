@@ -5,7 +5,7 @@
 //! only one virtual card fits the reader.
 
 use apdu_specs::Service;
-use host_driver::transport::{Transaction, Transport};
+use host_driver::transport::{CardTransaction, Transport};
 use host_driver::{Meter, Pin};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -185,7 +185,7 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
 
 #[test]
 fn the_cli_lists_readers_and_prints_through_a_reader() {
-    let pcmeter = tests::workspace_bin("host-driver", "pcmeter");
+    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
     with_rig(|rig| {
         let up = suite::up(rig, 10_000, |o| o.profile.meter_id = String::from("PCM-CLI-0001"));
         drop(up.meter);

@@ -23,7 +23,7 @@ fn personalize(c: &mut DirectCard, signed: &[u8]) -> Sw {
 }
 
 fn profile_for(serial: CardSerial) -> Vec<u8> {
-    host_driver::simulated::signed_profile(&vector_keys(), &vector_options(), serial).unwrap()
+    pcmeter::simulated::signed_profile(&vector_keys(), &vector_options(), serial).unwrap()
 }
 
 fn fci(c: &mut DirectCard) -> Fci {

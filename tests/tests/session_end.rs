@@ -11,7 +11,7 @@ use apdu_specs::commands::{CLA_PROPRIETARY, ins};
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::Usage;
 use host_driver::Meter;
-use host_driver::simulated::{AuthorityKeys, Options, bring_up};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -120,7 +120,7 @@ impl Drop for Scratch {
 
 #[test]
 fn a_verified_pin_does_not_outlive_the_cli_session() {
-    let pcmeter = tests::workspace_bin("host-driver", "pcmeter");
+    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
     let _slot = slot();
     let dir = Scratch(std::env::temp_dir().join(format!("pcmeter-session-end-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
@@ -198,7 +198,7 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
 /// committed) but no label is written, and the error says so.
 #[test]
 fn pcmeter_print_checks_the_indicium_against_the_key_the_user_trusts() {
-    let pcmeter = tests::workspace_bin("host-driver", "pcmeter");
+    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
     let _slot = slot();
     let dir = Scratch(std::env::temp_dir().join(format!("pcmeter-print-trust-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
@@ -208,7 +208,7 @@ fn pcmeter_print_checks_the_indicium_against_the_key_the_user_trusts() {
     let up = tests::suite::up(&mut rig, 10_000, |o| o.profile.pin = String::from(PIN));
     drop(up.meter);
     let foreign = {
-        let mut sim = host_driver::simulated::operational(
+        let mut sim = pcmeter::simulated::operational(
             &AuthorityKeys::from_seed("someone else"),
             &Options::at(tests::FIXTURE_TIME, 0),
         )

@@ -3,14 +3,14 @@
 //! scoped subscriber must not race with other tests' threads.
 
 use apdu_specs::commands::ins;
-use host_driver::simulated::{AuthorityKeys, Options, operational};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use host_driver::{Meter, Pin};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tests::scripted::ScriptedCard;
 use tests::{FIXTURE_TIME, piece};
 
-fn meter(credit: u64) -> host_driver::simulated::SimulatedMeter {
+fn meter(credit: u64) -> pcmeter::simulated::SimulatedMeter {
     operational(&AuthorityKeys::from_seed("trace-tests"), &Options::at(FIXTURE_TIME, credit)).unwrap()
 }
 

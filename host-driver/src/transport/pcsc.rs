@@ -1,4 +1,4 @@
-//! PC/SC transport (crate `pcsc`, pcsc-lite on Linux). Each [`Transaction`]
+//! PC/SC transport (crate `pcsc`, pcsc-lite on Linux). Each [`CardTransaction`]
 //! is one `SCardBeginTransaction` scope. Buffers are sized for extended
 //! APDUs.
 //!
@@ -6,7 +6,7 @@
 //! when it is dropped (or explicitly, [`Transport::end_session`]): inside a
 //! transaction of its own, so after any other client's transaction, it
 //! sends a logout (VERIFY FF 81) and reconnects with `SCARD_RESET_CARD`,
-//! and the next client finds the card unverified and unselected. A [`Transaction::end_session`] does the same
+//! and the next client finds the card unverified and unselected. A [`CardTransaction::end_session`] does the same
 //! before its transaction ends, so the verified state never exists outside a
 //! transaction this process holds.
 //!
@@ -17,7 +17,7 @@
 //! survive such a death, which is why the CLI verifies, works and ends the
 //! session within one transaction.
 
-use super::{Transaction, Transport, TransportError, session_state_is_gone};
+use super::{CardTransaction, Transport, TransportError, session_state_is_gone};
 use apdu_specs::commands::{CLA_ISO, ins, reference};
 use pcsc::{Card, Context, Disposition, Error as PcscError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 use std::ffi::CString;
@@ -108,7 +108,7 @@ pub struct PcscTransaction<'a> {
 }
 
 impl Transport for PcscTransport {
-    type Transaction<'a> = PcscTransaction<'a>;
+    type CardTransaction<'a> = PcscTransaction<'a>;
 
     fn begin(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
@@ -148,7 +148,7 @@ impl Transport for PcscTransport {
     }
 }
 
-impl Transaction for PcscTransaction<'_> {
+impl CardTransaction for PcscTransaction<'_> {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.tx.transmit(capdu, self.buf).map(<[u8]>::to_vec).map_err(map_error)
     }

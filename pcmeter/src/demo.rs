@@ -1,16 +1,16 @@
 //! `pcmeter demo`: personalize a fresh simulated meter, activate it, print
 //! three indicia to PNG and SVG, verify them offline, show the registers.
 
-use crate::error::MeterError;
 use crate::render;
 use crate::simulated::{AuthorityKeys, FixtureError, Options, operational};
-use crate::verify::{IndiciumKey, verify_indicium};
 use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::indicium::IndiciumBody;
 use apdu_specs::mailpiece::{MailPiece, postcode};
 use apdu_specs::registers::Registers;
 use apdu_specs::service::Service;
 use card_sim::SimClock;
+use host_driver::MeterError;
+use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +52,7 @@ pub enum DemoError {
     Keys(#[from] authority::KeyError),
     /// Offline verification failed.
     #[error("offline verification failed: {0}")]
-    Verify(#[from] crate::verify::VerifyError),
+    Verify(#[from] VerifyError),
     /// Rendering failed.
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -172,7 +172,7 @@ PIN set; test credit {}",
     t.push_str(&rule);
     let _ = writeln!(t, "   AR_p + AR_c + DR == CT: {}", if regs.balanced() { "holds" } else { "VIOLATED" });
     let (head, records) = m.audit_log()?;
-    crate::verify::verify_audit_chain(&head, &records)?;
+    verify_audit_chain(&head, &records)?;
     let _ = writeln!(
         t,
         "   audit log: {} hash-chained records, chain verified, head {}",

@@ -1,17 +1,14 @@
 //! A personalized, activated meter on a simulated card, with the authority
 //! keys that made it. Used by `pcmeter demo`, the tests and the benchmarks.
 
-use crate::error::MeterError;
-use crate::meter::Meter;
-use crate::pin::Pin;
-use crate::transport::Transport;
-use crate::transport::in_process::{InProcessTransport, SharedCard};
 use apdu_specs::FormatError;
 use apdu_specs::perso::CardSerial;
 use authority::keys::KeyError;
 use authority::profile::{ProfileBuilder, sign_profile};
 use authority::{MasterMacKey, SigningKeyPair, default_rate_table, sign_rate_table};
-use card_sim::{Entropy, SimCard, SimClock, SimError, draw_serial};
+use card_sim::{Entropy, InProcessTransport, SharedCard, SimCard, SimClock, SimError, draw_serial};
+use host_driver::transport::Transport;
+use host_driver::{Meter, MeterError, Pin};
 use std::sync::{Arc, Mutex};
 
 /// The authority side of a meter: issuer (personalization), authority

@@ -13,11 +13,11 @@
 use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::mailpiece::{MailPiece, postcode};
 use clap::{Parser, Subcommand};
-use host_driver::demo::money;
-use host_driver::render;
 use host_driver::transport::pcsc::{open_meter, survey};
 use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use host_driver::{Meter, Pin, Transport};
+use pcmeter::demo::money;
+use pcmeter::render;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -199,7 +199,7 @@ fn show_status<T: Transport>(m: &mut Meter<T>) -> Result<(), String> {
 fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
         Cmd::Demo { out, hmac } => {
-            let report = host_driver::demo::run(out, *hmac).map_err(|e| e.to_string())?;
+            let report = pcmeter::demo::run(out, *hmac).map_err(|e| e.to_string())?;
             print!("{}", report.text);
         }
         Cmd::Readers => {

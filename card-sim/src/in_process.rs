@@ -1,9 +1,10 @@
-//! A transport to a simulated card in the same process. Transactions hold
-//! the card's mutex, so concurrent users never interleave inside one.
+//! A transport to a simulated card in the same process (the traits of crate
+//! `card-transport`). Transactions hold the card's mutex, so concurrent users
+//! never interleave inside one.
 
-use super::{Transaction, Transport, TransportError};
+use crate::{MemoryStore, SimCard, SimError};
 use card_core::platform::Store;
-use card_sim::{MemoryStore, SimCard, SimError};
+use card_transport::{CardTransaction, Transport, TransportError};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A simulated card shared between transports, with a reset generation so
@@ -69,12 +70,12 @@ pub struct InProcessTransaction<'a, S: Store> {
 }
 
 impl<S: Store> Transport for InProcessTransport<S> {
-    type Transaction<'a>
+    type CardTransaction<'a>
         = InProcessTransaction<'a, S>
     where
         Self: 'a;
 
-    fn begin(&mut self) -> Result<Self::Transaction<'_>, TransportError> {
+    fn begin(&mut self) -> Result<Self::CardTransaction<'_>, TransportError> {
         let guard = self.card.lock().map_err(|_| TransportError::Other("card mutex poisoned".into()))?;
         if guard.generation != self.seen {
             return Err(if guard.card.is_powered() { TransportError::CardReset } else { TransportError::CardRemoved });
@@ -101,7 +102,7 @@ impl<S: Store> Transport for InProcessTransport<S> {
     }
 }
 
-impl<S: Store> Transaction for InProcessTransaction<'_, S> {
+impl<S: Store> CardTransaction for InProcessTransaction<'_, S> {
     fn transmit(&mut self, capdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.guard.card.transmit(capdu).map_err(|e| match e {
             SimError::PoweredOff => TransportError::CardRemoved,

@@ -1,0 +1,13 @@
+//! # pcmeter
+//!
+//! The library part of the `pcmeter` command, where the host driver and the
+//! simulator meet: a personalized meter on a simulated card
+//! ([`simulated`], also the tests' and benchmarks' fixture), the demo
+//! ([`demo`]) and the Data Matrix renderer ([`render`]).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod demo;
+pub mod render;
+pub mod simulated;
