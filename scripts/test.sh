@@ -63,6 +63,31 @@ if command -v cargo-deny >/dev/null 2>&1; then
 else
   skipped "cargo deny: cargo-deny is not installed and could not be installed from crates.io"
 fi
+echo "== cargo machete (no unused dependency in any crate)"
+if ! command -v cargo-machete >/dev/null 2>&1; then
+  cargo install cargo-machete --locked --quiet || true
+fi
+if command -v cargo-machete >/dev/null 2>&1; then
+  cargo machete
+else
+  skipped "cargo machete: cargo-machete is not installed and could not be installed from crates.io"
+fi
+echo "== no [workspace.dependencies] entry that no crate uses"
+unused_ws=()
+for dep in $(sed -n '/^\[workspace.dependencies\]/,/^\[/{s/^\([A-Za-z0-9_-]*\) *=.*/\1/p}' Cargo.toml); do
+  grep -qE "^${dep}(\.workspace *= *true| *= *\{[^}]*workspace *= *true)" ./*/Cargo.toml || unused_ws+=("$dep")
+done
+if ((${#unused_ws[@]})); then
+  echo "unused [workspace.dependencies] entries: ${unused_ws[*]}" >&2
+  exit 1
+fi
+echo "== host-driver links no simulator, applet, authority or SQLite"
+forbidden=$(cargo tree -p host-driver -e normal | grep -E 'card-sim|card-core|authority|rusqlite|libsqlite3-sys' || true)
+if [ -n "$forbidden" ]; then
+  echo "host-driver depends on:" >&2
+  echo "$forbidden" >&2
+  exit 1
+fi
 echo "== card-core without the soft crypto engine, and linked into a no_std binary (nostd-check/)"
 cargo build -p card-core --no-default-features
 # Its own workspace with panic = "abort", its own panic handler, allocator and

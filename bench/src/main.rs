@@ -169,11 +169,9 @@ fn main() {
 
     // The same through host-driver's typed API (in-process transport).
     let keys = pcmeter::simulated::AuthorityKeys::from_seed("bench");
-    let mut sim = pcmeter::simulated::operational(
-        &keys,
-        &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000),
-    )
-    .unwrap();
+    let mut sim =
+        pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000))
+            .unwrap();
     sim.meter.verify_pin(&sim.pin).unwrap();
     let piece = tests::piece(1, 1);
     let host_time = best_of(runs, || {

@@ -72,9 +72,8 @@ pub fn seal(recipient: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, E
     let ephemeral = HostKeyPair::generate()?;
     let shared = diffie_hellman(ephemeral.secret.to_nonzero_scalar(), peer.as_affine());
     let (cipher, nonce) = key_and_nonce(&shared, &ephemeral.public, recipient)?;
-    let sealed = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
-        .map_err(|_| EciesError::InvalidKey)?;
+    let sealed =
+        cipher.encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad }).map_err(|_| EciesError::InvalidKey)?;
     Ok([&ephemeral.public[..], &sealed].concat())
 }
 

@@ -1,9 +1,9 @@
 //! Off-card verifiers: indicia and the audit chain.
 
+use crate::signature::P256Verifier;
 use apdu_specs::FormatError;
 use apdu_specs::audit::{GENESIS, Head, Record};
 use apdu_specs::indicium::{Indicium, IndiciumAlgorithm, IndiciumBody};
-use crate::signature::P256Verifier;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -22,8 +22,7 @@ fn main() {
         write("apdu_stream", &format!("apdu-{i:03}"), &tests::oracle::join_apdus(std::slice::from_ref(a)));
     }
     let keys = tests::vector_keys();
-    let profile =
-        pcmeter::simulated::signed_profile(&keys, &tests::vector_options(), tests::VECTOR_SERIAL).unwrap();
+    let profile = pcmeter::simulated::signed_profile(&keys, &tests::vector_options(), tests::VECTOR_SERIAL).unwrap();
     write("personalization", "vector-profile", &profile);
     let table = tests::signed_table(2, tests::FIXTURE_TIME, |_| {});
     write("rate_table", "signed-v2", &table);
@@ -59,8 +58,7 @@ fn pki_seeds() {
     use tests::pki;
     let keys = pcmeter::simulated::AuthorityKeys::from_seed("fuzz seeds");
     let sim =
-        pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000))
-            .unwrap();
+        pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000)).unwrap();
     let mut meter = sim.meter;
     let mut ca = pki::ca_for(&keys);
     let id = pki::register(&mut ca, &mut meter);

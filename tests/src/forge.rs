@@ -11,9 +11,9 @@ use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
 use apdu_specs::signed::{self, Signed};
 use apdu_specs::x509::{self, Certificate, Usage};
 use authority::{CertificateAuthority, SigningKeyPair};
-use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use card_sim::InProcessTransport;
 use host_driver::Meter;
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of `bytes`.

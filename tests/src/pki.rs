@@ -7,11 +7,11 @@ use apdu_specs::oid;
 use apdu_specs::registers::Registers;
 use apdu_specs::x509::{self, Usage};
 use authority::ca::pem;
-use authority::{CertDb, CertificateAuthority, SigningKeyPair};
 use authority::certify_slot;
-use pcmeter::simulated::AuthorityKeys;
+use authority::{CertDb, CertificateAuthority, SigningKeyPair};
 use host_driver::transport::Transport;
 use host_driver::{Meter, MeterError};
+use pcmeter::simulated::AuthorityKeys;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -7,10 +7,10 @@ use apdu_specs::Service;
 use apdu_specs::commands::{CLA_ISO, ins};
 use apdu_specs::sw::Sw;
 use host_driver::channel::{ChannelConfig, Command, exchange};
-use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use host_driver::transport::{Transport, TransportError};
 use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
 use host_driver::{Meter, MeterError, Pin, PinStatus};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 
 /// A source of fresh meters and physical events.
 pub trait Rig {

@@ -152,9 +152,9 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
     use apdu_specs::x509::Usage;
     use card_core::state::{PinState, Slot, slot_record};
     use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform};
+    use card_sim::{InProcessTransport, SharedCard};
     use host_driver::Meter;
     use pcmeter::simulated::{AuthorityKeys, bring_up};
-    use card_sim::{InProcessTransport, SharedCard};
 
     for hmac_variant in [false, true] {
         let dir = std::env::temp_dir().join(format!("pcmeter-tamper-{}-{hmac_variant}", std::process::id()));

@@ -6,8 +6,8 @@
 
 use apdu_specs::Service;
 use host_driver::Meter;
-use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use host_driver::verify::{IndiciumKey, verify_indicium};
+use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

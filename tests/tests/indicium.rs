@@ -6,8 +6,8 @@ use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
 use apdu_specs::tags;
-use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use tests::{DirectCard, FIXTURE_TIME, signed_table};
 
 fn postal_key(c: &mut DirectCard) -> [u8; 65] {

@@ -3,8 +3,8 @@
 //! scoped subscriber must not race with other tests' threads.
 
 use apdu_specs::commands::ins;
-use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use host_driver::{Meter, Pin};
+use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tests::scripted::ScriptedCard;

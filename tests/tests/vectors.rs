@@ -3,8 +3,8 @@
 //! the generator; every status word seen checked against the reference.
 
 use apdu_specs::sw::Sw;
-use host_driver::transport::{CardTransaction, Transport};
 use card_sim::{InProcessTransport, SharedCard};
+use host_driver::transport::{CardTransaction, Transport};
 use std::sync::Arc;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apdu-specs/vectors/foundation.apdu");
