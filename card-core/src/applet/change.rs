@@ -267,3 +267,162 @@ impl super::Committed {
         }
     }
 }
+
+#[cfg(all(test, feature = "soft-engine"))]
+mod tests {
+    use super::*;
+    use crate::applet::{Committed, Volatile};
+    use crate::handlers::Ascending;
+    use crate::platform::RecordId;
+    use crate::soft_engine::{NoEntropy, SoftEngine, verifier};
+    use crate::state::{Factory, KeySlot, Rates};
+    use alloc::collections::BTreeMap;
+    use apdu_specs::certs::{SLOT_COUNT, SlotState};
+    use apdu_specs::perso::CardSerial;
+    use apdu_specs::service::Service;
+    use apdu_specs::x509::Usage;
+
+    /// A store whose next commit can be made to fail.
+    #[derive(Default)]
+    struct TestStore {
+        records: BTreeMap<RecordId, Vec<u8>>,
+        fail_next: bool,
+    }
+
+    impl Store for TestStore {
+        fn read(&self, id: RecordId) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.records.get(&id).cloned())
+        }
+
+        fn commit(&mut self, set: &WriteSet) -> Result<(), StoreError> {
+            if core::mem::take(&mut self.fail_next) {
+                return Err(StoreError::Io);
+            }
+            for (id, value) in set.writes() {
+                self.records.insert(*id, value.clone());
+            }
+            Ok(())
+        }
+    }
+
+    struct TestPlatform {
+        crypto: SoftEngine<NoEntropy>,
+        store: TestStore,
+    }
+
+    impl Platform for TestPlatform {
+        type Crypto = SoftEngine<NoEntropy>;
+        type Store = TestStore;
+
+        fn crypto(&mut self) -> &mut Self::Crypto {
+            &mut self.crypto
+        }
+
+        fn store(&mut self) -> &mut Self::Store {
+            &mut self.store
+        }
+
+        fn now(&self) -> Option<u64> {
+            Some(1_000)
+        }
+    }
+
+    fn core() -> Core<TestPlatform> {
+        let state = State {
+            factory: Factory { issuer_key: [4; 65], serial: CardSerial([1; CardSerial::LEN]) },
+            config: None,
+            secrets: None,
+            pins: None,
+            card: CardState::default(),
+            counters: Counters::default(),
+            rates: Rates::default(),
+            slots: (0..SLOT_COUNT).map(|_| KeySlot::default()).collect(),
+            cert: CertState::default(),
+        };
+        let platform = TestPlatform { crypto: verifier(), store: TestStore::default() };
+        Core { platform, state: Committed(state), volatile: Volatile::default(), hash: None }
+    }
+
+    fn certified_slot() -> Slot {
+        Slot {
+            state: SlotState::Certified,
+            usage: Some(Usage::Signature),
+            secret: Some(crate::platform::SecretKey([9; 32])),
+            public: Some([4; 65]),
+            certificate: Some(alloc::vec![0x30, 0x03, 1, 2, 3]),
+            verified_under: Some(0),
+        }
+    }
+
+    fn staged(core: &Core<TestPlatform>) -> StateChange {
+        let mut change = core.change(1_000);
+        change.counters_mut().regs.descending = 500;
+        change.counters_mut().regs.control_total = 500;
+        change.audit(Event::Personalized, 500, b"meter");
+        change.put_cert_state(CertState { anchor_version: 2, ca_key: None, agent_serial: 7 });
+        change.put_slot(3, certified_slot());
+        change
+    }
+
+    #[test]
+    fn a_failed_commit_changes_nothing_in_ram_or_store() {
+        let mut core = core();
+        core.platform.store.fail_next = true;
+        let change = staged(&core);
+        assert_eq!(core.commit(change), Err(Sw::MEMORY_FAILURE));
+        assert_eq!(core.state.counters, Counters::default());
+        assert_eq!(core.state.cert, CertState::default());
+        assert_eq!(core.state.slots[3].state, SlotState::Empty);
+        assert!(core.platform.store.records.is_empty());
+    }
+
+    #[test]
+    fn a_commit_writes_the_store_then_swaps_ram_and_chains_the_audit_record() {
+        let mut core = core();
+        let change = staged(&core);
+        assert_eq!(core.commit(change), Ok(()));
+        let counters = core.state.counters;
+        assert_eq!((counters.regs.descending, counters.audit_records), (500, 1));
+        let stored = |id| core.platform.store.records.get(&id).cloned().unwrap_or_default();
+        assert_eq!(Counters::decode(&stored(records::COUNTERS)), Ok(counters));
+        let audit = stored(audit_cell(0));
+        let record = Record::parse(&audit).unwrap();
+        assert_eq!((record.seq, record.event, record.amount, record.time), (0, Event::Personalized, 500, 1_000));
+        assert_eq!(record.prev_hash, apdu_specs::audit::GENESIS);
+        assert_eq!(counters.audit_head, verifier().sha256(&[&audit]));
+        assert_eq!(core.state.cert.agent_serial, 7);
+        // RAM keeps the key slot; its certificate is only in the store.
+        assert_eq!(core.state.slots[3].state, SlotState::Certified);
+        let slot = Slot::decode(&stored(slot_record(3))).unwrap();
+        assert_eq!(slot.certificate, certified_slot().certificate);
+        // Only what the change staged was written.
+        let written: Vec<RecordId> = core.platform.store.records.keys().copied().collect();
+        assert_eq!(written, [records::COUNTERS, records::CERT_STATE, audit_cell(0), slot_record(3)]);
+    }
+
+    #[test]
+    fn a_change_without_audit_writes_no_counters() {
+        let mut core = core();
+        let mut change = core.change(1_000);
+        change.put_cert_state(CertState { anchor_version: 1, ca_key: None, agent_serial: 0 });
+        assert_eq!(core.commit(change), Ok(()));
+        let written: Vec<RecordId> = core.platform.store.records.keys().copied().collect();
+        assert_eq!(written, [records::CERT_STATE]);
+    }
+
+    #[test]
+    fn the_debit_collects_the_debt_first_and_refuses_what_dr_cannot_cover() {
+        let core = core();
+        let mut change = core.change(1_000);
+        let regs = &mut change.counters_mut().regs;
+        (regs.descending, regs.control_total, regs.debt) = (100, 100, 30);
+        assert_eq!(change.debit(Service::Postage, 71, Ascending::Postage), Err(Sw::INSUFFICIENT_FUNDS));
+        assert_eq!(change.counters().regs.descending, 100, "a refusal moves nothing");
+        assert_eq!(change.debit(Service::Postage, 70, Ascending::Postage), Ok(1));
+        let regs = change.counters().regs;
+        assert_eq!((regs.descending, regs.ar_postage, regs.ar_certificates, regs.debt), (0, 70, 30, 0));
+        assert!(regs.balanced());
+        assert_eq!(change.audit.len(), 1, "the debt collection is audited");
+        assert_eq!(change.audit[0].event, Event::DebtCollected);
+    }
+}

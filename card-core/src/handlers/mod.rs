@@ -16,3 +16,6 @@ mod security;
 mod select;
 mod slots;
 mod tamper;
+
+#[cfg(test)]
+pub(crate) use charge::Ascending;
