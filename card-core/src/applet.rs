@@ -1,20 +1,23 @@
-//! The applet: persistent state, volatile session state, and the dispatcher
+//! The applet: persistent state, volatile security state, and the dispatcher
 //! that checks lifecycle and security from the `apdu-specs` table before any
 //! handler runs.
+
+mod change;
+
+pub(crate) use change::StateChange;
 
 use crate::command::Command;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{
-    CardState, CertState, Config, Counters, Factory, FactoryRecord, LoadedTable, PinState, Rates, Secrets, Slot,
-    records, slot_record,
+    CardState, CertState, Config, Counters, Factory, FactoryRecord, KeySlot, PinState, Rates, Secrets, Slot,
+    decode_rate_table, records, slot_record,
 };
 use alloc::vec::Vec;
 use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::perso::CardSerial;
-use apdu_specs::rates::RateTable;
 use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
 use apdu_specs::{FormatError, tags};
@@ -47,8 +50,9 @@ pub enum LoadError {
     SerialUnavailable,
 }
 
-/// The persistent state as last committed.
-#[derive(Debug, Clone)]
+/// The persistent state as last committed, as RAM keeps it: certificates and
+/// signed rate-table envelopes are left in the store.
+#[derive(Debug)]
 pub(crate) struct State {
     pub(crate) factory: Factory,
     pub(crate) config: Option<Config>,
@@ -57,13 +61,38 @@ pub(crate) struct State {
     pub(crate) card: CardState,
     pub(crate) counters: Counters,
     pub(crate) rates: Rates,
-    pub(crate) slots: Vec<Slot>,
+    pub(crate) slots: Vec<KeySlot>,
     pub(crate) cert: CertState,
+}
+
+/// The committed state: readable everywhere, changed only by a committed
+/// [`StateChange`] (and wiped by [`Committed::wipe_secrets`] on tamper).
+#[derive(Debug)]
+pub(crate) struct Committed(State);
+
+impl core::ops::Deref for Committed {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl Committed {
+    /// Tamper: drops every private key and the PINs from RAM at once,
+    /// whatever then happens to the store (they zeroize on drop).
+    pub(crate) fn wipe_secrets(&mut self) {
+        self.0.secrets = None;
+        self.0.pins = None;
+        for slot in self.0.slots.iter_mut() {
+            slot.secret = None;
+        }
+    }
 }
 
 /// Volatile security state: RAM only, cleared by reset, power-off and deselect.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Session {
+pub(crate) struct Volatile {
     pub(crate) selected: bool,
     pub(crate) pin_verified: bool,
 }
@@ -71,9 +100,9 @@ pub(crate) struct Session {
 /// Everything but the transport layer; implements [`Handler`].
 pub(crate) struct Core<P: Platform> {
     pub(crate) platform: P,
-    pub(crate) state: State,
-    pub(crate) session: Session,
-    /// The HASH stream: volatile, dropped with the session.
+    pub(crate) state: Committed,
+    pub(crate) volatile: Volatile,
+    /// The HASH stream: volatile, dropped with the rest of [`Volatile`].
     pub(crate) hash: Option<<P::Crypto as CryptoEngine>::Hasher>,
 }
 
@@ -96,9 +125,9 @@ fn read_record<P: Platform, T>(
     }
 }
 
-fn load_table(bytes: &[u8]) -> Result<LoadedTable, FormatError> {
-    let signed = Signed::parse(bytes)?;
-    Ok(LoadedTable { table: RateTable::parse_body(signed.body)?, signed: bytes.to_vec() })
+/// A key slot as RAM keeps it: the record without its certificate.
+fn load_key_slot(bytes: &[u8]) -> Result<KeySlot, FormatError> {
+    Slot::decode(bytes).map(|slot| KeySlot::from(&slot))
 }
 
 /// Migrates the factory record of a card made before card serials: draws a
@@ -148,15 +177,15 @@ impl<P: Platform> Applet<P> {
             card: read_record(&mut platform, records::CARD, CardState::decode)?.unwrap_or_default(),
             counters: read_record(&mut platform, records::COUNTERS, Counters::decode)?.unwrap_or_default(),
             rates: Rates {
-                active: read_record(&mut platform, records::RATES_ACTIVE, load_table)?,
-                pending: read_record(&mut platform, records::RATES_PENDING, load_table)?,
+                active: read_record(&mut platform, records::RATES_ACTIVE, decode_rate_table)?,
+                pending: read_record(&mut platform, records::RATES_PENDING, decode_rate_table)?,
             },
             slots: (0..SLOT_COUNT)
-                .map(|i| read_record(&mut platform, slot_record(i), Slot::decode).map(Option::unwrap_or_default))
+                .map(|i| read_record(&mut platform, slot_record(i), load_key_slot).map(Option::unwrap_or_default))
                 .collect::<Result<_, _>>()?,
             cert: read_record(&mut platform, records::CERT_STATE, CertState::decode)?.unwrap_or_default(),
         };
-        let mut core = Core { platform, state, session: Session::default(), hash: None };
+        let mut core = Core { platform, state: Committed(state), volatile: Volatile::default(), hash: None };
         core.check_registers_at_power_on()?;
         core.finish_tamper_scrub();
         Ok(Self { iso: IsoLayer::default(), core })
@@ -175,7 +204,7 @@ impl<P: Platform> Applet<P> {
     /// Card reset (warm or cold): clears every volatile state.
     pub fn reset(&mut self) {
         self.iso.clear();
-        self.core.clear_session();
+        self.core.clear_volatile();
     }
 
     /// The tamper input: zeroizes keys and PINs, records the event, and
@@ -198,7 +227,7 @@ impl<P: Platform> Applet<P> {
     /// Test hook: true when nothing volatile survives (no verified PIN,
     /// selection, chain or pending response).
     pub fn volatile_state_is_clear(&self) -> bool {
-        self.core.session == Session::default()
+        self.core.volatile == Volatile::default()
             && self.core.hash.is_none()
             && !self.iso.chain_open()
             && !self.iso.response_pending()
@@ -214,14 +243,9 @@ impl<P: Platform> Applet<P> {
 
 impl<P: Platform> Core<P> {
     /// Drops every volatile security state: PIN verification, selection, HASH stream.
-    pub(crate) fn clear_session(&mut self) {
-        self.session = Session::default();
+    pub(crate) fn clear_volatile(&mut self) {
+        self.volatile = Volatile::default();
         self.hash = None;
-    }
-
-    /// Commits `set`; on failure reloads nothing (the in-memory state has not been touched yet).
-    pub(crate) fn commit(&mut self, set: &WriteSet) -> Result<(), Sw> {
-        self.platform.store().commit(set).map_err(|_| Sw::MEMORY_FAILURE)
     }
 
     /// The card time: platform time, refused if it goes below the floor.
@@ -272,19 +296,12 @@ impl<P: Platform> Core<P> {
             return Ok(());
         }
         let flag = apdu_specs::registers::flags::LOCKED_REGISTERS;
-        let mut card = self.state.card;
+        let mut change = self.change(self.display_time());
+        let card = change.card_mut();
         card.lifecycle = Lifecycle::Locked;
         card.flags |= flag;
-        let mut counters = self.state.counters;
-        let mut set = WriteSet::new();
-        let time = self.display_time();
-        self.append_audit(&mut counters, &mut set, time, apdu_specs::audit::Event::Locked, 0, &[flag]);
-        set.put(records::CARD, card.encode());
-        set.put(records::COUNTERS, counters.encode());
-        self.platform.store().commit(&set)?;
-        self.state.card = card;
-        self.state.counters = counters;
-        Ok(())
+        change.audit(apdu_specs::audit::Event::Locked, 0, &[flag]);
+        Ok(self.commit_change(change)?)
     }
 
     fn dispatch(&mut self, cmd: Command) -> Result<Vec<u8>, Sw> {
@@ -319,14 +336,14 @@ impl<P: Platform> Core<P> {
 
 impl<P: Platform> Handler for Core<P> {
     fn admit(&mut self, spec: &'static CommandSpec) -> Result<(), Sw> {
-        if !self.session.selected && spec.ins != ins::SELECT {
+        if !self.volatile.selected && spec.ins != ins::SELECT {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         if !spec.states.contains(self.state.card.lifecycle) {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         match spec.security {
-            Security::Pin | Security::PinAndAuthoritySignature if !self.session.pin_verified => {
+            Security::Pin | Security::PinAndAuthoritySignature if !self.volatile.pin_verified => {
                 Err(Sw::SECURITY_STATUS_NOT_SATISFIED)
             }
             _ => Ok(()),

@@ -1,6 +1,10 @@
 //! The applet's persistent state, split into records so that a command
 //! rewrites only what it changes (an indicium writes the counters record and
-//! one audit slot). Each record starts with a format byte.
+//! one cell of the audit ring). Each record starts with a format byte.
+//!
+//! RAM keeps what commands need often ([`KeySlot`], parsed [`Rates`]); the
+//! large records (certificates, the signed rate-table envelopes) stay in the
+//! store and are read when a command needs them.
 
 use crate::platform::{MacKey, PublicKey, RecordId, SecretKey};
 use alloc::vec::Vec;
@@ -37,7 +41,7 @@ pub mod records {
     pub const RATES_PENDING: RecordId = RecordId(0x0008);
     /// CA anchor override and agent serial counter.
     pub const CERT_STATE: RecordId = RecordId(0x0009);
-    /// First audit slot; slot `i` is `AUDIT_BASE + i`.
+    /// First cell of the audit ring; cell `i` is `AUDIT_BASE + i`.
     pub const AUDIT_BASE: u16 = 0x0100;
     /// First key slot; slot `i` is `SLOT_BASE + i`.
     pub const SLOT_BASE: u16 = 0x0200;
@@ -51,8 +55,8 @@ pub fn slot_record(slot: u8) -> RecordId {
 /// Audit records held on the card (a ring; older ones are covered by the chain hash).
 pub const AUDIT_CAPACITY: u32 = 64;
 
-/// The record holding audit record `seq`.
-pub fn audit_slot(seq: u32) -> RecordId {
+/// The audit ring cell (a store record) holding audit record `seq`.
+pub fn audit_cell(seq: u32) -> RecordId {
     RecordId(records::AUDIT_BASE + (seq % AUDIT_CAPACITY) as u16)
 }
 
@@ -413,32 +417,34 @@ impl Counters {
     }
 }
 
-/// A rate table with the signed bytes it came in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadedTable {
-    /// Decoded table.
-    pub table: RateTable,
-    /// Signed envelope as received.
-    pub signed: Vec<u8>,
-}
-
-/// Active and pending rate tables.
+/// Active and pending rate tables, parsed. Their signed envelopes stay in
+/// the store ([`records::RATES_ACTIVE`], [`records::RATES_PENDING`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rates {
     /// In force.
-    pub active: Option<LoadedTable>,
+    pub active: Option<RateTable>,
     /// Waiting for its effective date.
-    pub pending: Option<LoadedTable>,
+    pub pending: Option<RateTable>,
 }
 
 impl Rates {
-    /// The table in force at `now`.
-    pub fn current(&self, now: u64) -> Option<&LoadedTable> {
+    /// The table in force at `now` and the record holding its signed envelope.
+    pub fn current(&self, now: u64) -> Option<(&RateTable, RecordId)> {
         match &self.pending {
-            Some(p) if p.table.effective_from <= now => Some(p),
-            _ => self.active.as_ref(),
+            Some(p) if p.effective_from <= now => Some((p, records::RATES_PENDING)),
+            _ => self.active.as_ref().map(|a| (a, records::RATES_ACTIVE)),
         }
     }
+
+    /// The pending table, when it is due at `now`.
+    pub fn due(&self, now: u64) -> Option<&RateTable> {
+        self.pending.as_ref().filter(|p| p.effective_from <= now)
+    }
+}
+
+/// Decodes a signed rate-table envelope as stored (the signature was checked on entry).
+pub fn decode_rate_table(bytes: &[u8]) -> Result<RateTable, FormatError> {
+    RateTable::parse_body(apdu_specs::signed::Signed::parse(bytes)?.body)
 }
 
 /// Piece-count array length, re-exported for handlers.
@@ -546,6 +552,65 @@ impl Slot {
             certificate: (!cert.is_empty()).then(|| cert.to_vec()),
             verified_under,
         })
+    }
+}
+
+/// What RAM keeps of a key slot between commands: the slot record without
+/// its certificate, which stays in the store until a command reads it. The
+/// private key is wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct KeySlot {
+    /// State.
+    #[zeroize(skip)]
+    pub state: SlotState,
+    /// Usage fixed at key generation.
+    #[zeroize(skip)]
+    pub usage: Option<Usage>,
+    /// Private key (none when empty or revoked).
+    pub secret: Option<SecretKey>,
+    /// Public key.
+    #[zeroize(skip)]
+    pub public: Option<PublicKey>,
+    /// The CA anchor version whose key verified the certificate at install.
+    #[zeroize(skip)]
+    pub verified_under: Option<u32>,
+}
+
+impl Default for KeySlot {
+    fn default() -> Self {
+        Self { state: SlotState::Empty, usage: None, secret: None, public: None, verified_under: None }
+    }
+}
+
+impl core::fmt::Debug for KeySlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeySlot").field("state", &self.state).field("usage", &self.usage).finish_non_exhaustive()
+    }
+}
+
+impl KeySlot {
+    /// The full slot record: this slot with `certificate`.
+    pub fn with_certificate(&self, certificate: Option<Vec<u8>>) -> Slot {
+        Slot {
+            state: self.state,
+            usage: self.usage,
+            secret: self.secret.clone(),
+            public: self.public,
+            certificate,
+            verified_under: self.verified_under,
+        }
+    }
+}
+
+impl From<&Slot> for KeySlot {
+    fn from(slot: &Slot) -> Self {
+        Self {
+            state: slot.state,
+            usage: slot.usage,
+            secret: slot.secret.clone(),
+            public: slot.public,
+            verified_under: slot.verified_under,
+        }
     }
 }
 

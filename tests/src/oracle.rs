@@ -9,7 +9,7 @@ use apdu_specs::certs::{DOMAIN_CERTIFICATE_REQUEST, DOMAIN_REVOCATION_CONFIRMATI
 use apdu_specs::commands::ins;
 use apdu_specs::sw::Sw;
 use card_core::platform::Store;
-use card_core::state::{Counters, Secrets, Slot, audit_slot, records, slot_record};
+use card_core::state::{Counters, Secrets, Slot, audit_cell, records, slot_record};
 use card_sim::MemoryStore;
 use sha2::{Digest, Sha256};
 
@@ -77,7 +77,7 @@ fn check_signed_output(store: &MemoryStore, capdu: &[u8], data: &[u8]) -> Result
 }
 
 fn read_record(store: &MemoryStore, seq: u32) -> Option<Record> {
-    store.read(audit_slot(seq)).ok().flatten().and_then(|b| Record::parse(&b).ok())
+    store.read(audit_cell(seq)).ok().flatten().and_then(|b| Record::parse(&b).ok())
 }
 
 impl Oracle {

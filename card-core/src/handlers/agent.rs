@@ -6,7 +6,6 @@ use super::slots::CertifiedSlot;
 use crate::applet::Core;
 use crate::ecies;
 use crate::platform::{CryptoEngine, Platform};
-use crate::state::records;
 use alloc::vec::Vec;
 use apdu_specs::certs::AgentRequest;
 use apdu_specs::der;
@@ -36,8 +35,8 @@ impl<P: Platform> Core<P> {
             return Err(Sw::BAD_DATA);
         }
         let meter_id = self.meter_id()?;
-        let mut charge = self.prepare_charge(Service::AgentIssuance, &[n])?;
-        let not_before = charge.now;
+        let mut change = self.charged(Service::AgentIssuance, &[n])?;
+        let not_before = change.time();
         if request.not_after <= not_before || request.not_after > agent.not_after {
             return Err(Sw::BAD_DATA);
         }
@@ -47,10 +46,9 @@ impl<P: Platform> Core<P> {
             .checked_add(1)
             .filter(|s| *s <= AGENT_SERIAL_MAX)
             .ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        charge.set.put(records::CERT_STATE, cert_state.encode());
+        change.put_cert_state(cert_state);
         // The debit and the serial are durable before the certificate exists.
-        self.commit_charge(charge)?;
-        self.state.cert = cert_state;
+        self.commit(change)?;
 
         let mut serial = Vec::with_capacity(19);
         serial.push(AGENT_SERIAL_PREFIX);

@@ -1,30 +1,15 @@
 //! Charging: the one debit path of every value service (postage and
 //! rate-table fees), which first collects a revocation fee left owing, and
-//! the debit, count and audit record that every charged certificate service
-//! commits together with its own state change.
+//! the fee of a charged service, staged in the command's [`StateChange`]
+//! together with its count and audit record.
 
-use super::rates::promoted;
-use crate::applet::Core;
-use crate::platform::{Platform, WriteSet};
-use crate::state::{Counters, Rates, records};
+use super::rates::table_in_force;
+use crate::applet::{Core, StateChange};
+use crate::platform::Platform;
+use crate::state::Counters;
 use apdu_specs::audit::Event;
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-
-/// A debit prepared but not yet committed.
-pub(crate) struct Charge {
-    /// Counters after the debit.
-    pub(crate) counters: Counters,
-    /// The writes to commit (counters, audit record, promoted rate table); handlers add their own.
-    pub(crate) set: WriteSet,
-    /// The fee debited.
-    pub(crate) fee: u64,
-    /// The rate-table fee (above `fee` only when a shortfall was kept as a debt).
-    pub(crate) due: u32,
-    /// Card time of the charge.
-    pub(crate) now: u64,
-    rates: Rates,
-}
 
 /// The ascending register a debit credits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +18,24 @@ pub(crate) enum Ascending {
     Postage,
     /// AR_c.
     Certificates,
+}
+
+/// What a fee DR cannot cover (with the debt already owed) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shortfall {
+    /// Refused with the funds status: the service is not carried out.
+    Refuse,
+    /// Added to the debt (a revocation is carried out whatever the funds).
+    Owe,
+}
+
+/// A service fee as staged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fee {
+    /// The rate-table fee.
+    pub(crate) due: u32,
+    /// What was debited now (`due`, or 0 when the fee became a debt).
+    pub(crate) collected: u64,
 }
 
 /// The 16-byte audit detail of a service: its code, then `detail`.
@@ -51,90 +54,77 @@ fn count_one(counters: &mut Counters, service: Service) -> Result<u32, Sw> {
     Ok(*count)
 }
 
-impl<P: Platform> Core<P> {
-    /// The one debit path. Collects the debt first (AR_c += debt, DR -= debt,
-    /// with its audit record), then moves `amount` from DR to `to` and counts
-    /// `service`; returns the new count. Unless DR covers debt + amount it
-    /// refuses with the funds status, and the caller drops `counters` and `set`.
-    pub(crate) fn debit(
-        &mut self,
-        counters: &mut Counters,
-        set: &mut WriteSet,
-        now: u64,
-        service: Service,
-        amount: u64,
-        to: Ascending,
-    ) -> Result<u32, Sw> {
-        let debt = counters.regs.debt;
+impl StateChange {
+    /// The one debit path, for postage and every fee. Collects the debt
+    /// first (AR_c += debt, DR -= debt, with its audit record), then moves
+    /// `amount` from DR to `to` and counts `service`; returns the new count.
+    /// Unless DR covers debt + amount it refuses with the funds status, and
+    /// the caller drops the change.
+    pub(crate) fn debit(&mut self, service: Service, amount: u64, to: Ascending) -> Result<u32, Sw> {
+        let regs = &self.counters().regs;
+        let debt = regs.debt;
         let needed = debt.checked_add(amount).ok_or(Sw::INSUFFICIENT_FUNDS)?;
-        if counters.regs.descending < needed {
+        if regs.descending < needed {
             return Err(Sw::INSUFFICIENT_FUNDS);
         }
         if debt > 0 {
-            let regs = &mut counters.regs;
+            let regs = &mut self.counters_mut().regs;
             regs.descending -= debt;
             regs.ar_certificates = regs.ar_certificates.checked_add(debt).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
             regs.debt = 0;
-            self.append_audit(counters, set, now, Event::DebtCollected, debt, &[service.code()]);
+            self.audit(Event::DebtCollected, debt, &[service.code()]);
         }
-        let regs = &mut counters.regs;
+        let regs = &mut self.counters_mut().regs;
         regs.descending -= amount;
         let register = match to {
             Ascending::Postage => &mut regs.ar_postage,
             Ascending::Certificates => &mut regs.ar_certificates,
         };
         *register = register.checked_add(amount).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        count_one(counters, service)
+        count_one(self.counters_mut(), service)
     }
+}
 
-    /// Prepares the debit of `service`'s fee: refuses an overdue inspection
-    /// and insufficient funds (nothing changed), counts the service and
-    /// appends its audit record. `detail` follows the service code in the record.
-    pub(crate) fn prepare_charge(&mut self, service: Service, detail: &[u8]) -> Result<Charge, Sw> {
+impl<P: Platform> Core<P> {
+    /// Starts the change of a charged certificate service: refuses an
+    /// overdue inspection and insufficient funds (nothing changed), then
+    /// stages the fee, the count and the audit record. `detail` follows the
+    /// service code in the record.
+    pub(crate) fn charged(&mut self, service: Service, detail: &[u8]) -> Result<StateChange, Sw> {
         let now = self.now()?;
         self.enforce_inspection(now)?;
-        self.prepare_charge_at(service, detail, now, true)
+        let mut change = self.change(now);
+        self.charge_fee(&mut change, service, detail, Shortfall::Refuse)?;
+        Ok(change)
     }
 
-    /// As [`Self::prepare_charge`], at `now`; with `must_pay` false a fee
-    /// that DR cannot cover (with the debt already owed) is added to the debt
-    /// instead of refused.
-    pub(crate) fn prepare_charge_at(
+    /// Stages `service`'s fee from the rate table in force at the change's
+    /// time (promoting a pending table that is due), its count and audit
+    /// record, and raises the clock floor.
+    pub(crate) fn charge_fee(
         &mut self,
+        change: &mut StateChange,
         service: Service,
         detail: &[u8],
-        now: u64,
-        must_pay: bool,
-    ) -> Result<Charge, Sw> {
-        let mut set = WriteSet::new();
-        let rates = promoted(&self.state.rates, now, &mut set);
-        let due = rates.active.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.table.fee(service);
-        let mut counters = self.state.counters;
-        let regs = &counters.regs;
+        shortfall: Shortfall,
+    ) -> Result<Fee, Sw> {
+        self.promote_due_table(change)?;
+        let due = table_in_force(change, &self.state.rates).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.fee(service);
+        let regs = &change.counters().regs;
         let covered = regs.debt.checked_add(u64::from(due)).is_some_and(|needed| regs.descending >= needed);
         let d = service_detail(service, detail);
-        let fee = if must_pay || covered {
-            self.debit(&mut counters, &mut set, now, service, u64::from(due), Ascending::Certificates)?;
-            self.append_audit(&mut counters, &mut set, now, Event::ServiceCharged, u64::from(due), &d);
+        let collected = if shortfall == Shortfall::Refuse || covered {
+            change.debit(service, u64::from(due), Ascending::Certificates)?;
+            change.audit(Event::ServiceCharged, u64::from(due), &d);
             u64::from(due)
         } else {
-            let regs = &mut counters.regs;
+            let regs = &mut change.counters_mut().regs;
             regs.debt = regs.debt.checked_add(u64::from(due)).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-            count_one(&mut counters, service)?;
-            self.append_audit(&mut counters, &mut set, now, Event::DebtRecorded, u64::from(due), &d);
+            count_one(change.counters_mut(), service)?;
+            change.audit(Event::DebtRecorded, u64::from(due), &d);
             0
         };
-        counters.time_floor = counters.time_floor.max(now);
-        set.put(records::COUNTERS, counters.encode());
-        Ok(Charge { counters, set, fee, due, now, rates })
-    }
-
-    /// Commits the charge with the handler's writes; only then is the in-memory state updated.
-    pub(crate) fn commit_charge(&mut self, charge: Charge) -> Result<u64, Sw> {
-        let Charge { counters, set, fee, due: _, now: _, rates } = charge;
-        self.commit(&set)?;
-        self.state.counters = counters;
-        self.state.rates = rates;
-        Ok(fee)
+        change.raise_time_floor(change.time());
+        Ok(Fee { due, collected })
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::applet::Core;
 use crate::platform::{Platform, Store};
-use crate::state::audit_slot;
+use crate::state::audit_cell;
 use alloc::vec::Vec;
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::lifecycle::Lifecycle;
@@ -13,9 +13,9 @@ use apdu_specs::{tags, tlv};
 impl<P: Platform> Core<P> {
     pub(crate) fn status(&self) -> Status {
         let now = self.display_time();
-        let table = self.state.rates.current(now).map(|t| &t.table);
+        let table = self.state.rates.current(now).map(|(table, _)| table);
         let pins = self.state.pins.as_ref();
-        let verified = if self.session.pin_verified { flags::PIN_VERIFIED } else { 0 };
+        let verified = if self.volatile.pin_verified { flags::PIN_VERIFIED } else { 0 };
         Status {
             lifecycle: self.state.card.lifecycle,
             pin_tries: pins.map_or(0, |p| p.pin_tries),
@@ -40,7 +40,8 @@ impl<P: Platform> Core<P> {
             tags::STATUS => Ok(self.status().encode()),
             tags::RATE_TABLE => {
                 let now = self.display_time();
-                self.state.rates.current(now).map(|t| t.signed.clone()).ok_or(Sw::NOT_FOUND)
+                let (_, record) = self.state.rates.current(now).ok_or(Sw::NOT_FOUND)?;
+                self.platform.store().read(record).map_err(|_| Sw::MEMORY_FAILURE)?.ok_or(Sw::MEMORY_FAILURE)
             }
             tags::AUDIT_HEAD => Ok(Head {
                 records: self.state.counters.audit_records,
@@ -70,7 +71,7 @@ impl<P: Platform> Core<P> {
         let last = first.saturating_add(u32::from(count)).min(records);
         let mut out = Vec::with_capacity((last - first) as usize * apdu_specs::audit::RECORD_LEN);
         for seq in first..last {
-            let bytes = self.platform.store().read(audit_slot(seq)).map_err(|_| Sw::MEMORY_FAILURE)?;
+            let bytes = self.platform.store().read(audit_cell(seq)).map_err(|_| Sw::MEMORY_FAILURE)?;
             match bytes.as_deref().map(Record::parse) {
                 Some(Ok(r)) if r.seq == seq => out.extend_from_slice(bytes.as_deref().unwrap_or(&[])),
                 _ => return Err(Sw::NOT_FOUND),

@@ -1,10 +1,9 @@
 //! PRINT INDICIUM: price, debit, commit, then sign and release.
 
 use super::charge::Ascending;
-use super::rates::promoted;
+use super::rates::table_in_force;
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, Platform, WriteSet};
-use crate::state::records;
+use crate::platform::{CryptoEngine, Platform};
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::date::days_from_yyyymmdd;
@@ -29,18 +28,13 @@ impl<P: Platform> Core<P> {
         if now <= self.state.card.inspection_deadline {
             return Ok(());
         }
-        let mut card = self.state.card;
+        let mut change = self.change(now);
+        let card = change.card_mut();
         card.lifecycle = Lifecycle::Locked;
         card.flags |= flags::LOCKED_INSPECTION;
-        let mut counters = self.state.counters;
-        counters.time_floor = now;
-        let mut set = WriteSet::new();
-        self.append_audit(&mut counters, &mut set, now, Event::Locked, 0, &[flags::LOCKED_INSPECTION]);
-        set.put(records::CARD, card.encode());
-        set.put(records::COUNTERS, counters.encode());
-        self.commit(&set)?;
-        self.state.card = card;
-        self.state.counters = counters;
+        change.raise_time_floor(now);
+        change.audit(Event::Locked, 0, &[flags::LOCKED_INSPECTION]);
+        self.commit(change)?;
         Err(Sw::CONDITIONS_NOT_SATISFIED)
     }
 
@@ -50,9 +44,10 @@ impl<P: Platform> Core<P> {
         let now = self.now()?;
         self.enforce_inspection(now)?;
 
-        let mut set = WriteSet::new();
-        let rates = promoted(&self.state.rates, now, &mut set);
-        let table = &rates.active.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.table;
+        let mut change = self.change(now);
+        self.promote_due_table(&mut change)?;
+        let table = table_in_force(&change, &self.state.rates).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let rate_table_version = table.version;
         let postage = table.postage(piece.rate_class, piece.weight_grams).map_err(|e| match e {
             PriceError::UnknownClass => Sw::NOT_FOUND,
             PriceError::WeightOutOfRange => Sw::BAD_DATA,
@@ -62,24 +57,24 @@ impl<P: Platform> Core<P> {
         if day < today || day > today.saturating_add(MAX_DAYS_AHEAD) {
             return Err(Sw::BAD_DATA);
         }
-        let mut counters = self.state.counters;
         let price = u64::from(postage);
-        let piece_count = self.debit(&mut counters, &mut set, now, Service::Postage, price, Ascending::Postage)?;
-        counters.time_floor = now;
+        let piece_count = change.debit(Service::Postage, price, Ascending::Postage)?;
+        change.raise_time_floor(now);
 
         let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let regs = &change.counters().regs;
         let body = IndiciumBody {
             algorithm,
             postal_cert_serial: config.postal_cert_serial,
             device_id: config.meter_id,
-            ascending_register: counters.regs.ar_postage,
+            ascending_register: regs.ar_postage,
             postage,
             date: piece.date,
             origin: piece.origin,
             software_id: config.software_id,
-            descending_register: counters.regs.descending,
+            descending_register: regs.descending,
             rate_class: piece.rate_class,
-            rate_table_version: table.version,
+            rate_table_version,
             piece_count,
         };
         if !body.fits() {
@@ -92,13 +87,10 @@ impl<P: Platform> Core<P> {
         detail.push(piece.rate_class);
         detail.extend_from_slice(&piece.weight_grams.to_be_bytes());
         detail.extend_from_slice(&piece.destination);
-        self.append_audit(&mut counters, &mut set, now, Event::Indicium, price, &detail);
-        set.put(records::COUNTERS, counters.encode());
+        change.audit(Event::Indicium, price, &detail);
 
         // Debit, counters and audit record are durable before anything is signed.
-        self.commit(&set)?;
-        self.state.rates = rates;
-        self.state.counters = counters;
+        self.commit(change)?;
 
         let mut out = Vec::with_capacity(algorithm.indicium_len());
         out.extend_from_slice(&signed);

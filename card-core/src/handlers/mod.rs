@@ -1,6 +1,6 @@
-//! Command handlers, one module per concern. Each computes the new state,
-//! commits it in one write set, and only then updates the in-memory mirror
-//! and builds its response.
+//! Command handlers, one module per concern. Each stages its change to the
+//! persistent state in a [`crate::applet::StateChange`], commits it (the
+//! store first, then RAM, in one step), and only then builds its response.
 
 mod agent;
 mod audit;
@@ -16,3 +16,6 @@ mod security;
 mod select;
 mod slots;
 mod tamper;
+
+#[cfg(test)]
+pub(crate) use charge::Ascending;

@@ -1,8 +1,8 @@
 //! STORE DATA (personalization) and ACTIVATE.
 
 use crate::applet::Core;
-use crate::platform::{CryptoEngine, MacKey, Platform, SecretKey, WriteSet};
-use crate::state::{Config, Counters, LoadedTable, PinState, Secrets, records};
+use crate::platform::{CryptoEngine, MacKey, Platform, SecretKey};
+use crate::state::{Config, PinState, Secrets};
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::indicium::IndiciumAlgorithm;
@@ -72,33 +72,17 @@ impl<P: Platform> Core<P> {
             puk_tries: profile.puk_tries,
             puk_limit: profile.puk_tries,
         };
-        let mut counters: Counters = self.state.counters;
+        let time = self.display_time().max(profile.issued_at);
+        let mut change = self.change(time);
+        let counters = change.counters_mut();
         counters.regs.descending = profile.initial_credit;
         counters.regs.control_total = profile.initial_credit;
-        counters.time_floor = counters.time_floor.max(profile.issued_at);
         counters.rate_version_seen = table.version;
-        let time = self.display_time().max(profile.issued_at);
-        let mut set = WriteSet::new();
-        self.append_audit(
-            &mut counters,
-            &mut set,
-            time,
-            Event::Personalized,
-            profile.initial_credit,
-            &profile.meter_id,
-        );
-        set.put(records::CONFIG, config.encode());
-        set.put(records::SECRETS, secrets.encode().to_vec());
-        set.put(records::PINS, pins.encode().to_vec());
-        set.put(records::COUNTERS, counters.encode());
-        set.put(records::RATES_ACTIVE, profile.rate_table.clone());
-        self.commit(&set)?;
-
-        self.state.config = Some(config);
-        self.state.secrets = Some(secrets);
-        self.state.pins = Some(pins);
-        self.state.counters = counters;
-        self.state.rates.active = Some(LoadedTable { table, signed: profile.rate_table.clone() });
+        change.raise_time_floor(profile.issued_at);
+        change.audit(Event::Personalized, profile.initial_credit, &profile.meter_id);
+        change.personalize(config, secrets, pins);
+        change.put_active_table(table, core::mem::take(&mut profile.rate_table));
+        self.commit(change)?;
         Ok(Vec::new())
     }
 
@@ -117,18 +101,14 @@ impl<P: Platform> Core<P> {
     pub(crate) fn activate(&mut self) -> Result<Vec<u8>, Sw> {
         let period = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?.inspection_period;
         let now = self.now()?;
-        let mut card = self.state.card;
+        let mut change = self.change(now);
+        let card = change.card_mut();
         card.lifecycle = Lifecycle::Operational;
         card.inspection_deadline = now.saturating_add(u64::from(period));
-        let mut counters = self.state.counters;
-        counters.time_floor = now;
-        let mut set = WriteSet::new();
-        self.append_audit(&mut counters, &mut set, now, Event::Activated, 0, &card.inspection_deadline.to_be_bytes());
-        set.put(records::CARD, card.encode());
-        set.put(records::COUNTERS, counters.encode());
-        self.commit(&set)?;
-        self.state.card = card;
-        self.state.counters = counters;
+        let deadline = card.inspection_deadline;
+        change.raise_time_floor(now);
+        change.audit(Event::Activated, 0, &deadline.to_be_bytes());
+        self.commit(change)?;
         Ok(Vec::new())
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::applet::Core;
 use crate::command::{Reference, VerifyOp};
-use crate::platform::{Platform, WriteSet};
-use crate::state::{PinState, records};
+use crate::platform::Platform;
+use crate::state::PinState;
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::pin::PinBlock;
@@ -61,40 +61,31 @@ impl<P: Platform> Core<P> {
         }
         let left = tries - 1;
         pins.set_tries(which, left);
-        let mut set = WriteSet::new();
-        set.put(records::PINS, pins.encode().to_vec());
-        self.commit(&set)?;
-        self.state.pins = Some(pins.clone());
+        let mut change = self.change(self.display_time());
+        change.put_pins(pins.clone());
+        self.commit(change)?;
         if blocks_match(pins.reference(which), candidate.as_bytes()) { Ok(pins) } else { Err(Sw::wrong_pin(left)) }
     }
 
-    /// Commits `pins` (plus an optional audit event) and mirrors it.
+    /// Commits `pins`, with an audit record of `event` when there is one.
     fn commit_pins(&mut self, pins: PinState, event: Option<Event>) -> Result<(), Sw> {
-        let mut set = WriteSet::new();
-        set.put(records::PINS, pins.encode().to_vec());
+        let mut change = self.change(self.display_time());
+        change.put_pins(pins);
         if let Some(event) = event {
-            let mut counters = self.state.counters;
-            let time = self.display_time();
-            self.append_audit(&mut counters, &mut set, time, event, 0, &[]);
-            set.put(records::COUNTERS, counters.encode());
-            self.commit(&set)?;
-            self.state.counters = counters;
-        } else {
-            self.commit(&set)?;
+            change.audit(event, 0, &[]);
         }
-        self.state.pins = Some(pins);
-        Ok(())
+        self.commit(change)
     }
 
     pub(crate) fn verify(&mut self, op: VerifyOp) -> Result<Vec<u8>, Sw> {
         match op {
             VerifyOp::Logout => {
-                self.session.pin_verified = false;
+                self.volatile.pin_verified = false;
                 Ok(Vec::new())
             }
             VerifyOp::Status => {
                 let pins = self.state.pins.as_ref().ok_or(Sw::NOT_FOUND)?;
-                if self.session.pin_verified {
+                if self.volatile.pin_verified {
                     Ok(Vec::new())
                 } else if pins.pin_tries == 0 {
                     Err(Sw::PIN_BLOCKED)
@@ -103,11 +94,11 @@ impl<P: Platform> Core<P> {
                 }
             }
             VerifyOp::Check(candidate) => {
-                self.session.pin_verified = false;
+                self.volatile.pin_verified = false;
                 let mut pins = self.check_reference(Reference::Pin, &candidate)?;
                 pins.restore(Reference::Pin);
                 self.commit_pins(pins, None)?;
-                self.session.pin_verified = true;
+                self.volatile.pin_verified = true;
                 Ok(Vec::new())
             }
         }
@@ -128,13 +119,13 @@ impl<P: Platform> Core<P> {
         };
         self.commit_pins(pins, Some(event))?;
         if which == Reference::Pin {
-            self.session.pin_verified = true;
+            self.volatile.pin_verified = true;
         }
         Ok(Vec::new())
     }
 
     pub(crate) fn reset_retry_counter(&mut self, puk: &PinBlock, new_pin: Option<&PinBlock>) -> Result<Vec<u8>, Sw> {
-        self.session.pin_verified = false;
+        self.volatile.pin_verified = false;
         let mut pins = self.check_reference(Reference::Puk, puk)?;
         pins.restore(Reference::Puk);
         pins.restore(Reference::Pin);

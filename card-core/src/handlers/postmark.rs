@@ -35,15 +35,14 @@ impl<P: Platform> Core<P> {
         }
         let tsa_name = Certificate::parse(&certificate).map(|c| c.subject.to_vec()).map_err(|_| Sw::NOT_FOUND)?;
         let meter_id = self.meter_id()?;
-        let mut charge = self.prepare_charge(Service::Postmark, &[n])?;
-        let regs = &mut charge.counters.regs;
+        let mut change = self.charged(Service::Postmark, &[n])?;
+        let regs = &mut change.counters_mut().regs;
         regs.postmark_serial = regs.postmark_serial.checked_add(1).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         let serial = regs.postmark_serial;
-        charge.set.put(crate::state::records::COUNTERS, charge.counters.encode());
-        let now = charge.now;
+        let now = change.time();
         let digest = self.message_digest(digest)?;
         // Debit, serial, count and audit record are durable before anything is signed.
-        self.commit_charge(charge)?;
+        self.commit(change)?;
 
         let tst_info = Postmark { digest, time: now, serial, meter_id }.tst_info(&tsa_name);
         let crypto = self.platform.crypto();
@@ -59,10 +58,10 @@ impl<P: Platform> Core<P> {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         let ca = self.ca_key()?;
-        let charge = self.prepare_charge(Service::PostmarkValidation, &[])?;
+        let change = self.charged(Service::PostmarkValidation, &[])?;
         let digest = self.message_digest(digest)?;
         let verdict = postmark::validate(&parsed, &digest, &ca, &EngineCheck(self.platform.crypto()));
-        self.commit_charge(charge)?;
+        self.commit(change)?;
         Ok(alloc::vec![verdict as u8])
     }
 }

@@ -3,9 +3,9 @@
 //! else kept as a debt, and the card signs a confirmation saying "paid" or
 //! "payment due".
 
+use super::charge::Shortfall;
 use crate::applet::Core;
 use crate::platform::Platform;
-use crate::state::slot_record;
 use alloc::vec::Vec;
 use apdu_specs::certs::{
     DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, RevocationConfirmation, RevocationOrder, SlotState,
@@ -32,20 +32,19 @@ impl<P: Platform> Core<P> {
         if slot.public.as_ref() != Some(&order.public_key) {
             return Err(Sw::CERT_KEY_MISMATCH);
         }
-        let mut revoked = slot.clone();
+        let device = self.device_key()?;
+        // The record keeps the certificate, for the record.
+        let mut revoked = self.stored_slot(order.slot).map_err(|_| Sw::MEMORY_FAILURE)?;
         revoked.state = SlotState::Revoked;
         revoked.secret = None;
-        let device = self.device_key()?;
         // Revocation is never refused for money: the order is carried out, and a
         // shortfall is "payment due", kept as a debt the next value service collects.
         let now = self.display_time();
-        let mut charge = self.prepare_charge_at(Service::Revocation, &[order.slot], now, false)?;
-        let (paid, fee_due) = (charge.fee == u64::from(charge.due), charge.due);
-        charge.set.put(slot_record(order.slot), revoked.encode().to_vec());
-        self.commit_charge(charge)?;
-        if let Some(s) = self.state.slots.get_mut(usize::from(order.slot)) {
-            *s = revoked;
-        }
+        let mut change = self.change(now);
+        let fee = self.charge_fee(&mut change, Service::Revocation, &[order.slot], Shortfall::Owe)?;
+        let (paid, fee_due) = (fee.collected == u64::from(fee.due), fee.due);
+        change.put_slot(order.slot, revoked);
+        self.commit(change)?;
         let confirmation = RevocationConfirmation {
             meter_id,
             slot: order.slot,

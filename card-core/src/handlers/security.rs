@@ -17,8 +17,8 @@ impl<P: Platform> Core<P> {
             SignInput::Data(data) => self.platform.crypto().sha256(&[data]),
             SignInput::Digest(d) => *d,
         };
-        let charge = self.prepare_charge(Service::SignData, &[n])?;
-        self.commit_charge(charge)?;
+        let change = self.charged(Service::SignData, &[n])?;
+        self.commit(change)?;
         let raw = self.platform.crypto().p256_sign_digest(&key, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
         Ok(ecdsa_der_from_raw(&raw))
     }
@@ -27,8 +27,8 @@ impl<P: Platform> Core<P> {
         let (key, public) = self.usable_slot(n, Usage::Encryption, false)?;
         // Open first: a blob that does not authenticate is refused and not charged.
         let plaintext = ecies::open(self.platform.crypto(), &key, &public, &[], blob).map_err(|_| Sw::BAD_DATA)?;
-        let charge = self.prepare_charge(Service::Decrypt, &[n])?;
-        self.commit_charge(charge)?;
+        let change = self.charged(Service::Decrypt, &[n])?;
+        self.commit(change)?;
         Ok(plaintext.to_vec())
     }
 }

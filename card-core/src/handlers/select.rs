@@ -12,12 +12,12 @@ pub const VERSION: (u8, u8) = (1, 0);
 
 impl<P: Platform> Core<P> {
     pub(crate) fn select(&mut self, aid: &[u8], fci: bool) -> Result<Vec<u8>, Sw> {
-        // Selecting (this or another application) always starts a new session.
-        self.clear_session();
+        // Selecting (this or another application) always clears the volatile state.
+        self.clear_volatile();
         if !AID.starts_with(aid) {
             return Err(Sw::FILE_NOT_FOUND);
         }
-        self.session.selected = true;
+        self.volatile.selected = true;
         if !fci {
             return Ok(Vec::new());
         }

@@ -1,9 +1,9 @@
 //! Key slots: GENERATE KEY PAIR, READ SLOT, CERTIFICATE REQUEST (Fig. 5) and
 //! INSTALL CERTIFICATE, plus the slot lookups the other services share.
 
-use crate::applet::Core;
-use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey};
-use crate::state::{Slot, records, slot_record};
+use crate::applet::{Core, StateChange};
+use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey, Store, StoreError};
+use crate::state::{KeySlot, Slot, slot_record};
 use alloc::vec::Vec;
 use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
 use apdu_specs::csr;
@@ -26,8 +26,23 @@ pub(crate) struct CertifiedSlot {
 }
 
 impl<P: Platform> Core<P> {
-    pub(crate) fn slot(&self, n: u8) -> Result<&Slot, Sw> {
+    pub(crate) fn slot(&self, n: u8) -> Result<&KeySlot, Sw> {
         self.state.slots.get(usize::from(n)).ok_or(Sw::WRONG_P1P2)
+    }
+
+    /// The full record of slot `n`, certificate included, read from the store
+    /// (RAM keeps no certificate between commands).
+    pub(crate) fn stored_slot(&mut self, n: u8) -> Result<Slot, StoreError> {
+        match self.platform.store().read(slot_record(n))? {
+            Some(bytes) if !bytes.is_empty() => Slot::decode(&bytes).map_err(|_| StoreError::Corrupt),
+            _ => Ok(Slot::default()),
+        }
+    }
+
+    /// The certificate installed in slot `n`, read from the store.
+    fn slot_certificate(&mut self, n: u8) -> Result<Option<Vec<u8>>, Sw> {
+        let mut slot = self.stored_slot(n).map_err(|_| Sw::MEMORY_FAILURE)?;
+        Ok(slot.certificate.take())
     }
 
     /// A slot with a live key of `usage`; `certified` also demands its certificate.
@@ -59,9 +74,8 @@ impl<P: Platform> Core<P> {
     /// signature check only when the anchor changed since the install.
     pub(crate) fn certified_slot(&mut self, n: u8, usage: Usage) -> Result<CertifiedSlot, Sw> {
         let (secret, public) = self.usable_slot(n, usage, true)?;
-        let slot = self.slot(n)?;
-        let verified_under = slot.verified_under;
-        let certificate = slot.certificate.clone().ok_or(Sw::NOT_FOUND)?;
+        let verified_under = self.slot(n)?.verified_under;
+        let certificate = self.slot_certificate(n)?.ok_or(Sw::NOT_FOUND)?;
         let cert = Certificate::parse(&certificate).map_err(|_| Sw::NOT_FOUND)?;
         if verified_under != Some(self.state.cert.anchor_version) {
             let ca = self.ca_key()?;
@@ -92,21 +106,17 @@ impl<P: Platform> Core<P> {
         self.state.config.as_ref().map(|c| c.meter_id).ok_or(Sw::CONDITIONS_NOT_SATISFIED)
     }
 
-    /// Commits `slot` as slot `n` with a prepared charge, then mirrors it in RAM.
-    fn commit_slot_with(&mut self, n: u8, slot: Slot, mut charge: super::charge::Charge) -> Result<(), Sw> {
-        charge.set.put(slot_record(n), slot.encode().to_vec());
-        self.commit_charge(charge)?;
-        if let Some(s) = self.state.slots.get_mut(usize::from(n)) {
-            *s = slot;
-        }
-        Ok(())
+    /// Commits `slot` as slot `n` with a charged change.
+    fn commit_slot_with(&mut self, n: u8, slot: Slot, mut change: StateChange) -> Result<(), Sw> {
+        change.put_slot(n, slot);
+        self.commit(change)
     }
 
     pub(crate) fn generate_key_pair(&mut self, n: u8, usage: Usage) -> Result<Vec<u8>, Sw> {
         if self.slot(n)?.state == SlotState::Certified {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        let charge = self.prepare_charge(Service::KeyGeneration, &[n, usage as u8])?;
+        let change = self.charged(Service::KeyGeneration, &[n, usage as u8])?;
         let (secret, public) = self.platform.crypto().p256_generate().map_err(|_| INTERNAL)?;
         let slot = Slot {
             state: SlotState::Key,
@@ -116,20 +126,17 @@ impl<P: Platform> Core<P> {
             certificate: None,
             verified_under: None,
         };
-        self.commit_slot_with(n, slot, charge)?;
+        self.commit_slot_with(n, slot, change)?;
         Ok(public.to_vec())
     }
 
     pub(crate) fn read_slot(&mut self, n: u8) -> Result<Vec<u8>, Sw> {
-        let slot = self.slot(n)?;
-        Ok(SlotInfo {
-            slot: n,
-            state: slot.state,
-            usage: slot.usage,
-            public_key: slot.public,
-            certificate: slot.certificate.clone(),
-        }
-        .encode())
+        let (state, usage, public_key) = {
+            let slot = self.slot(n)?;
+            (slot.state, slot.usage, slot.public)
+        };
+        let certificate = self.slot_certificate(n)?;
+        Ok(SlotInfo { slot: n, state, usage, public_key, certificate }.encode())
     }
 
     pub(crate) fn certificate_request(&mut self, n: u8, challenge: [u8; CHALLENGE_LEN]) -> Result<Vec<u8>, Sw> {
@@ -138,9 +145,9 @@ impl<P: Platform> Core<P> {
         let (key, public) = self.usable_slot(n, usage, false)?;
         let meter_id = self.meter_id()?;
         let device = self.device_key()?;
-        let charge = self.prepare_charge(Service::CertificateRequest, &[n])?;
-        let now = charge.now;
-        self.commit_charge(charge)?;
+        let change = self.charged(Service::CertificateRequest, &[n])?;
+        let now = change.time();
+        self.commit(change)?;
 
         let subject = apdu_specs::certs::meter_subject(&meter_id, n, usage);
         let info = csr::request_info(&subject, &public, usage);
@@ -167,12 +174,11 @@ impl<P: Platform> Core<P> {
         if !usage.allowed_by(&cert.extensions) {
             return Err(Sw::USAGE_NOT_ALLOWED);
         }
-        let mut slot = self.slot(n)?.clone();
+        let mut slot = self.slot(n)?.with_certificate(Some(der.to_vec()));
         slot.state = SlotState::Certified;
-        slot.certificate = Some(der.to_vec());
         slot.verified_under = Some(self.state.cert.anchor_version);
-        let charge = self.prepare_charge(Service::CertificateInstall, &[n])?;
-        self.commit_slot_with(n, slot, charge)?;
+        let change = self.charged(Service::CertificateInstall, &[n])?;
+        self.commit_slot_with(n, slot, change)?;
         Ok(Vec::new())
     }
 
@@ -180,14 +186,14 @@ impl<P: Platform> Core<P> {
         use apdu_specs::certs::CertificateVerdict as V;
         let certificates = path::parse_path(data).map_err(|_| Sw::BAD_DATA)?;
         let ca = self.ca_key()?;
-        let charge = self.prepare_charge(Service::CertificateVerification, &[])?;
-        let verdict = match path::verify_path(&ca, &certificates, charge.now, &EngineCheck(self.platform.crypto())) {
+        let change = self.charged(Service::CertificateVerification, &[])?;
+        let verdict = match path::verify_path(&ca, &certificates, change.time(), &EngineCheck(self.platform.crypto())) {
             Ok(()) => V::Valid,
             Err(PathFault::NotSignedByIssuer) => V::NotSignedByCa,
             Err(PathFault::OutsideValidity) => V::OutsideValidity,
             Err(PathFault::IssuerNotAnAgent | PathFault::PathTooLong | PathFault::UsageNotAllowed) => V::PathNotAllowed,
         };
-        self.commit_charge(charge)?;
+        self.commit(change)?;
         Ok(alloc::vec![verdict as u8])
     }
 
@@ -205,10 +211,9 @@ impl<P: Platform> Core<P> {
         let mut cert = self.state.cert;
         cert.anchor_version = update.version;
         cert.ca_key = Some(update.ca_key);
-        let mut set = crate::platform::WriteSet::new();
-        set.put(records::CERT_STATE, cert.encode());
-        self.commit(&set)?;
-        self.state.cert = cert;
+        let mut change = self.change(self.display_time());
+        change.put_cert_state(cert);
+        self.commit(change)?;
         Ok(Vec::new())
     }
 }

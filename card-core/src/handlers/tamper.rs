@@ -2,39 +2,30 @@
 //! discard its history so that no old key or PIN byte survives on the medium.
 
 use crate::applet::Core;
-use crate::platform::{Platform, Store, StoreError, WriteSet};
-use crate::state::{records, slot_record};
-use alloc::vec::Vec;
+use crate::platform::{Platform, Store, StoreError};
 use apdu_specs::audit::Event;
+use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn tamper(&mut self) -> Result<(), StoreError> {
         // Wipe the RAM copies first: whatever happens to the store, the keys
-        // are gone from memory (Secrets and PinState zeroize on drop).
-        self.state.secrets = None;
-        self.state.pins = None;
-        for slot in self.state.slots.iter_mut() {
-            slot.secret = None;
-        }
-        let mut card = self.state.card;
+        // are gone from memory.
+        self.state.wipe_secrets();
+        let mut change = self.change(self.display_time());
+        let card = change.card_mut();
         card.lifecycle = Lifecycle::Terminated;
         card.flags |= flags::TAMPERED;
-        let mut counters = self.state.counters;
-        let mut set = WriteSet::new();
-        let time = self.display_time();
-        self.append_audit(&mut counters, &mut set, time, Event::Tampered, 0, &[]);
-        set.put(records::SECRETS, Vec::new());
-        set.put(records::PINS, Vec::new());
-        for (i, slot) in (0u8..).zip(&self.state.slots) {
-            set.put(slot_record(i), slot.encode().to_vec());
+        change.audit(Event::Tampered, 0, &[]);
+        change.erase_secrets();
+        for n in 0..SLOT_COUNT {
+            // Every slot record is rewritten without its key; certificates stay.
+            let mut slot = self.stored_slot(n)?;
+            slot.secret = None;
+            change.put_slot(n, slot);
         }
-        set.put(records::CARD, card.encode());
-        set.put(records::COUNTERS, counters.encode());
-        self.platform.store().commit(&set)?;
-        self.state.card = card;
-        self.state.counters = counters;
+        self.commit_change(change)?;
         self.platform.store().discard_history()
     }
 

@@ -1,8 +1,8 @@
 //! The durable card store: a journal in one preallocated file.
 //!
 //! # Why a journal
-//! A value command changes two small records (the counters and one audit
-//! slot). Rewriting the whole image per command (shadow image: temp file,
+//! A value command changes two small records (the counters and one cell of
+//! the audit ring). Rewriting the whole image per command (shadow image: temp file,
 //! fsync, rename, directory fsync) costs a data sync *and* two metadata
 //! syncs, about 420 µs here. Appending one small record to a file whose
 //! blocks are already allocated costs one `pwrite` and one `fdatasync`
