@@ -48,8 +48,7 @@ pub fn slot_record(slot: u8) -> RecordId {
     RecordId(records::SLOT_BASE + u16::from(slot))
 }
 
-/// Audit records held on the card (a ring; older ones are covered by the chain hash).
-pub const AUDIT_CAPACITY: u32 = 64;
+pub use apdu_specs::audit::AUDIT_CAPACITY;
 
 /// The record holding audit record `seq`.
 pub fn audit_slot(seq: u32) -> RecordId {

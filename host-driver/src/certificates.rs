@@ -4,7 +4,7 @@
 //! sender uses.
 
 use crate::error::MeterError;
-use crate::meter::{AgentIssued, Session};
+use crate::meter::{AgentIssued, Transaction};
 use crate::transport::Transport;
 use apdu_specs::FormatError;
 use apdu_specs::crl;
@@ -34,7 +34,7 @@ pub enum CertifyError {
 /// challenge, has `ca` issue it (the CA sets the subject) and installs it;
 /// returns the certificate.
 pub fn certify_slot<'a, T: Transport + 'a>(
-    session: &mut Session<'a, T>,
+    session: &mut Transaction<'a, T>,
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,

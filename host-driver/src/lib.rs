@@ -22,9 +22,9 @@ pub mod simulated;
 pub mod transport;
 pub mod verify;
 
-pub use error::{Ambiguity, MeterError, ProtocolError};
-pub use meter::{Meter, PinStatus, PublicKeys, Session};
+pub use error::{Ambiguity, CardStatus, MeterError, ProtocolError};
+pub use meter::{Meter, PinStatus, PublicKeys, Transaction};
 pub use pin::Pin;
 pub use secret::{Payload, SecretBytes};
 pub use transport::in_process::{InProcessTransport, SharedCard};
-pub use transport::{Transaction, Transport, TransportError};
+pub use transport::{Transaction as CardTransaction, Transport, TransportError};

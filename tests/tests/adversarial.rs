@@ -118,12 +118,12 @@ assert_no_partial_eq!(
     card_core::state::Secrets,
     card_core::state::PinState,
     card_core::state::Slot,
-    card_core::command::Command,
-    card_core::command::VerifyOp,
+    apdu_specs::command::Command<'static>,
+    apdu_specs::command::VerifyOp,
     apdu_specs::pin::PinBlock,
     apdu_specs::perso::Profile,
     host_driver::Pin,
-    host_driver::channel::Command,
+    host_driver::channel::CommandApdu,
     host_driver::certificates::DeliveryKey,
     authority::MasterMacKey,
     authority::SigningKeyPair,
@@ -168,12 +168,12 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
             SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap());
         let mut meter = Meter::connect(InProcessTransport::new(shared.clone())).unwrap();
         let up = bring_up(&mut meter, &keys, &opts).unwrap();
-        meter.verify_pin(&up.pin).unwrap();
+        meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
         for (slot, usage) in [(0, Usage::Postmark), (1, Usage::Signature), (2, Usage::Encryption), (3, Usage::Agent)] {
-            meter.generate_key_pair(slot, usage).unwrap();
+            meter.run(|tx| tx.generate_key_pair(slot, usage)).unwrap();
         }
         let new_pin = host_driver::Pin::new("97531864").unwrap();
-        meter.change_pin(&up.pin, &new_pin).unwrap();
+        meter.run(|tx| tx.change_pin(&up.pin, &new_pin)).unwrap();
         drop(meter);
 
         let mut guard = shared.lock().unwrap();

@@ -86,7 +86,7 @@ fn the_mac_variant_verifies_with_the_diversified_key() {
     opts.profile.hmac_variant = true;
     opts.profile.meter_id = String::from("PCM-MAC-0001");
     let mut sim = operational(&keys, &opts).unwrap();
-    sim.meter.verify_pin(&sim.pin).unwrap();
+    sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
     let piece = apdu_specs::mailpiece::MailPiece {
         rate_class: 1,
         weight_grams: 20,
@@ -94,9 +94,9 @@ fn the_mac_variant_verifies_with_the_diversified_key() {
         origin: *b"10001",
         destination: *b"94105",
     };
-    let ind = sim.meter.print_indicium(&piece).unwrap();
+    let ind = sim.meter.run(|tx| tx.print_indicium(&piece)).unwrap();
     assert_eq!(ind.len(), apdu_specs::indicium::MAC_LEN);
-    assert!(sim.meter.public_keys().unwrap().postal.is_none());
+    assert!(sim.meter.run(|tx| tx.public_keys()).unwrap().postal.is_none());
     let k = keys.mac_master.diversify(b"PCM-MAC-0001");
     let body = verify_indicium(&ind, IndiciumKey::Mac(&k)).unwrap();
     assert_eq!(body.postage, 73);
