@@ -53,11 +53,13 @@ pub fn up<R: Rig>(rig: &mut R, credit: u64, tweak: impl FnOnce(&mut Options)) ->
 pub fn typed_errors_keep_the_status_word<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
     match meter.run(|tx| tx.print_indicium(&piece(1, 20))) {
-        Err(e @ MeterError::Card(CardStatus::PinRequired)) => assert_eq!(e.sw(), Some(Sw(0x6982))),
+        Err(e @ MeterError::Card(CardStatus::PinRequired)) => {
+            assert_eq!(e.sw(), Some(Sw::SECURITY_STATUS_NOT_SATISFIED))
+        }
         other => panic!("{other:?}"),
     }
     match meter.run(|tx| tx.verify_pin(&Pin::new("0000").unwrap())) {
-        Err(e @ MeterError::Card(CardStatus::WrongPin { tries_left: 2 })) => assert_eq!(e.sw(), Some(Sw(0x63C2))),
+        Err(e @ MeterError::Card(CardStatus::WrongPin { tries_left: 2 })) => assert_eq!(e.sw(), Some(Sw::wrong_pin(2))),
         other => panic!("{other:?}"),
     }
     assert_eq!(meter.run(|tx| tx.pin_status()).unwrap(), PinStatus::NotVerified(2));

@@ -4,6 +4,7 @@
 //! PIN brute force across power cuts).
 
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
+use apdu_specs::sw::Sw;
 use card_core::platform::Store;
 use card_core::state::{Secrets, records};
 use tests::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
@@ -18,13 +19,13 @@ fn attack_resigned_and_cross_domain_rate_tables() {
     let good = signed_table(2, FIXTURE_TIME - 1, |_| {});
     let body = Signed::parse(&good).unwrap().body.to_vec();
     let cross = signed::encode(&body, &vector_keys().authority.sign_message(DOMAIN_PERSONALIZATION, &body));
-    assert_eq!(c.update_rates(&cross), 0x6300);
+    assert_eq!(c.update_rates(&cross), Sw::VERIFICATION_FAILED);
     let issuer_signed =
         signed::encode(&body, &vector_keys().issuer.sign_message(apdu_specs::signed::DOMAIN_RATE_TABLE, &body));
-    assert_eq!(c.update_rates(&issuer_signed), 0x6300, "the issuer key is not the authority key");
+    assert_eq!(c.update_rates(&issuer_signed), Sw::VERIFICATION_FAILED, "the issuer key is not the authority key");
     assert_eq!(c.snapshot(), before);
-    assert_eq!(c.update_rates(&good), 0x9000);
-    assert_eq!(c.update_rates(&good), 0x6985, "a replay of the same table");
+    assert_eq!(c.update_rates(&good), Sw::OK);
+    assert_eq!(c.update_rates(&good), Sw::CONDITIONS_NOT_SATISFIED, "a replay of the same table");
 }
 
 /// Attack: read a private key out of any response. A full session exercises
@@ -134,12 +135,12 @@ assert_no_partial_eq!(
 #[test]
 fn attack_get_response_abuse() {
     let mut c = DirectCard::operational();
-    assert_eq!(c.hex("00C0000000").1, 0x6985, "nothing pending");
+    assert_eq!(c.hex("00C0000000").1, Sw::CONDITIONS_NOT_SATISFIED, "nothing pending");
     let (d, sw) = c.hex("00CADF2200");
-    assert_eq!((d.len(), sw), (256, 0x6106));
+    assert_eq!((d.len(), Sw(sw)), (256, Sw::more_available(6)));
     c.hex("00CADF2000");
-    assert_eq!(c.hex("00C0000006").1, 0x6985, "the other command dropped the pending response");
-    assert_eq!(c.hex("00C0010000").1, 0x6A86);
+    assert_eq!(c.hex("00C0000006").1, Sw::CONDITIONS_NOT_SATISFIED, "the other command dropped the pending response");
+    assert_eq!(c.hex("00C0010000").1, Sw::WRONG_P1P2);
 }
 
 /// Attack: read the keys and PINs of a tampered card out of its state file.
