@@ -12,6 +12,9 @@ use alloc::vec::Vec;
 pub const RECORD_LEN: usize = 4 + 8 + 1 + 8 + 16 + 32;
 /// Encoded head length.
 pub const HEAD_LEN: usize = 4 + 32 + 4;
+/// Audit records the card holds (a ring; older ones are covered by the
+/// chain hash), and the most one read returns.
+pub const AUDIT_CAPACITY: u32 = 64;
 /// Hash before the first record.
 pub const GENESIS: [u8; 32] = [0u8; 32];
 

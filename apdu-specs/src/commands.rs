@@ -4,6 +4,7 @@
 //! `secret_data` column to redact traces, and the Markdown reference in
 //! `docs/commands/` is rendered from this table (a test fails when they differ).
 
+use crate::command::{self, Command, Parser};
 use crate::indicium::IndiciumAlgorithm;
 use crate::lifecycle::{Lifecycle, StateSet};
 use crate::service::Service;
@@ -222,6 +223,10 @@ pub struct CommandSpec {
     pub chaining: bool,
     /// The data field holds secrets (PIN, PUK, keys): traces show only its length.
     pub secret_data: bool,
+    /// The response data is secret (DECRYPT plaintext): traces show only its length.
+    pub secret_response: bool,
+    /// Parses P1, P2 and the data field into the typed command.
+    pub parse: Parser,
     /// What the command is for.
     pub purpose: &'static str,
     /// Command data field.
@@ -295,6 +300,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Select::try_from(apdu).map(Command::Select),
         purpose: "Selects the meter by AID (a right-truncated AID of at least 5 bytes matches). \
 Selecting clears the volatile security state (PIN verification, open chain, pending response). \
 Selecting any other AID deselects the meter and also clears it.",
@@ -320,6 +327,8 @@ lifecycle byte, largest command data and largest response, and the card serial s
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::GetResponse::try_from(apdu).map(Command::GetResponse),
         purpose: "Returns the next part of a response announced by `61xx`. Any other command drops the pending response.",
         c_data: "None; Le is the number of bytes wanted (`00` = up to 256).",
         r_data: "Up to Le bytes of the pending response, followed by `61xx` while more remain.",
@@ -337,6 +346,8 @@ lifecycle byte, largest command data and largest response, and the card serial s
         response: ResponseLength::None,
         chaining: false,
         secret_data: true,
+        secret_response: false,
+        parse: |apdu| command::Verify::try_from(apdu).map(Command::Verify),
         purpose: "Verifies the user PIN. The retry counter is decremented and committed before the comparison, \
 which is constant time; a match restores the counter. The verified state lives in RAM only and is cleared by reset, \
 power loss and deselection.",
@@ -363,6 +374,8 @@ power loss and deselection.",
         response: ResponseLength::None,
         chaining: false,
         secret_data: true,
+        secret_response: false,
+        parse: |apdu| command::ChangeReferenceData::try_from(apdu).map(Command::ChangeReferenceData),
         purpose: "Replaces the PIN (or PUK) after checking the current one, with the same decrement-before-compare \
 rule as VERIFY. A successful PIN change leaves the PIN verified.",
         c_data: "Current block (8) followed by the new block (8), ISO 9564 format 2.",
@@ -388,6 +401,8 @@ rule as VERIFY. A successful PIN change leaves the PIN verified.",
         response: ResponseLength::None,
         chaining: false,
         secret_data: true,
+        secret_response: false,
+        parse: |apdu| command::ResetRetryCounter::try_from(apdu).map(Command::ResetRetryCounter),
         purpose: "Unblocks the PIN with the PUK and optionally sets a new PIN. The PUK has its own retry counter, \
 decremented before comparing.",
         c_data: "PUK block (8), then for P1 = 00 the new PIN block (8).",
@@ -413,6 +428,8 @@ decremented before comparing.",
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::GetData::try_from(apdu).map(Command::GetData),
         purpose: "Reads a data object. When TERMINATED only the status `DF21` is served.",
         c_data: "None.",
         r_data: "The object (layouts in `registers.rs`, `audit.rs`, `signed.rs`; `DF24` is `81` device key, `82` postal key).",
@@ -430,6 +447,8 @@ decremented before comparing.",
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::GetAuditRecords::try_from(apdu).map(Command::GetAuditRecords),
         purpose: "Reads records of the hash-chained audit log by sequence number: one, or up to the whole ring in \
 one exchange (an inspection reads the log this way, with an extended Le).",
         c_data: "First sequence number (4 bytes), optionally followed by a count (2 bytes, 1 to 64; default 1).",
@@ -453,6 +472,8 @@ one exchange (an inspection reads the log this way, with an extended Le).",
         response: ResponseLength::None,
         chaining: true,
         secret_data: true,
+        secret_response: false,
+        parse: |apdu| command::StoreData::try_from(apdu).map(Command::StoreData),
         purpose: "Loads the signed personalization profile (`perso.rs`) in one transaction: identities, trust anchors, \
 PIN and PUK, inspection period, indicium algorithm, first rate table and initial credit. The profile is bound to one \
 card: it names the card serial from the FCI and a not-after time, checked against the card clock. The card then \
@@ -487,6 +508,8 @@ generates its device key (and postal key, ECDSA variant) on the card. Accepted o
         response: ResponseLength::None,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Activate::try_from(apdu).map(Command::Activate),
         purpose: "Irreversibly moves a personalized meter from PERSONALIZATION to OPERATIONAL and starts the inspection period.",
         c_data: "None.",
         r_data: "None.",
@@ -512,6 +535,8 @@ generates its device key (and postal key, ECDSA variant) on the card. Accepted o
         response: ResponseLength::Indicium,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::PrintIndicium::try_from(apdu).map(Command::PrintIndicium),
         purpose: "Prices a mail piece from the rate table in force, debits DR and credits AR_p, increments the piece \
 count and appends the audit record, commits all of it, and only then signs and returns the indicium (`indicium.rs`). \
 With too little in DR nothing changes.",
@@ -545,6 +570,8 @@ With too little in DR nothing changes.",
         response: ResponseLength::None,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::UpdateRates::try_from(apdu).map(Command::UpdateRates),
         purpose: "Installs an authority-signed rate table. Its version must exceed every version the card has seen \
 and its currency must match. A table whose effective date is in the future is held as pending and applies from that date.",
         c_data: "Signed envelope (`signed.rs`) with domain \"PCMeter rate table v1\" around the table body (`rates.rs`).",
@@ -570,6 +597,8 @@ and its currency must match. A table whose effective date is in the future is he
         response: ResponseLength::Fixed(65),
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::GenerateKeyPair::try_from(apdu).map(Command::GenerateKeyPair),
         purpose: "Generates a P-256 key pair in an empty, uncertified or revoked slot and fixes its usage. \\
 The private key never leaves the card. The fee, the count and the audit record commit with the key.",
         c_data: "Usage, 1 byte (`x509.rs`): 01 postmark, 02 signature, 03 encryption, 04 agent.",
@@ -595,6 +624,8 @@ The private key never leaves the card. The fee, the count and the audit record c
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::ReadSlot::try_from(apdu).map(Command::ReadSlot),
         purpose: "Returns a slot's state, usage, public key and installed certificate.",
         c_data: "None.",
         r_data: "TLV (`certs.rs`): `80` slot, `81` state (00 empty, 01 key, 02 certified, 03 revoked), `82` usage, \\
@@ -613,6 +644,8 @@ The private key never leaves the card. The fee, the count and the audit record c
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::CertificateRequest::try_from(apdu).map(Command::CertificateRequest),
         purpose: "Builds a PKCS#10 request for the slot key with the meter's subject (`certs::meter_subject`: \\
 meter ID, slot, usage; the CA sets the certificate's subject the same way) and the slot usage's profile as requested \\
 extensions, signs it with the slot key (proof of possession), and wraps it with the CA's single-use challenge in an \\
@@ -642,6 +675,8 @@ issues, so a captured request cannot be replayed. Charged before the signed outp
         response: ResponseLength::None,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::InstallCertificate::try_from(apdu).map(Command::InstallCertificate),
         purpose: "Installs an X.509 v3 certificate into a slot. The card checks, in order: the DER, the CA \\
 signature against its anchor, the key against the slot's, the validity against the card clock, and the profile \\
 against the slot usage. Each failed check has its own status word and changes nothing.",
@@ -680,6 +715,8 @@ against the slot usage. Each failed check has its own status word and changes no
         response: ResponseLength::None,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Hash::try_from(apdu).map(Command::Hash),
         purpose: "Streams a message of any length into a SHA-256 held in RAM, for POSTMARK and VALIDATE POSTMARK \\
 with P1 = 01. Reset, power loss, deselection and the command that consumes the digest drop it.",
         c_data: "P1 00: none. P1 01: message bytes (up to MAX_COMMAND_DATA per command).",
@@ -703,6 +740,8 @@ with P1 = 01. Reset, power loss, deselection and the command that consumes the d
         response: ResponseLength::Variable,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Postmark::try_from(apdu).map(Command::Postmark),
         purpose: "Cryptographic postmark (Fig. 3): the card checks the slot certificate for use now (under the \\
 current CA anchor, inside its validity, postmark profile), takes the digest, its own time, the next postmark \\
 serial and the meter ID, debits the fee and commits, then builds the RFC 3161 TSTInfo and the signed attributes \\
@@ -738,6 +777,8 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
         response: ResponseLength::Fixed(1),
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::ValidatePostmark::try_from(apdu).map(Command::ValidatePostmark),
         purpose: "Postmark validation (Fig. 4): checks the signer certificate against the CA anchor at the postmark \\
 time and its postmark profile, then the signature (low-S only) and signed attributes, then the digest, and reports the first \\
 check that fails. Charged whenever a verdict is given.",
@@ -767,6 +808,8 @@ check that fails. Charged whenever a verdict is given.",
         response: ResponseLength::Fixed(1),
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::VerifyCertificate::try_from(apdu).map(Command::VerifyCertificate),
         purpose: "Verifies an X.509 certificate, or a path CA → agent → certificate, against the card's CA anchor \\
 and the card clock (claims 13, 28): each certificate signed by the one above it and valid now; an issuer must be an \\
 agent certificate (cA, pathLen 0, keyCertSign) within every path length constraint, and what an agent issued must \\
@@ -796,6 +839,8 @@ timestamping/CA certificate below an agent).",
         response: ResponseLength::None,
         chaining: false,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::UpdateCaAnchor::try_from(apdu).map(Command::UpdateCaAnchor),
         purpose: "Replaces the CA key the card trusts. Only an authority-signed order for this meter with a \\
 version above the current anchor's is accepted.",
         c_data: "Signed envelope, domain \"PCMeter CA anchor v1\", around meter ID, version and CA key (`certs.rs`).",
@@ -821,6 +866,8 @@ version above the current anchor's is accepted.",
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::AgentIssue::try_from(apdu).map(Command::AgentIssue),
         purpose: "Agent issuance (Fig. 3A): with the agent certificate of slot nn, valid now under the current CA \\
 anchor, the card generates the receiver's key pair, debits the fee and commits the agent serial, builds and signs an \\
 X.509 signature or encryption certificate (never timestamping, agent or CA) valid from the card's time, and returns \\
@@ -860,6 +907,8 @@ not kept.",
         response: ResponseLength::UpTo(72),
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::SignData::try_from(apdu).map(Command::SignData),
         purpose: "Signs data or a digest with a certified signature-slot key (integrity, authentication, \\
 non-repudiation), once the slot certificate is checked for use now (current CA anchor, validity). Charged and \\
 committed before the signature is released.",
@@ -890,6 +939,8 @@ committed before the signature is released.",
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
+        secret_response: true,
+        parse: |apdu| command::Decrypt::try_from(apdu).map(Command::Decrypt),
         purpose: "Decrypts an ECIES blob encrypted to an encryption-slot key (confidentiality). A blob that does \\
 not authenticate is refused and not charged; otherwise the fee commits before the plaintext is released.",
         c_data: "ECIES blob (`certs.rs`), empty AAD.",
@@ -918,6 +969,8 @@ not authenticate is refused and not charged; otherwise the fee commits before th
         response: ResponseLength::Variable,
         chaining: true,
         secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Revoke::try_from(apdu).map(Command::Revoke),
         purpose: "Carries out an authority-signed revocation order (Fig. 6) naming a slot and its key: the slot is \\
 revoked whatever certificate it holds (or none); the key is destroyed and the slot marked revoked; the fee is debited \\
 if DR covers it with any debt owed (\"paid\"), otherwise it is added to the debt (`DF20`), which the next value \\

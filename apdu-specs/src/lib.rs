@@ -2,7 +2,9 @@
 //!
 //! The single source of truth for the APDU interface between the meter card
 //! (`card-core`) and the host (`host-driver`): class and instruction bytes,
-//! the command table with lifecycle, security and charge, status words,
+//! the typed command set that the card parses and the host encodes
+//! ([`command`]), the command table with lifecycle, security, charge and
+//! each command's parser, status words,
 //! data-object tags, and the byte layouts of every message. The Markdown
 //! reference in `docs/commands/` is rendered from [`commands`] and checked
 //! by the tests; the transcript vectors in `vectors/` are replayed by both
@@ -19,6 +21,7 @@ pub mod audit;
 pub mod capdu;
 pub mod certs;
 pub mod codec;
+pub mod command;
 pub mod commands;
 pub mod crl;
 pub mod csr;
@@ -45,6 +48,7 @@ pub mod vectors;
 pub mod x509;
 
 pub use codec::FormatError;
+pub use command::{CardCommand, Command};
 pub use commands::{AID, COMMANDS, CommandSpec};
 pub use lifecycle::Lifecycle;
 pub use service::Service;

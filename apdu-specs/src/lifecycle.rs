@@ -89,4 +89,9 @@ impl StateSet {
     pub fn contains(self, state: Lifecycle) -> bool {
         self.0 & state.bit() != 0
     }
+
+    /// The set without `state`.
+    pub fn without(self, state: Lifecycle) -> StateSet {
+        StateSet(self.0 & !state.bit())
+    }
 }

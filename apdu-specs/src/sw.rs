@@ -171,6 +171,21 @@ impl fmt::Debug for Sw {
     }
 }
 
+/// A raw status word (SW1-SW2 as read off a response) equals its typed one,
+/// so a check reads `assert_eq!(sw, Sw::INSUFFICIENT_FUNDS)` whatever the
+/// caller holds.
+impl PartialEq<Sw> for u16 {
+    fn eq(&self, other: &Sw) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<u16> for Sw {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
 impl fmt::Display for Sw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04X}", self.0)

@@ -5,7 +5,7 @@
 use crate::ca::{CertificateAuthority, IssueError};
 use apdu_specs::x509::Usage;
 use host_driver::transport::Transport;
-use host_driver::{MeterError, Session};
+use host_driver::{MeterError, Transaction};
 
 /// Why a slot could not be certified.
 #[derive(Debug, thiserror::Error)]
@@ -22,16 +22,16 @@ pub enum CertifyError {
 /// challenge, has `ca` issue it (the CA sets the subject) and installs it;
 /// returns the certificate.
 pub fn certify_slot<'a, T: Transport + 'a>(
-    session: &mut Session<'a, T>,
+    tx: &mut Transaction<'a, T>,
     ca: &mut CertificateAuthority,
     slot: u8,
     usage: Usage,
     now: u64,
 ) -> Result<Vec<u8>, CertifyError> {
-    session.generate_key_pair(slot, usage)?;
+    tx.generate_key_pair(slot, usage)?;
     let challenge = ca.challenge(now)?;
-    let request = session.certificate_request(slot, &challenge)?;
+    let request = tx.certificate_request(slot, &challenge)?;
     let certificate = ca.issue(&request, now)?;
-    session.install_certificate(slot, &certificate)?;
+    tx.install_certificate(slot, &certificate)?;
     Ok(certificate)
 }

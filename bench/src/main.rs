@@ -172,12 +172,12 @@ fn main() {
     let mut sim =
         pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000))
             .unwrap();
-    sim.meter.verify_pin(&sim.pin).unwrap();
+    sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
     let piece = tests::piece(1, 1);
     let host_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(sim.meter.print_indicium(&piece).unwrap());
+            std::hint::black_box(sim.meter.run(|tx| tx.print_indicium(&piece)).unwrap());
         }
         t.elapsed()
     });

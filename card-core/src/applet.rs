@@ -1,12 +1,12 @@
 //! The applet: persistent state, volatile security state, and the dispatcher
 //! that checks lifecycle and security from the `apdu-specs` table before any
-//! handler runs.
+//! handler runs, then hands the typed command (parsed by its table row) to
+//! its handler.
 
 mod change;
 
 pub(crate) use change::StateChange;
 
-use crate::command::Command;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{
@@ -14,13 +14,14 @@ use crate::state::{
     decode_rate_table, records, slot_record,
 };
 use alloc::vec::Vec;
+use apdu_specs::FormatError;
 use apdu_specs::certs::SLOT_COUNT;
+use apdu_specs::command::{CardCommand, Command, Hash, SelectResponse};
 use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::perso::CardSerial;
 use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
-use apdu_specs::{FormatError, tags};
 
 /// Why the applet could not start from its store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -304,32 +305,42 @@ impl<P: Platform> Core<P> {
         Ok(self.commit_change(change)?)
     }
 
-    fn dispatch(&mut self, cmd: Command) -> Result<Vec<u8>, Sw> {
+    /// Refuses `cmd` in a lifecycle state its P1-P2 do not allow (the
+    /// table's states were checked before the data arrived).
+    fn admitted<C: CardCommand>(&mut self, cmd: &C) -> Result<&mut Self, Sw> {
+        if cmd.states().contains(self.state.card.lifecycle) { Ok(self) } else { Err(Sw::CONDITIONS_NOT_SATISFIED) }
+    }
+
+    fn dispatch(&mut self, cmd: Command<'_>) -> Result<Vec<u8>, Sw> {
         match cmd {
-            Command::Select { aid, fci } => self.select(&aid, fci),
-            Command::Verify(op) => self.verify(op),
-            Command::ChangeReference { which, old, new } => self.change_reference(which, &old, &new),
-            Command::ResetRetryCounter { puk, new_pin } => self.reset_retry_counter(&puk, new_pin.as_ref()),
-            Command::GetData(tag) => self.get_data(tag),
-            Command::GetAuditRecords { first, count } => self.get_audit_records(first, count),
-            Command::StoreData(data) => self.store_data(&data),
-            Command::Activate => self.activate(),
-            Command::PrintIndicium(piece) => self.print_indicium(&piece),
-            Command::UpdateRates(data) => self.update_rates(&data),
-            Command::GenerateKeyPair { slot, usage } => self.generate_key_pair(slot, usage),
-            Command::ReadSlot(slot) => self.read_slot(slot),
-            Command::CertificateRequest { slot, challenge } => self.certificate_request(slot, challenge),
-            Command::InstallCertificate { slot, der } => self.install_certificate(slot, &der),
-            Command::HashStart => self.hash_start(),
-            Command::HashUpdate(data) => self.hash_update(&data),
-            Command::Postmark { slot, digest } => self.postmark(slot, digest),
-            Command::ValidatePostmark { digest, token } => self.validate_postmark(digest, &token),
-            Command::VerifyCertificate(der) => self.verify_certificate(&der),
-            Command::UpdateCaAnchor(data) => self.update_ca_anchor(&data),
-            Command::AgentIssue { slot, request } => self.agent_issue(slot, &request),
-            Command::SignData { slot, input } => self.sign_data(slot, &input),
-            Command::Decrypt { slot, blob } => self.decrypt(slot, &blob),
-            Command::Revoke(data) => self.revoke(&data),
+            Command::Select(c) => self.admitted(&c)?.select(c.aid, c.response == SelectResponse::Fci),
+            // Served by the ISO layer: it never reaches the applet.
+            Command::GetResponse(_) => Err(Sw::INS_NOT_SUPPORTED),
+            Command::Verify(c) => self.admitted(&c)?.verify(c.0),
+            Command::ChangeReferenceData(c) => self.admitted(&c)?.change_reference(c.reference, &c.old, &c.new),
+            Command::ResetRetryCounter(c) => self.admitted(&c)?.reset_retry_counter(&c.puk, c.new_pin.as_ref()),
+            Command::GetData(c) => self.admitted(&c)?.get_data(c.tag),
+            Command::GetAuditRecords(c) => self.admitted(&c)?.get_audit_records(c.first, c.count()),
+            Command::StoreData(c) => self.admitted(&c)?.store_data(c.signed_profile),
+            Command::Activate(c) => self.admitted(&c)?.activate(),
+            Command::PrintIndicium(c) => self.admitted(&c)?.print_indicium(&c.piece),
+            Command::UpdateRates(c) => self.admitted(&c)?.update_rates(c.signed_table),
+            Command::GenerateKeyPair(c) => self.admitted(&c)?.generate_key_pair(c.slot.number(), c.usage),
+            Command::ReadSlot(c) => self.admitted(&c)?.read_slot(c.slot.number()),
+            Command::CertificateRequest(c) => self.admitted(&c)?.certificate_request(c.slot.number(), c.challenge),
+            Command::InstallCertificate(c) => self.admitted(&c)?.install_certificate(c.slot.number(), c.der),
+            Command::Hash(c) => match c {
+                Hash::Start => self.admitted(&c)?.hash_start(),
+                Hash::Absorb(data) => self.admitted(&c)?.hash_update(data),
+            },
+            Command::Postmark(c) => self.admitted(&c)?.postmark(c.slot.number(), c.digest),
+            Command::ValidatePostmark(c) => self.admitted(&c)?.validate_postmark(c.digest, c.token),
+            Command::VerifyCertificate(c) => self.admitted(&c)?.verify_certificate(c.path),
+            Command::UpdateCaAnchor(c) => self.admitted(&c)?.update_ca_anchor(c.order),
+            Command::AgentIssue(c) => self.admitted(&c)?.agent_issue(c.slot.number(), c.request),
+            Command::SignData(c) => self.admitted(&c)?.sign_data(c.slot.number(), &c.input),
+            Command::Decrypt(c) => self.admitted(&c)?.decrypt(c.slot.number(), c.blob),
+            Command::Revoke(c) => self.admitted(&c)?.revoke(c.order),
         }
     }
 }
@@ -354,12 +365,8 @@ impl<P: Platform> Handler for Core<P> {
         spec.response.for_algorithm(self.state.config.as_ref().map(|c| c.algorithm))
     }
 
-    fn handle(&mut self, _spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
-        let cmd = Command::parse(req)?;
-        let status_only = matches!(cmd, Command::GetData(tags::STATUS) | Command::Select { .. });
-        if self.state.card.lifecycle == Lifecycle::Terminated && !status_only {
-            return Err(Sw::CONDITIONS_NOT_SATISFIED);
-        }
+    fn handle(&mut self, spec: &'static CommandSpec, req: &Request) -> Result<Vec<u8>, Sw> {
+        let cmd = (spec.parse)(&req.apdu())?;
         self.dispatch(cmd)
     }
 }

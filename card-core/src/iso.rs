@@ -12,6 +12,7 @@
 //! - `6100` (not `61FF`) announces 256 or more remaining bytes.
 
 use alloc::vec::Vec;
+use apdu_specs::command::{Apdu, GetResponse};
 use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, Lookup, MAX_COMMAND_DATA, ResponseLength, ins};
 use apdu_specs::sw::Sw;
 use iso7816::command::{CommandView, FromSliceError};
@@ -40,6 +41,11 @@ impl Request {
     /// P1-P2 as one word.
     pub fn p1p2(&self) -> u16 {
         u16::from_be_bytes([self.p1, self.p2])
+    }
+
+    /// What a typed command is parsed from (the data borrowed, not copied).
+    pub fn apdu(&self) -> Apdu<'_> {
+        Apdu { p1: self.p1, p2: self.p2, data: &self.data, ne: self.ne }
     }
 
     /// True when Le is absent or `00`: the host takes whatever the card sends.
@@ -262,16 +268,10 @@ impl IsoLayer {
             self.pending = None;
             return Err(Sw::CHAINING_NOT_SUPPORTED);
         }
-        if view.p1 != 0 || view.p2 != 0 {
-            self.pending = None;
-            return Err(Sw::WRONG_P1P2);
-        }
-        if !view.data().is_empty() {
-            self.pending = None;
-            return Err(Sw::WRONG_LENGTH);
-        }
+        let apdu = Apdu { p1: view.p1, p2: view.p2, data: view.data(), ne: view.expected() };
+        let get = GetResponse::try_from(&apdu).inspect_err(|_| self.pending = None)?;
         let mut pending = self.pending.take().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        let n = match view.expected() {
+        let n = match get.ne {
             0 if view.extended => 65_536,
             0 => 256,
             n => n,

@@ -20,7 +20,6 @@
 extern crate alloc;
 
 mod applet;
-pub mod command;
 pub mod ecies;
 mod handlers;
 pub mod iso;

@@ -52,8 +52,7 @@ pub fn slot_record(slot: u8) -> RecordId {
     RecordId(records::SLOT_BASE + u16::from(slot))
 }
 
-/// Audit records held on the card (a ring; older ones are covered by the chain hash).
-pub const AUDIT_CAPACITY: u32 = 64;
+pub use apdu_specs::audit::AUDIT_CAPACITY;
 
 /// The audit ring cell (a store record) holding audit record `seq`.
 pub fn audit_cell(seq: u32) -> RecordId {

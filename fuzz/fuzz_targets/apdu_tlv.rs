@@ -14,10 +14,10 @@ impl card_core::iso::Handler for Echo {
     }
     fn handle(
         &mut self,
-        _: &'static apdu_specs::CommandSpec,
+        spec: &'static apdu_specs::CommandSpec,
         req: &card_core::iso::Request,
     ) -> Result<Vec<u8>, apdu_specs::Sw> {
-        card_core::command::Command::parse(req)?;
+        (spec.parse)(&req.apdu())?;
         Ok(req.data.to_vec())
     }
 }

@@ -32,11 +32,11 @@ fuzz_target!(|data: &[u8]| {
     let responses: Vec<Vec<u8>> = tests::oracle::split_apdus(data).into_iter().map(<[u8]>::to_vec).collect();
     let mut m = Meter::new(Script(responses));
     let _ = m.select();
-    let _ = m.registers();
-    let _ = m.status();
-    let _ = m.rate_table();
-    let _ = m.public_keys();
-    let _ = m.audit_log();
-    let _ = m.print_indicium(&tests::piece(1, 20));
-    let _ = m.pin_status();
+    let _ = m.run(|tx| tx.registers());
+    let _ = m.run(|tx| tx.status());
+    let _ = m.run(|tx| tx.rate_table());
+    let _ = m.run(|tx| tx.public_keys());
+    let _ = m.run(|tx| tx.audit_log());
+    let _ = m.run(|tx| tx.print_indicium(&tests::piece(1, 20)));
+    let _ = m.run(|tx| tx.pin_status());
 });

@@ -1,8 +1,9 @@
 //! The APDU channel, one layer for every transport: case encoding, command
 //! chaining, `61xx` + GET RESPONSE and `6Cxx` re-issue. APDUs are traced on
-//! target [`APDU_TARGET`]. Secrecy is a property of the data's type: a
-//! [`Payload::Secret`] command or response (PIN blocks, profiles, DECRYPT
-//! plaintext) is traced as its length only, re-issued or not.
+//! target [`APDU_TARGET`]. Secrecy is a property of the data's type, taken
+//! from the command table: a [`Payload::Secret`] command or response (PIN
+//! blocks, profiles, DECRYPT plaintext) is traced as its length only,
+//! re-issued or not.
 //!
 //! A command that spends value ([`CommandSpec::is_value`]) is sent once:
 //! it is never re-issued on `6Cxx`, and any failure after it reached the
@@ -13,7 +14,8 @@ use crate::error::{Ambiguity, MeterError, ProtocolError};
 use crate::secret::{Payload, SecretBytes};
 use crate::transport::{CardTransaction, TransportError};
 use apdu_specs::capdu;
-use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec, ins};
+use apdu_specs::command::{CardCommand, DataLen, GetResponse};
+use apdu_specs::commands::{self, CLA_CHAIN, CommandSpec};
 use apdu_specs::sw::Sw;
 
 /// `tracing` target of the APDU trace.
@@ -22,52 +24,52 @@ pub const APDU_TARGET: &str = "pcmeter::apdu";
 /// Most GET RESPONSE / re-issue rounds for one command.
 const MAX_ROUNDS: usize = 512;
 
-/// A command before encoding.
+/// A command for the channel: its row of the command table (CLA, INS,
+/// secrecy, value), P1-P2, the data field and Ne. Built from a typed command
+/// ([`CommandApdu::encode`]), or field by field for probes.
 #[derive(Clone)]
-pub struct Command {
-    /// CLA (without chaining bit).
-    pub cla: u8,
-    /// INS.
-    pub ins: u8,
+pub struct CommandApdu {
+    /// The command's row of the table.
+    pub spec: &'static CommandSpec,
     /// P1.
     pub p1: u8,
     /// P2.
     pub p2: u8,
-    /// Data field, public or secret.
+    /// Data field: secret when the row says so.
     pub data: Payload,
     /// Ne: 0 when no response data is expected.
     pub ne: usize,
-    /// The response data is secret (DECRYPT plaintext): it comes back as
-    /// [`Payload::Secret`] and is never traced.
-    pub secret_response: bool,
 }
 
-impl Command {
-    /// A command with no data and no response data.
-    pub fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
-        Self { cla, ins, p1, p2, data: Payload::Public(Vec::new()), ne: 0, secret_response: false }
+impl CommandApdu {
+    /// Encodes a typed command. Secret data is written straight into a
+    /// buffer of its exact size, so no unwiped copy is left behind.
+    pub fn encode<C: CardCommand>(cmd: &C) -> Self {
+        let [p1, p2] = cmd.p1p2();
+        let data = if C::SPEC.secret_data {
+            let mut len = DataLen::default();
+            cmd.write_data(&mut len);
+            let mut buffer = Vec::with_capacity(len.0);
+            cmd.write_data(&mut buffer);
+            Payload::Secret(SecretBytes::new(buffer))
+        } else {
+            Payload::Public(cmd.data())
+        };
+        Self { spec: C::SPEC, p1, p2, data, ne: cmd.expected() }
     }
 
-    /// Sets public data. A command whose table entry marks its data secret
-    /// keeps it secret all the same.
+    /// A command of `spec` with no data and no response data.
+    pub fn new(spec: &'static CommandSpec, p1: u8, p2: u8) -> Self {
+        Self { spec, p1, p2, data: Payload::Public(Vec::new()), ne: 0 }
+    }
+
+    /// Sets the data, secret when the row says so.
     pub fn data(mut self, data: &[u8]) -> Self {
-        self.data = if self.spec().is_some_and(|s| s.secret_data) {
+        self.data = if self.spec.secret_data {
             Payload::Secret(SecretBytes::copy_from(data))
         } else {
             Payload::Public(data.to_vec())
         };
-        self
-    }
-
-    /// Sets secret data (PIN blocks, profiles, keys): never traced.
-    pub fn secret_data(mut self, data: SecretBytes) -> Self {
-        self.data = Payload::Secret(data);
-        self
-    }
-
-    /// Marks the response data secret: never traced.
-    pub fn secret_response(mut self) -> Self {
-        self.secret_response = true;
         self
     }
 
@@ -77,33 +79,21 @@ impl Command {
         self
     }
 
-    fn spec(&self) -> Option<&'static CommandSpec> {
-        commands::by_ins(self.ins)
-    }
-
     fn header(&self) -> [u8; 4] {
-        [self.cla, self.ins, self.p1, self.p2]
+        [self.spec.cla, self.spec.ins, self.p1, self.p2]
     }
 
     /// The encoded APDU carrying `part`, as secret as the command's data.
-    fn encode(&self, header: [u8; 4], part: &[u8], ne: usize) -> Result<Payload, ProtocolError> {
+    fn encode_part(&self, header: [u8; 4], part: &[u8], ne: usize) -> Result<Payload, ProtocolError> {
         let apdu = capdu::encode(header, part, ne, false)?;
         Ok(if self.data.is_secret() { Payload::Secret(SecretBytes::new(apdu)) } else { Payload::Public(apdu) })
     }
 }
 
-impl std::fmt::Debug for Command {
+impl std::fmt::Debug for CommandApdu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Command({:02X} {:02X} {:02X} {:02X}, {} data bytes, Ne {})",
-            self.cla,
-            self.ins,
-            self.p1,
-            self.p2,
-            self.data.len(),
-            self.ne
-        )
+        let [cla, ins, p1, p2] = self.header();
+        write!(f, "CommandApdu({cla:02X} {ins:02X} {p1:02X} {p2:02X}, {} data bytes, Ne {})", self.data.len(), self.ne)
     }
 }
 
@@ -185,7 +175,7 @@ fn ne_of(sw2: u8) -> usize {
 /// [`MeterError::OutcomeUnknown`] and is not sent again.
 pub fn exchange<X: CardTransaction + ?Sized>(
     tx: &mut X,
-    cmd: &Command,
+    cmd: &CommandApdu,
     cfg: &ChannelConfig,
 ) -> Result<Response, MeterError> {
     let chunk = cfg.max_chunk.clamp(1, capdu::MAX_EXTENDED_DATA);
@@ -194,15 +184,16 @@ pub fn exchange<X: CardTransaction + ?Sized>(
     // The card executes nothing before the last block: a failure here is no ambiguity.
     for part in parts {
         let [cla, ins, p1, p2] = cmd.header();
-        let apdu = cmd.encode([cla | CLA_CHAIN, ins, p1, p2], part, 0)?;
+        let apdu = cmd.encode_part([cla | CLA_CHAIN, ins, p1, p2], part, 0)?;
         let r = send(tx, &apdu, 0, false)?;
         if !r.sw.is_ok() {
             return Ok(r);
         }
     }
-    let Some(spec) = cmd.spec().filter(|s| s.is_value()) else {
+    let spec = cmd.spec;
+    if !spec.is_value() {
         return final_exchange(tx, cmd, last, true, &mut 0);
-    };
+    }
     let mut answered = 0;
     match final_exchange(tx, cmd, last, false, &mut answered) {
         Ok(r) if r.sw.sw1() == 0x6C => Err(unknown_outcome(spec, Ambiguity::WrongLe(r.sw))),
@@ -220,20 +211,21 @@ pub fn exchange<X: CardTransaction + ?Sized>(
 /// returned as it is.
 fn final_exchange<X: CardTransaction + ?Sized>(
     tx: &mut X,
-    cmd: &Command,
+    cmd: &CommandApdu,
     last: &[u8],
     may_reissue: bool,
     answered: &mut usize,
 ) -> Result<Response, MeterError> {
     let mut ne = cmd.ne;
+    let secret_response = cmd.spec.secret_response;
     let mut response = Response { data: Payload::Public(Vec::new()), sw: Sw::OK };
-    if cmd.secret_response {
+    if secret_response {
         response.data = Payload::Secret(SecretBytes::default());
     }
-    let mut apdu = cmd.encode(cmd.header(), last, ne)?;
+    let mut apdu = cmd.encode_part(cmd.header(), last, ne)?;
     let mut reissued = false;
     for _ in 0..MAX_ROUNDS {
-        let r = send(tx, &apdu, ne, cmd.secret_response)?;
+        let r = send(tx, &apdu, ne, secret_response)?;
         *answered += 1;
         response.data.extend_from_slice(r.data.expose());
         response.sw = r.sw;
@@ -244,13 +236,14 @@ fn final_exchange<X: CardTransaction + ?Sized>(
             0x6C if !may_reissue => return Ok(response),
             0x6C if !reissued && response.data.is_empty() => {
                 ne = ne_of(r.sw.sw2());
-                apdu = cmd.encode(cmd.header(), last, ne)?;
+                apdu = cmd.encode_part(cmd.header(), last, ne)?;
                 reissued = true;
             }
             0x61 => {
                 ne = ne_of(r.sw.sw2());
+                let get = GetResponse { ne };
                 apdu = Payload::Public(
-                    capdu::encode([0x00, ins::GET_RESPONSE, 0, 0], &[], ne, false).map_err(ProtocolError::from)?,
+                    capdu::encode(get.header(), &[], get.expected(), false).map_err(ProtocolError::from)?,
                 );
                 reissued = true;
             }

@@ -45,107 +45,123 @@ pub enum Ambiguity {
     Protocol(ProtocolError),
 }
 
-/// Errors of the typed meter API.
-#[derive(Debug, thiserror::Error)]
-pub enum MeterError {
-    /// Wrong PIN (or PUK).
-    #[error("wrong PIN: {tries_left} tries left (SW {sw})")]
+/// A card refusal, typed by its status word. The mapping is lossless:
+/// [`CardStatus::sw`] gives back the raw status word the card answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStatus {
+    /// Wrong PIN (or PUK), `63Cx`.
     WrongPin {
         /// Tries left.
         tries_left: u8,
-        /// Raw status word.
-        sw: Sw,
     },
     /// PIN (or PUK) blocked.
-    #[error("PIN blocked (SW {sw})")]
-    PinBlocked {
-        /// Raw status word.
-        sw: Sw,
-    },
+    PinBlocked,
     /// The command needs the PIN verified first.
-    #[error("PIN verification required (SW {sw})")]
-    PinRequired {
-        /// Raw status word.
-        sw: Sw,
-    },
+    PinRequired,
     /// Not enough funds; nothing was charged.
-    #[error("insufficient funds: nothing was charged (SW {sw})")]
-    InsufficientFunds {
-        /// Raw status word.
-        sw: Sw,
-    },
+    InsufficientFunds,
     /// An authority signature did not verify on the card.
-    #[error("the card rejected the signature (SW {sw})")]
-    SignatureRejected {
-        /// Raw status word.
-        sw: Sw,
-    },
+    SignatureRejected,
     /// Wrong lifecycle state, not selected, stale data or clock.
-    #[error("conditions of use not satisfied (SW {sw})")]
-    ConditionsNotSatisfied {
-        /// Raw status word.
-        sw: Sw,
-    },
+    ConditionsNotSatisfied,
     /// The card rejected the data.
-    #[error("the card rejected the data (SW {sw})")]
-    BadData {
-        /// Raw status word.
-        sw: Sw,
-    },
+    BadData,
     /// Referenced data not found.
-    #[error("not found on the card (SW {sw})")]
-    NotFound {
-        /// Raw status word.
-        sw: Sw,
-    },
+    NotFound,
     /// The card store failed; nothing was committed.
-    #[error("card memory failure: nothing was committed (SW {sw})")]
-    MemoryFailure {
-        /// Raw status word.
-        sw: Sw,
-    },
+    MemoryFailure,
     /// The certificate is not signed by the card's CA anchor; nothing changed.
-    #[error("the certificate is not signed by the card's CA anchor: nothing changed (SW {sw})")]
-    CertificateNotFromCa {
-        /// Raw status word.
-        sw: Sw,
-    },
+    CertificateNotFromCa,
     /// The certificate is for another key than the slot's; nothing changed.
-    #[error("the certificate is for another key than the slot's: nothing changed (SW {sw})")]
-    CertificateKeyMismatch {
-        /// Raw status word.
-        sw: Sw,
-    },
+    CertificateKeyMismatch,
     /// The certificate is expired or not yet valid; nothing changed.
-    #[error("the certificate is expired or not yet valid: nothing changed (SW {sw})")]
-    CertificateOutsideValidity {
-        /// Raw status word.
-        sw: Sw,
-    },
+    CertificateOutsideValidity,
     /// The slot key is revoked; nothing changed.
-    #[error("the slot key is revoked: nothing changed (SW {sw})")]
-    KeyRevoked {
-        /// Raw status word.
-        sw: Sw,
-    },
+    KeyRevoked,
     /// The slot or its certificate does not allow this use; nothing changed.
-    #[error("the slot or its certificate does not allow this use: nothing changed (SW {sw})")]
-    UsageNotAllowed {
-        /// Raw status word.
-        sw: Sw,
-    },
+    UsageNotAllowed,
     /// The command data exceeds what the card accepts; nothing changed.
-    #[error("the command data exceeds what the card accepts: nothing changed (SW {sw})")]
-    NotEnoughMemory {
-        /// Raw status word.
-        sw: Sw,
-    },
+    NotEnoughMemory,
     /// Any other status word.
-    #[error("card answered {sw}: {}", sw.description())]
-    Card {
-        /// Raw status word.
-        sw: Sw,
-    },
+    Other(Sw),
+}
+
+/// The typed statuses with their status words (`WrongPin` and `Other` aside).
+const NAMED: [(CardStatus, Sw); 14] = [
+    (CardStatus::PinBlocked, Sw::PIN_BLOCKED),
+    (CardStatus::PinRequired, Sw::SECURITY_STATUS_NOT_SATISFIED),
+    (CardStatus::InsufficientFunds, Sw::INSUFFICIENT_FUNDS),
+    (CardStatus::SignatureRejected, Sw::VERIFICATION_FAILED),
+    (CardStatus::ConditionsNotSatisfied, Sw::CONDITIONS_NOT_SATISFIED),
+    (CardStatus::BadData, Sw::BAD_DATA),
+    (CardStatus::NotFound, Sw::NOT_FOUND),
+    (CardStatus::MemoryFailure, Sw::MEMORY_FAILURE),
+    (CardStatus::CertificateNotFromCa, Sw::CERT_NOT_FROM_CA),
+    (CardStatus::CertificateKeyMismatch, Sw::CERT_KEY_MISMATCH),
+    (CardStatus::CertificateOutsideValidity, Sw::CERT_OUTSIDE_VALIDITY),
+    (CardStatus::KeyRevoked, Sw::KEY_REVOKED),
+    (CardStatus::UsageNotAllowed, Sw::USAGE_NOT_ALLOWED),
+    (CardStatus::NotEnoughMemory, Sw::NOT_ENOUGH_MEMORY),
+];
+
+impl From<Sw> for CardStatus {
+    fn from(sw: Sw) -> Self {
+        if let Some(tries_left) = sw.tries_left() {
+            return Self::WrongPin { tries_left };
+        }
+        NAMED.iter().find(|(_, named)| *named == sw).map_or(Self::Other(sw), |(status, _)| *status)
+    }
+}
+
+impl CardStatus {
+    /// The raw status word.
+    pub fn sw(self) -> Sw {
+        match self {
+            Self::WrongPin { tries_left } => Sw::wrong_pin(tries_left),
+            Self::Other(sw) => sw,
+            named => NAMED.iter().find(|(status, _)| *status == named).map_or(Sw::OK, |(_, sw)| *sw),
+        }
+    }
+
+    fn meaning(self) -> &'static str {
+        match self {
+            Self::WrongPin { .. } => "wrong PIN",
+            Self::PinBlocked => "PIN blocked",
+            Self::PinRequired => "PIN verification required",
+            Self::InsufficientFunds => "insufficient funds: nothing was charged",
+            Self::SignatureRejected => "the card rejected the signature",
+            Self::ConditionsNotSatisfied => "conditions of use not satisfied",
+            Self::BadData => "the card rejected the data",
+            Self::NotFound => "not found on the card",
+            Self::MemoryFailure => "card memory failure: nothing was committed",
+            Self::CertificateNotFromCa => "the certificate is not signed by the card's CA anchor: nothing changed",
+            Self::CertificateKeyMismatch => "the certificate is for another key than the slot's: nothing changed",
+            Self::CertificateOutsideValidity => "the certificate is expired or not yet valid: nothing changed",
+            Self::KeyRevoked => "the slot key is revoked: nothing changed",
+            Self::UsageNotAllowed => "the slot or its certificate does not allow this use: nothing changed",
+            Self::NotEnoughMemory => "the command data exceeds what the card accepts: nothing changed",
+            Self::Other(_) => "card answered",
+        }
+    }
+}
+
+impl std::fmt::Display for CardStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sw = self.sw();
+        match self {
+            Self::WrongPin { tries_left } => write!(f, "{}: {tries_left} tries left (SW {sw})", self.meaning()),
+            Self::Other(_) => write!(f, "{} {sw}: {}", self.meaning(), sw.description()),
+            _ => write!(f, "{} (SW {sw})", self.meaning()),
+        }
+    }
+}
+
+/// Errors of the typed meter API.
+#[derive(Debug, thiserror::Error)]
+pub enum MeterError {
+    /// The card refused the command.
+    #[error("{0}")]
+    Card(CardStatus),
     /// The card was reset or re-inserted; the connection was re-established
     /// but the PIN must be given again. Nothing was retried.
     #[error("the card was reset: PIN verification was lost, verify again")]
@@ -164,7 +180,7 @@ pub enum MeterError {
         cause: Ambiguity,
     },
     /// A command with a secret response went through a public call; nothing
-    /// of the response is returned (use `Session::call_secret`).
+    /// of the response is returned (use `Transaction::call_secret`).
     #[error("the response is secret: use call_secret")]
     SecretResponse,
     /// Transport failure.
@@ -181,48 +197,40 @@ pub enum MeterError {
 impl MeterError {
     /// Maps a refusal to its typed error.
     pub fn from_sw(sw: Sw) -> Self {
-        if let Some(tries_left) = sw.tries_left() {
-            return Self::WrongPin { tries_left, sw };
-        }
-        match sw {
-            Sw::PIN_BLOCKED => Self::PinBlocked { sw },
-            Sw::SECURITY_STATUS_NOT_SATISFIED => Self::PinRequired { sw },
-            Sw::INSUFFICIENT_FUNDS => Self::InsufficientFunds { sw },
-            Sw::VERIFICATION_FAILED => Self::SignatureRejected { sw },
-            Sw::CONDITIONS_NOT_SATISFIED => Self::ConditionsNotSatisfied { sw },
-            Sw::BAD_DATA => Self::BadData { sw },
-            Sw::NOT_FOUND => Self::NotFound { sw },
-            Sw::MEMORY_FAILURE => Self::MemoryFailure { sw },
-            Sw::CERT_NOT_FROM_CA => Self::CertificateNotFromCa { sw },
-            Sw::CERT_KEY_MISMATCH => Self::CertificateKeyMismatch { sw },
-            Sw::CERT_OUTSIDE_VALIDITY => Self::CertificateOutsideValidity { sw },
-            Sw::KEY_REVOKED => Self::KeyRevoked { sw },
-            Sw::USAGE_NOT_ALLOWED => Self::UsageNotAllowed { sw },
-            Sw::NOT_ENOUGH_MEMORY => Self::NotEnoughMemory { sw },
-            _ => Self::Card { sw },
-        }
+        Self::Card(CardStatus::from(sw))
     }
 
     /// The raw status word, when the card answered.
     pub fn sw(&self) -> Option<Sw> {
         match self {
-            Self::WrongPin { sw, .. }
-            | Self::PinBlocked { sw }
-            | Self::PinRequired { sw }
-            | Self::InsufficientFunds { sw }
-            | Self::SignatureRejected { sw }
-            | Self::ConditionsNotSatisfied { sw }
-            | Self::BadData { sw }
-            | Self::NotFound { sw }
-            | Self::MemoryFailure { sw }
-            | Self::CertificateNotFromCa { sw }
-            | Self::CertificateKeyMismatch { sw }
-            | Self::CertificateOutsideValidity { sw }
-            | Self::KeyRevoked { sw }
-            | Self::UsageNotAllowed { sw }
-            | Self::NotEnoughMemory { sw }
-            | Self::Card { sw } => Some(*sw),
+            Self::Card(status) => Some(status.sw()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_keeps_its_raw_status_word() {
+        for raw in 0..=u16::MAX {
+            let sw = Sw(raw);
+            assert_eq!(CardStatus::from(sw).sw(), sw, "{sw}");
+        }
+        assert_eq!(CardStatus::from(Sw::INSUFFICIENT_FUNDS), CardStatus::InsufficientFunds);
+        assert_eq!(CardStatus::from(Sw(0x63C2)), CardStatus::WrongPin { tries_left: 2 });
+        assert_eq!(CardStatus::from(Sw::FILE_NOT_FOUND), CardStatus::Other(Sw::FILE_NOT_FOUND));
+    }
+
+    #[test]
+    fn messages_name_the_status_word() {
+        assert_eq!(
+            MeterError::from_sw(Sw::INSUFFICIENT_FUNDS).to_string(),
+            "insufficient funds: nothing was charged (SW 9401)"
+        );
+        assert_eq!(MeterError::from_sw(Sw(0x63C1)).to_string(), "wrong PIN: 1 tries left (SW 63C1)");
+        assert!(MeterError::from_sw(Sw::FILE_NOT_FOUND).to_string().starts_with("card answered 6A82: "));
     }
 }

@@ -22,8 +22,8 @@ pub mod signature;
 pub mod transport;
 pub mod verify;
 
-pub use error::{Ambiguity, MeterError, ProtocolError};
-pub use meter::{Meter, PinStatus, PublicKeys, Session};
+pub use error::{Ambiguity, CardStatus, MeterError, ProtocolError};
+pub use meter::{Meter, PinStatus, PublicKeys, Transaction};
 pub use pin::Pin;
 pub use secret::{Payload, SecretBytes};
 pub use transport::{CardTransaction, Transport, TransportError};

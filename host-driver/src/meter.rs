@@ -1,6 +1,7 @@
-//! The typed meter API: one method per service. Each call on [`Meter`] runs
-//! in its own transaction; [`Meter::transaction`] groups calls (for example
-//! VERIFY and several indicia) so no other client interleaves.
+//! The typed meter API: one method per service, on [`Transaction`]. Every
+//! call encodes a typed command of `apdu-specs`. [`Meter::run`] runs calls in
+//! one transaction (for example VERIFY and several indicia, so no other
+//! client interleaves).
 //!
 //! After a card reset the meter reconnects and re-selects, then reports
 //! [`MeterError::PinStateLost`]: the PIN is never re-sent and nothing that
@@ -9,18 +10,24 @@
 //! happened.
 //!
 //! A verified PIN belongs to one host session: [`Meter::with_session`] and
-//! [`Session::end_session`] end it (the transport logs out and resets the
+//! [`Transaction::end_session`] end it (the transport logs out and resets the
 //! card) before their transaction ends, and [`Meter::end_session`] ends it
 //! between calls.
 
-use crate::channel::{ChannelConfig, Command, exchange};
-use crate::error::MeterError;
+use crate::channel::{ChannelConfig, CommandApdu, exchange};
+use crate::error::{CardStatus, MeterError};
 use crate::pin::Pin;
 use crate::secret::{Payload, SecretBytes};
 use crate::transport::{CardTransaction, Transport, TransportError};
-use apdu_specs::audit::{Head, Record};
+use apdu_specs::audit::{AUDIT_CAPACITY, Head, Record};
 use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
-use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
+use apdu_specs::command::{
+    Activate, AgentIssue, CardCommand, CertificateRequest, ChangeReferenceData, Decrypt, GenerateKeyPair,
+    GetAuditRecords, GetData, Hash, InstallCertificate, KeySlot, Postmark, PrintIndicium, ReadSlot, Reference,
+    ResetRetryCounter, Revoke, Select, SignData, SignInput, StoreData, UpdateCaAnchor, UpdateRates, ValidatePostmark,
+    Verify, VerifyCertificate, VerifyOp,
+};
+use apdu_specs::commands::MAX_COMMAND_DATA;
 use apdu_specs::der::{self, Der};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
@@ -32,14 +39,8 @@ use apdu_specs::sw::Sw;
 use apdu_specs::x509::Usage;
 use apdu_specs::{FormatError, tags, tlv};
 
-/// Short-APDU maximum Ne.
-const NE_SHORT: usize = 256;
-/// Ne for responses that may exceed 256 bytes: a short Le of 256, the rest
-/// is served through `61xx` and GET RESPONSE, which every reader supports.
-const NE_EXTENDED: usize = NE_SHORT;
-
 /// Most audit records asked for in one exchange (the card's ring size).
-pub const AUDIT_BATCH: u16 = 64;
+pub const AUDIT_BATCH: u16 = AUDIT_CAPACITY as u16;
 
 /// Whether the PIN is verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,9 @@ pub struct Meter<T: Transport> {
     fci: Option<Fci>,
 }
 
-/// A transaction on the meter: every call inside it is exclusive.
-pub struct Session<'a, T: Transport + 'a> {
+/// A transaction on the meter: every call inside it is exclusive. Each
+/// service is one method here.
+pub struct Transaction<'a, T: Transport + 'a> {
     tx: T::CardTransaction<'a>,
     config: ChannelConfig,
 }
@@ -87,18 +89,28 @@ fn key65(bytes: &[u8], what: &'static str) -> Result<[u8; 65], FormatError> {
     bytes.try_into().map_err(|_| FormatError::Invalid(what))
 }
 
-impl<'a, T: Transport + 'a> Session<'a, T> {
+/// A slot number as the card reads it; out of range is refused before anything is sent.
+fn key_slot(n: u8) -> Result<KeySlot, MeterError> {
+    KeySlot::new(n).map_err(|_| FormatError::Invalid("slot number").into())
+}
+
+impl<'a, T: Transport + 'a> Transaction<'a, T> {
+    /// Sends a typed command with a public response; a refusal becomes [`MeterError::Card`].
+    pub fn send<C: CardCommand>(&mut self, cmd: &C) -> Result<Vec<u8>, MeterError> {
+        self.call(CommandApdu::encode(cmd))
+    }
+
     /// Sends a command with a public response; a non-9000 answer becomes a
-    /// typed error. A command marked with a secret response is refused
-    /// ([`MeterError::SecretResponse`]): use [`Session::call_secret`].
-    pub fn call(&mut self, cmd: Command) -> Result<Vec<u8>, MeterError> {
+    /// typed error. A command whose row marks its response secret is refused
+    /// ([`MeterError::SecretResponse`]): use [`Transaction::call_secret`].
+    pub fn call(&mut self, cmd: CommandApdu) -> Result<Vec<u8>, MeterError> {
         let (data, sw) = self.call_raw(cmd)?;
         if sw.is_ok() { Ok(data) } else { Err(MeterError::from_sw(sw)) }
     }
 
     /// Sends a command whose response data is secret, and returns it as such.
-    pub fn call_secret(&mut self, cmd: Command) -> Result<SecretBytes, MeterError> {
-        let r = exchange(&mut self.tx, &cmd.secret_response(), &self.config)?;
+    pub fn call_secret(&mut self, cmd: CommandApdu) -> Result<SecretBytes, MeterError> {
+        let r = exchange(&mut self.tx, &cmd, &self.config)?;
         match r.data {
             _ if !r.sw.is_ok() => Err(MeterError::from_sw(r.sw)),
             Payload::Secret(data) => Ok(data),
@@ -108,7 +120,7 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// Sends a command with a public response and returns the raw response
     /// and SW, whatever it is.
-    pub fn call_raw(&mut self, cmd: Command) -> Result<(Vec<u8>, Sw), MeterError> {
+    pub fn call_raw(&mut self, cmd: CommandApdu) -> Result<(Vec<u8>, Sw), MeterError> {
         let r = exchange(&mut self.tx, &cmd, &self.config)?;
         match r.data {
             Payload::Public(data) => Ok((data, r.sw)),
@@ -124,64 +136,52 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// SELECT the meter application.
     pub fn select(&mut self) -> Result<Fci, MeterError> {
-        let data = self.call(Command::new(CLA_ISO, ins::SELECT, 0x04, 0x00).data(&AID).expect(NE_SHORT))?;
-        Ok(Fci::parse(&data)?)
+        Ok(Fci::parse(&self.send(&Select::METER)?)?)
     }
 
     /// VERIFY the PIN.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<(), MeterError> {
-        let block = SecretBytes::copy_from(pin.block().as_bytes());
-        self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN).secret_data(block)).map(drop)
+        self.send(&Verify(VerifyOp::Check(pin.block().clone()))).map(drop)
     }
 
     /// Whether the PIN is verified, and the tries left.
     pub fn pin_status(&mut self) -> Result<PinStatus, MeterError> {
-        match self.call(Command::new(CLA_ISO, ins::VERIFY, 0x00, reference::PIN)) {
+        match self.send(&Verify(VerifyOp::Status)) {
             Ok(_) => Ok(PinStatus::Verified),
-            Err(MeterError::WrongPin { tries_left, .. }) => Ok(PinStatus::NotVerified(tries_left)),
-            Err(MeterError::PinBlocked { .. }) => Ok(PinStatus::Blocked),
+            Err(MeterError::Card(CardStatus::WrongPin { tries_left })) => Ok(PinStatus::NotVerified(tries_left)),
+            Err(MeterError::Card(CardStatus::PinBlocked)) => Ok(PinStatus::Blocked),
             Err(e) => Err(e),
         }
     }
 
     /// Drops the PIN verification.
     pub fn logout(&mut self) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_ISO, ins::VERIFY, 0xFF, reference::PIN)).map(drop)
+        self.send(&Verify(VerifyOp::Logout)).map(drop)
     }
 
-    fn change(&mut self, p2: u8, old: &Pin, new: &Pin) -> Result<(), MeterError> {
-        let mut data = SecretBytes::copy_from(old.block().as_bytes());
-        data.extend_from_slice(new.block().as_bytes());
-        self.call(Command::new(CLA_ISO, ins::CHANGE_REFERENCE_DATA, 0x00, p2).secret_data(data)).map(drop)
+    fn change(&mut self, reference: Reference, old: &Pin, new: &Pin) -> Result<(), MeterError> {
+        self.send(&ChangeReferenceData { reference, old: old.block().clone(), new: new.block().clone() }).map(drop)
     }
 
     /// CHANGE REFERENCE DATA for the PIN.
     pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<(), MeterError> {
-        self.change(reference::PIN, old, new)
+        self.change(Reference::Pin, old, new)
     }
 
     /// CHANGE REFERENCE DATA for the PUK.
     pub fn change_puk(&mut self, old: &Pin, new: &Pin) -> Result<(), MeterError> {
-        self.change(reference::PUK, old, new)
+        self.change(Reference::Puk, old, new)
     }
 
     /// RESET RETRY COUNTER with the PUK, optionally setting a new PIN.
     pub fn unblock_pin(&mut self, puk: &Pin, new_pin: Option<&Pin>) -> Result<(), MeterError> {
-        let mut data = SecretBytes::copy_from(puk.block().as_bytes());
-        let p1 = match new_pin {
-            Some(p) => {
-                data.extend_from_slice(p.block().as_bytes());
-                0x00
-            }
-            None => 0x01,
-        };
-        self.call(Command::new(CLA_ISO, ins::RESET_RETRY_COUNTER, p1, reference::PIN).secret_data(data)).map(drop)
+        let cmd = ResetRetryCounter { puk: puk.block().clone(), new_pin: new_pin.map(|p| p.block().clone()) };
+        self.send(&cmd).map(drop)
     }
 
     /// GET DATA of a tag.
     pub fn get_data(&mut self, tag: u16) -> Result<Vec<u8>, MeterError> {
-        let [p1, p2] = tag.to_be_bytes();
-        self.call(Command::new(CLA_ISO, ins::GET_DATA, p1, p2).expect(NE_SHORT))
+        self.send(&GetData { tag })
     }
 
     /// The money registers and counts.
@@ -208,10 +208,7 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// One audit record.
     pub fn audit_record(&mut self, seq: u32) -> Result<Record, MeterError> {
-        let [p1, p2] = tags::AUDIT_RECORD.to_be_bytes();
-        let data =
-            self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&seq.to_be_bytes()).expect(NE_SHORT))?;
-        Ok(Record::parse(&data)?)
+        Ok(Record::parse(&self.send(&GetAuditRecords { first: seq, count: None })?)?)
     }
 
     /// The device and postal public keys.
@@ -225,32 +222,27 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// STORE DATA: loads a signed personalization profile (PIN, PUK and keys: secret).
     pub fn personalize(&mut self, signed_profile: &[u8]) -> Result<(), MeterError> {
-        let profile = SecretBytes::copy_from(signed_profile);
-        self.call(Command::new(CLA_PROPRIETARY, ins::STORE_DATA, 0, 0).secret_data(profile)).map(drop)
+        self.send(&StoreData { signed_profile }).map(drop)
     }
 
     /// ACTIVATE (irreversible).
     pub fn activate(&mut self) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_ISO, ins::ACTIVATE, 0, 0)).map(drop)
+        self.send(&Activate).map(drop)
     }
 
     /// PRINT INDICIUM: the card prices, debits, commits, then signs.
     pub fn print_indicium(&mut self, piece: &MailPiece) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::PRINT_INDICIUM, 0, 0).data(&piece.encode()).expect(NE_SHORT))
+        self.send(&PrintIndicium { piece: *piece })
     }
 
     /// UPDATE RATES with an authority-signed table.
     pub fn update_rates(&mut self, signed_table: &[u8]) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::UPDATE_RATES, 0, 0).data(signed_table)).map(drop)
+        self.send(&UpdateRates { signed_table }).map(drop)
     }
 
     /// Up to `count` consecutive audit records from `first`, in one exchange.
     pub fn audit_records(&mut self, first: u32, count: u16) -> Result<Vec<Record>, MeterError> {
-        let [p1, p2] = tags::AUDIT_RECORD.to_be_bytes();
-        let mut req = first.to_be_bytes().to_vec();
-        req.extend_from_slice(&count.to_be_bytes());
-        let ne = usize::from(count) * apdu_specs::audit::RECORD_LEN;
-        let data = self.call(Command::new(CLA_ISO, ins::GET_DATA_ODD, p1, p2).data(&req).expect(ne.max(1)))?;
+        let data = self.send(&GetAuditRecords { first, count: Some(count) })?;
         data.chunks(apdu_specs::audit::RECORD_LEN).map(|c| Record::parse(c).map_err(MeterError::from)).collect()
     }
 
@@ -275,43 +267,37 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// GENERATE KEY PAIR in `slot` for `usage`; returns the public key.
     pub fn generate_key_pair(&mut self, slot: u8, usage: Usage) -> Result<[u8; 65], MeterError> {
-        let data =
-            self.call(Command::new(CLA_ISO, ins::GENERATE_KEY_PAIR, 0, slot).data(&[usage as u8]).expect(NE_SHORT))?;
+        let data = self.send(&GenerateKeyPair { slot: key_slot(slot)?, usage })?;
         Ok(key65(&data, "public key")?)
     }
 
     /// READ SLOT.
     pub fn read_slot(&mut self, slot: u8) -> Result<SlotInfo, MeterError> {
-        let data = self.call(Command::new(CLA_PROPRIETARY, ins::READ_SLOT, 0, slot).expect(NE_EXTENDED))?;
-        Ok(SlotInfo::parse(&data)?)
+        Ok(SlotInfo::parse(&self.send(&ReadSlot { slot: key_slot(slot)? })?)?)
     }
 
     /// CERTIFICATE REQUEST answering the CA's `challenge`: the device-signed envelope around the slot's PKCS#10 request.
     pub fn certificate_request(&mut self, slot: u8, challenge: &[u8; CHALLENGE_LEN]) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::CERTIFICATE_REQUEST, 0, slot).data(challenge).expect(NE_EXTENDED))
+        self.send(&CertificateRequest { slot: key_slot(slot)?, challenge: *challenge })
     }
 
     /// INSTALL CERTIFICATE into `slot`.
     pub fn install_certificate(&mut self, slot: u8, der: &[u8]) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::INSTALL_CERTIFICATE, 0, slot).data(der)).map(drop)
+        self.send(&InstallCertificate { slot: key_slot(slot)?, der }).map(drop)
     }
 
     /// Streams `message` into the card's SHA-256 (HASH start, then absorb in chunks).
     pub fn hash_message(&mut self, message: &[u8]) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::HASH, 0, 0))?;
+        self.send(&Hash::Start)?;
         for chunk in message.chunks(MAX_COMMAND_DATA) {
-            self.call(Command::new(CLA_PROPRIETARY, ins::HASH, 1, 0).data(chunk))?;
+            self.send(&Hash::Absorb(chunk))?;
         }
         Ok(())
     }
 
     /// POSTMARK with a digest (`Some`) or the HASH stream (`None`); returns the card's signed parts.
     pub fn postmark_parts(&mut self, slot: u8, digest: Option<&[u8; 32]>) -> Result<Vec<u8>, MeterError> {
-        let cmd = match digest {
-            Some(d) => Command::new(CLA_PROPRIETARY, ins::POSTMARK, 0, slot).data(d),
-            None => Command::new(CLA_PROPRIETARY, ins::POSTMARK, 1, slot),
-        };
-        self.call(cmd.expect(NE_EXTENDED))
+        self.send(&Postmark { slot: key_slot(slot)?, digest: digest.copied() })
     }
 
     /// A cryptographic postmark of a digest: the card's parts wrapped with the slot certificate into an RFC 3161 token.
@@ -334,29 +320,25 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// VALIDATE POSTMARK on the card for a message digest.
     pub fn validate_postmark(&mut self, digest: &[u8; 32], token: &[u8]) -> Result<Verdict, MeterError> {
-        let data = [&digest[..], token].concat();
-        let out =
-            self.call(Command::new(CLA_PROPRIETARY, ins::VALIDATE_POSTMARK, 0, 0).data(&data).expect(NE_SHORT))?;
+        let out = self.send(&ValidatePostmark { digest: Some(*digest), token })?;
         Ok(Verdict::from_byte(single(&out)?)?)
     }
 
     /// VERIFY CERTIFICATE against the card's CA anchor: one DER certificate,
     /// or a path of concatenated certificates, anchor side first (CA → agent → certificate).
     pub fn verify_certificate(&mut self, der: &[u8]) -> Result<CertificateVerdict, MeterError> {
-        let out = self.call(Command::new(CLA_PROPRIETARY, ins::VERIFY_CERTIFICATE, 0, 0).data(der).expect(NE_SHORT))?;
+        let out = self.send(&VerifyCertificate { path: der })?;
         Ok(CertificateVerdict::from_byte(single(&out)?)?)
     }
 
     /// UPDATE CA ANCHOR with an authority-signed order.
     pub fn update_ca_anchor(&mut self, order: &[u8]) -> Result<(), MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::UPDATE_CA_ANCHOR, 0, 0).data(order)).map(drop)
+        self.send(&UpdateCaAnchor { order }).map(drop)
     }
 
     /// AGENT ISSUE: the receiver's certificate and its private key encrypted to the delivery key.
     pub fn agent_issue(&mut self, slot: u8, request: &AgentRequest<'_>) -> Result<AgentIssued, MeterError> {
-        let out = self.call(
-            Command::new(CLA_PROPRIETARY, ins::AGENT_ISSUE, 0, slot).data(&request.encode()).expect(NE_EXTENDED),
-        )?;
+        let out = self.send(&AgentIssue { slot: key_slot(slot)?, request: &request.encode() })?;
         let mut r = Der::new(&out);
         let certificate = r.object(der::tag::SEQUENCE, "certificate")?.whole.to_vec();
         let encrypted_key = r.octets("encrypted key")?.to_vec();
@@ -366,22 +348,22 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
 
     /// SIGN DATA with a signature slot; returns an ECDSA-Sig-Value (DER).
     pub fn sign_data(&mut self, slot: u8, data: &[u8]) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::SIGN_DATA, 0, slot).data(data).expect(NE_SHORT))
+        self.send(&SignData { slot: key_slot(slot)?, input: SignInput::Data(data) })
     }
 
     /// SIGN DATA over a SHA-256 digest.
     pub fn sign_digest(&mut self, slot: u8, digest: &[u8; 32]) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::SIGN_DATA, 1, slot).data(digest).expect(NE_SHORT))
+        self.send(&SignData { slot: key_slot(slot)?, input: SignInput::Digest(*digest) })
     }
 
     /// DECRYPT an ECIES blob with an encryption slot; the plaintext is secret.
     pub fn decrypt(&mut self, slot: u8, blob: &[u8]) -> Result<SecretBytes, MeterError> {
-        self.call_secret(Command::new(CLA_PROPRIETARY, ins::DECRYPT, 0, slot).data(blob).expect(NE_EXTENDED))
+        self.call_secret(CommandApdu::encode(&Decrypt { slot: key_slot(slot)?, blob }))
     }
 
     /// REVOKE with an authority order; returns the card's signed confirmation.
     pub fn revoke(&mut self, order: &[u8]) -> Result<Vec<u8>, MeterError> {
-        self.call(Command::new(CLA_PROPRIETARY, ins::REVOKE, 0, 0).data(order).expect(NE_SHORT))
+        self.send(&Revoke { order })
     }
 }
 
@@ -399,21 +381,6 @@ pub struct AgentIssued {
     pub certificate: Vec<u8>,
     /// The receiver's private key, ECIES-encrypted to the delivery key with the certificate's SHA-256 as AAD.
     pub encrypted_key: Vec<u8>,
-}
-
-macro_rules! one_shot {
-    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, MeterError> {
-                let result = match self.transaction() {
-                    Ok(mut s) => s.$name($($arg),*),
-                    Err(e) => Err(e),
-                };
-                self.settle(result)
-            }
-        )*
-    };
 }
 
 impl<T: Transport> Meter<T> {
@@ -445,10 +412,22 @@ impl<T: Transport> Meter<T> {
         &mut self.transport
     }
 
-    /// Starts a transaction grouping several calls.
-    pub fn transaction(&mut self) -> Result<Session<'_, T>, MeterError> {
+    /// Starts a transaction grouping several calls (without the reset
+    /// handling of [`Meter::run`]).
+    pub fn transaction(&mut self) -> Result<Transaction<'_, T>, MeterError> {
         let config = self.config;
-        Ok(Session { tx: self.transport.begin()?, config })
+        Ok(Transaction { tx: self.transport.begin()?, config })
+    }
+
+    /// Runs `f` in one transaction: `meter.run(|tx| tx.print_indicium(&piece))`.
+    /// A card reset seen during it reconnects, re-selects and is reported as
+    /// [`MeterError::PinStateLost`]; nothing is retried.
+    pub fn run<R>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_, T>) -> Result<R, MeterError>,
+    ) -> Result<R, MeterError> {
+        let result = self.transaction().and_then(|mut tx| f(&mut tx));
+        self.settle(result)
     }
 
     /// Runs `f` in one transaction that ends the host session: whatever `f`
@@ -456,7 +435,7 @@ impl<T: Transport> Meter<T> {
     /// ends. `f`'s error comes first; then the session end's.
     pub fn with_session<R>(
         &mut self,
-        f: impl FnOnce(&mut Session<'_, T>) -> Result<R, MeterError>,
+        f: impl FnOnce(&mut Transaction<'_, T>) -> Result<R, MeterError>,
     ) -> Result<R, MeterError> {
         let result = match self.transaction() {
             Ok(mut s) => {
@@ -471,7 +450,7 @@ impl<T: Transport> Meter<T> {
 
     /// Ends the host session between calls, inside a transaction of its own.
     pub fn end_session(mut self) -> Result<(), MeterError> {
-        let result = self.transaction().and_then(Session::end_session);
+        let result = self.transaction().and_then(Transaction::end_session);
         match result {
             Err(MeterError::Transport(e)) if crate::transport::session_state_is_gone(&e) => Ok(()),
             other => other,
@@ -480,11 +459,7 @@ impl<T: Transport> Meter<T> {
 
     /// SELECT, remembering the FCI.
     pub fn select(&mut self) -> Result<Fci, MeterError> {
-        let result = match self.transaction() {
-            Ok(mut s) => s.select(),
-            Err(e) => Err(e),
-        };
-        let fci = self.settle(result)?;
+        let fci = self.run(|tx| tx.select())?;
         self.fci = Some(fci.clone());
         Ok(fci)
     }
@@ -507,74 +482,5 @@ impl<T: Transport> Meter<T> {
             }
             other => other,
         }
-    }
-
-    one_shot! {
-        /// VERIFY the PIN.
-        fn verify_pin(pin: &Pin) -> ();
-        /// PIN verification status.
-        fn pin_status() -> PinStatus;
-        /// Drops the PIN verification.
-        fn logout() -> ();
-        /// Changes the PIN.
-        fn change_pin(old: &Pin, new: &Pin) -> ();
-        /// Changes the PUK.
-        fn change_puk(old: &Pin, new: &Pin) -> ();
-        /// Unblocks the PIN with the PUK.
-        fn unblock_pin(puk: &Pin, new_pin: Option<&Pin>) -> ();
-        /// Registers.
-        fn registers() -> Registers;
-        /// Status.
-        fn status() -> Status;
-        /// Rate table in force.
-        fn rate_table() -> SignedRateTable;
-        /// Audit head.
-        fn audit_head() -> Head;
-        /// One audit record.
-        fn audit_record(seq: u32) -> Record;
-        /// Consecutive audit records.
-        fn audit_records(first: u32, count: u16) -> Vec<Record>;
-        /// All held audit records.
-        fn audit_log() -> (Head, Vec<Record>);
-        /// Public keys.
-        fn public_keys() -> PublicKeys;
-        /// Personalization.
-        fn personalize(signed_profile: &[u8]) -> ();
-        /// Activation.
-        fn activate() -> ();
-        /// An indicium.
-        fn print_indicium(piece: &MailPiece) -> Vec<u8>;
-        /// A rate-table update.
-        fn update_rates(signed_table: &[u8]) -> ();
-        /// A key pair in a slot.
-        fn generate_key_pair(slot: u8, usage: Usage) -> [u8; 65];
-        /// A slot's state, key and certificate.
-        fn read_slot(slot: u8) -> SlotInfo;
-        /// A device-signed certificate request.
-        fn certificate_request(slot: u8, challenge: &[u8; CHALLENGE_LEN]) -> Vec<u8>;
-        /// A certificate installation.
-        fn install_certificate(slot: u8, der: &[u8]) -> ();
-        /// The card's signed postmark parts (digest, or the HASH stream when `None`).
-        fn postmark_parts(slot: u8, digest: Option<&[u8; 32]>) -> Vec<u8>;
-        /// A postmark of a digest (RFC 3161 token).
-        fn postmark_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
-        /// A postmark of a message hashed on the card (RFC 3161 token).
-        fn postmark_message(slot: u8, message: &[u8]) -> Vec<u8>;
-        /// An on-card postmark validation.
-        fn validate_postmark(digest: &[u8; 32], token: &[u8]) -> Verdict;
-        /// An on-card certificate verification.
-        fn verify_certificate(der: &[u8]) -> CertificateVerdict;
-        /// A CA anchor update.
-        fn update_ca_anchor(order: &[u8]) -> ();
-        /// An agent issuance.
-        fn agent_issue(slot: u8, request: &AgentRequest<'_>) -> AgentIssued;
-        /// A signature on data.
-        fn sign_data(slot: u8, data: &[u8]) -> Vec<u8>;
-        /// A signature on a digest.
-        fn sign_digest(slot: u8, digest: &[u8; 32]) -> Vec<u8>;
-        /// A decryption.
-        fn decrypt(slot: u8, blob: &[u8]) -> SecretBytes;
-        /// A revocation order.
-        fn revoke(order: &[u8]) -> Vec<u8>;
     }
 }

@@ -95,7 +95,7 @@ pub fn run(out: &Path, hmac_variant: bool) -> Result<Report, DemoError> {
     let mut sim = operational(&keys, &opts)?;
     let m = &mut sim.meter;
     let fci = m.fci().cloned();
-    let status = m.status()?;
+    let status = m.run(|tx| tx.status())?;
     let (cur, exp) = (status.currency, status.exponent);
     let serial = fci.as_ref().map(|f| f.card_serial.to_string()).unwrap_or_default();
     let _ =
@@ -115,8 +115,8 @@ PIN set; test credit {}",
         if hmac_variant { "HMAC-SHA-256 (claim 21 variant)" } else { "ECDSA P-256" }
     );
 
-    m.verify_pin(&sim.pin)?;
-    let keys_on_card = m.public_keys()?;
+    m.run(|tx| tx.verify_pin(&sim.pin))?;
+    let keys_on_card = m.run(|tx| tx.public_keys())?;
     let mac_key = keys.mac_master.diversify(&fci.and_then(|f| f.meter_id).unwrap_or([b' '; 12]));
     let date = yyyymmdd_from_unix(now);
     let pieces = [
@@ -134,7 +134,7 @@ PIN set; test credit {}",
             origin: postcode(from).unwrap_or([b' '; 5]),
             destination: postcode(to).unwrap_or([b' '; 5]),
         };
-        let bytes = m.print_indicium(&piece)?;
+        let bytes = m.run(|tx| tx.print_indicium(&piece))?;
         let key = match &keys_on_card.postal {
             Some(k) => IndiciumKey::Ecdsa(k),
             None => IndiciumKey::Mac(&mac_key),
@@ -157,7 +157,7 @@ PIN set; test credit {}",
         );
         printed.push(Printed { bytes, body, png, svg });
     }
-    let regs = m.registers()?;
+    let regs = m.run(|tx| tx.registers())?;
     let _ = writeln!(t, "6. Registers");
     let row = |name: &str, v: String| format!("   | {name:<37} | {v:>14} |\n");
     let rule = format!("   +{}+{}+\n", "-".repeat(39), "-".repeat(16));
@@ -171,7 +171,7 @@ PIN set; test credit {}",
     t.push_str(&row("recharges (NT)", regs.recharge_seq.to_string()));
     t.push_str(&rule);
     let _ = writeln!(t, "   AR_p + AR_c + DR == CT: {}", if regs.balanced() { "holds" } else { "VIOLATED" });
-    let (head, records) = m.audit_log()?;
+    let (head, records) = m.run(|tx| tx.audit_log())?;
     verify_audit_chain(&head, &records)?;
     let _ = writeln!(
         t,

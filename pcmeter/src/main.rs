@@ -182,7 +182,7 @@ fn meter(cli: &Cli) -> Result<Meter<host_driver::transport::pcsc::PcscTransport>
 }
 
 fn show_status<T: Transport>(m: &mut Meter<T>) -> Result<(), String> {
-    let s = m.status().map_err(|e| e.to_string())?;
+    let s = m.run(|tx| tx.status()).map_err(|e| e.to_string())?;
     let id = m.fci().and_then(|f| f.meter_id).map(|i| String::from_utf8_lossy(&i).into_owned()).unwrap_or_default();
     println!("meter            {id}");
     println!("reader           {}", m.transport_mut().reader_name());
@@ -225,8 +225,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Status => show_status(&mut meter(&cli)?)?,
         Cmd::Registers => {
             let mut m = meter(&cli)?;
-            let s = m.status().map_err(|e| e.to_string())?;
-            let r = m.registers().map_err(|e| e.to_string())?;
+            let s = m.run(|tx| tx.status()).map_err(|e| e.to_string())?;
+            let r = m.run(|tx| tx.registers()).map_err(|e| e.to_string())?;
             let f = |v| money(v, &s.currency, s.exponent);
             println!(
                 "AR_p  {}\nAR_c  {}\nDR    {}\nCT    {}\ndebt  {}",
@@ -241,7 +241,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Audit => {
             let mut m = meter(&cli)?;
-            let (head, records) = m.audit_log().map_err(|e| e.to_string())?;
+            let (head, records) = m.run(|tx| tx.audit_log()).map_err(|e| e.to_string())?;
             for r in &records {
                 println!(
                     "#{:<5} t={} {:?} amount={} detail={}",

@@ -62,13 +62,13 @@ fn pki_seeds() {
     let mut meter = sim.meter;
     let mut ca = pki::ca_for(&keys);
     let id = pki::register(&mut ca, &mut meter);
-    meter.verify_pin(&sim.pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
     let pm = pki::certified(&mut meter, &mut ca, 0, Usage::Postmark).unwrap();
     let agent = pki::certified(&mut meter, &mut ca, 1, Usage::Agent).unwrap();
-    meter.generate_key_pair(2, Usage::Signature).unwrap();
+    meter.run(|tx| tx.generate_key_pair(2, Usage::Signature)).unwrap();
     let request = pki::request(&mut meter, &mut ca, 2);
-    let parts = meter.postmark_parts(0, Some(&[3; 32])).unwrap();
-    let token = meter.postmark_digest(0, &[3; 32]).unwrap();
+    let parts = meter.run(|tx| tx.postmark_parts(0, Some(&[3; 32]))).unwrap();
+    let token = meter.run(|tx| tx.postmark_digest(0, &[3; 32])).unwrap();
     ca.revoke(apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, tests::FIXTURE_TIME).unwrap();
     let crl = ca.crl(tests::FIXTURE_TIME, 86_400).unwrap();
     let _ = id;

@@ -41,7 +41,7 @@ impl PkiMeter {
         let mut meter = sim.meter;
         let mut ca = pki::ca_for(&keys);
         let meter_id = pki::register(&mut ca, &mut meter);
-        meter.verify_pin(&sim.pin).expect("PIN");
+        meter.run(|tx| tx.verify_pin(&sim.pin)).expect("PIN");
         Self { meter, ca, keys, meter_id }
     }
 }

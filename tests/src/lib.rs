@@ -11,6 +11,7 @@ pub mod suite;
 
 use apdu_specs::commands::{AID, CLA_CHAIN, CLA_PROPRIETARY, ins};
 use apdu_specs::perso::CardSerial;
+use apdu_specs::sw::Sw;
 use apdu_specs::vectors::{Step, VectorFile};
 use authority::profile::ProfileBuilder;
 use card_sim::{Entropy, SimCard, SimClock};
@@ -201,10 +202,10 @@ impl DirectCard {
         let mut opts = vector_options();
         opts.profile.initial_credit = credit;
         for a in personalization_apdus(&vector_keys(), &opts) {
-            assert_eq!(c.sw(&a), 0x9000);
+            assert_eq!(c.sw(&a), Sw::OK);
         }
-        assert_eq!(c.verify("123456"), 0x9000);
-        assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), 0x9000);
+        assert_eq!(c.verify("123456"), Sw::OK);
+        assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), Sw::OK);
         c.power_cycle();
         c
     }
@@ -232,7 +233,7 @@ impl<S: card_core::platform::Store> DirectCard<S> {
 
     /// SELECT.
     pub fn select(&mut self) {
-        assert_eq!(self.sw(&select_apdu()), 0x9000);
+        assert_eq!(self.sw(&select_apdu()), Sw::OK);
     }
 
     /// VERIFY with digits.
@@ -259,10 +260,10 @@ impl<S: card_core::platform::Store> DirectCard<S> {
     pub fn send_chained(&mut self, header: [u8; 4], data: &[u8]) -> (Vec<u8>, u16) {
         let apdus = chained_apdus(header, data);
         let n = apdus.len();
-        let mut last = (Vec::new(), 0x9000);
+        let mut last = (Vec::new(), Sw::OK.0);
         for (i, a) in apdus.iter().enumerate() {
             last = self.send(a);
-            if i + 1 < n && last.1 != 0x9000 {
+            if i + 1 < n && last.1 != Sw::OK {
                 return last;
             }
         }
@@ -278,7 +279,7 @@ impl<S: card_core::platform::Store> DirectCard<S> {
     pub fn get(&mut self, tag: u16) -> Vec<u8> {
         let [p1, p2] = tag.to_be_bytes();
         let (d, sw) = self.send(&[0x00, 0xCA, p1, p2, 0x00]);
-        assert_eq!(sw, 0x9000, "GET DATA {tag:04X}");
+        assert_eq!(sw, Sw::OK, "GET DATA {tag:04X}");
         d
     }
 

@@ -40,7 +40,7 @@ pub fn ca_with_key(key: SigningKeyPair, name: &str) -> CertificateAuthority {
 /// The meter's ID and device key, as the registry learns them at enrolment.
 pub fn identity<T: Transport>(meter: &mut Meter<T>) -> ([u8; 12], [u8; 65]) {
     let id = meter.fci().and_then(|f| f.meter_id).expect("meter id in FCI");
-    (id, meter.public_keys().expect("public keys").device)
+    (id, meter.run(|tx| tx.public_keys()).expect("public keys").device)
 }
 
 /// Registers the meter with `ca`.
@@ -69,7 +69,7 @@ pub fn certified<T: Transport>(
 /// A CERTIFICATE REQUEST for `slot` answering a fresh challenge of `ca` (PIN already verified).
 pub fn request<T: Transport>(meter: &mut Meter<T>, ca: &mut CertificateAuthority, slot: u8) -> Vec<u8> {
     let challenge = ca.challenge(FIXTURE_TIME).expect("challenge");
-    meter.certificate_request(slot, &challenge).expect("certificate request")
+    meter.run(|tx| tx.certificate_request(slot, &challenge)).expect("certificate request")
 }
 
 /// Runs `f` and checks that it charged exactly `fee` to AR_c, once, for `service`.
@@ -79,9 +79,9 @@ pub fn charges<T: Transport, R>(
     fee: u64,
     f: impl FnOnce(&mut Meter<T>) -> R,
 ) -> R {
-    let before = meter.registers().expect("registers");
+    let before = meter.run(|tx| tx.registers()).expect("registers");
     let out = f(meter);
-    let after = meter.registers().expect("registers");
+    let after = meter.run(|tx| tx.registers()).expect("registers");
     assert_eq!(after.ar_certificates, before.ar_certificates + fee, "{service:?}: AR_c");
     assert_eq!(after.descending + fee, before.descending, "{service:?}: DR");
     assert_eq!(after.count(service), before.count(service) + 1, "{service:?}: count");
@@ -94,14 +94,14 @@ pub fn changes_nothing<T: Transport, R>(
     meter: &mut Meter<T>,
     f: impl FnOnce(&mut Meter<T>) -> Result<R, MeterError>,
 ) -> MeterError {
-    let regs: Registers = meter.registers().expect("registers");
-    let head = meter.audit_head().expect("audit head");
+    let regs: Registers = meter.run(|tx| tx.registers()).expect("registers");
+    let head = meter.run(|tx| tx.audit_head()).expect("audit head");
     let err = match f(meter) {
         Ok(_) => panic!("expected a refusal"),
         Err(e) => e,
     };
-    assert_eq!(meter.registers().expect("registers"), regs, "registers moved on {err:?}");
-    assert_eq!(meter.audit_head().expect("audit head"), head, "audit moved on {err:?}");
+    assert_eq!(meter.run(|tx| tx.registers()).expect("registers"), regs, "registers moved on {err:?}");
+    assert_eq!(meter.run(|tx| tx.audit_head()).expect("audit head"), head, "audit moved on {err:?}");
     err
 }
 

@@ -4,12 +4,13 @@
 
 use crate::{FIXTURE_TIME, piece};
 use apdu_specs::Service;
-use apdu_specs::commands::{CLA_ISO, ins};
+use apdu_specs::command::GetData;
 use apdu_specs::sw::Sw;
-use host_driver::channel::{ChannelConfig, Command, exchange};
+use apdu_specs::tags;
+use host_driver::channel::{ChannelConfig, CommandApdu, exchange};
 use host_driver::transport::{Transport, TransportError};
 use host_driver::verify::{IndiciumKey, verify_audit_chain, verify_indicium};
-use host_driver::{Meter, MeterError, Pin, PinStatus};
+use host_driver::{CardStatus, Meter, MeterError, Pin, PinStatus};
 use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 
 /// A source of fresh meters and physical events.
@@ -51,40 +52,42 @@ pub fn up<R: Rig>(rig: &mut R, credit: u64, tweak: impl FnOnce(&mut Options)) ->
 /// Typed errors carry the status word; WrongPin carries the tries left.
 pub fn typed_errors_keep_the_status_word<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
-    match meter.print_indicium(&piece(1, 20)) {
-        Err(e @ MeterError::PinRequired { .. }) => assert_eq!(e.sw(), Some(Sw(0x6982))),
+    match meter.run(|tx| tx.print_indicium(&piece(1, 20))) {
+        Err(e @ MeterError::Card(CardStatus::PinRequired)) => {
+            assert_eq!(e.sw(), Some(Sw::SECURITY_STATUS_NOT_SATISFIED))
+        }
         other => panic!("{other:?}"),
     }
-    match meter.verify_pin(&Pin::new("0000").unwrap()) {
-        Err(MeterError::WrongPin { tries_left: 2, sw }) => assert_eq!(sw, Sw(0x63C2)),
+    match meter.run(|tx| tx.verify_pin(&Pin::new("0000").unwrap())) {
+        Err(e @ MeterError::Card(CardStatus::WrongPin { tries_left: 2 })) => assert_eq!(e.sw(), Some(Sw::wrong_pin(2))),
         other => panic!("{other:?}"),
     }
-    assert_eq!(meter.pin_status().unwrap(), PinStatus::NotVerified(2));
-    meter.verify_pin(&pin).unwrap();
-    assert_eq!(meter.pin_status().unwrap(), PinStatus::Verified);
-    assert_eq!(meter.print_indicium(&piece(1, 20)).unwrap().len(), 124);
+    assert_eq!(meter.run(|tx| tx.pin_status()).unwrap(), PinStatus::NotVerified(2));
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    assert_eq!(meter.run(|tx| tx.pin_status()).unwrap(), PinStatus::Verified);
+    assert_eq!(meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap().len(), 124);
 }
 
 /// Insufficient funds, unknown class and missing records are typed; nothing is charged.
 pub fn refusals_are_typed_and_charge_nothing<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
-    meter.verify_pin(&pin).unwrap();
-    match meter.print_indicium(&piece(3, 2000)) {
-        Err(MeterError::InsufficientFunds { sw }) => assert_eq!(sw, Sw::INSUFFICIENT_FUNDS),
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    match meter.run(|tx| tx.print_indicium(&piece(3, 2000))) {
+        Err(e @ MeterError::Card(CardStatus::InsufficientFunds)) => assert_eq!(e.sw(), Some(Sw::INSUFFICIENT_FUNDS)),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(meter.print_indicium(&piece(7, 20)), Err(MeterError::NotFound { .. })));
-    assert!(matches!(meter.print_indicium(&piece(1, 0)), Err(MeterError::BadData { .. })));
-    assert!(matches!(meter.audit_record(9999), Err(MeterError::NotFound { .. })));
-    assert!(matches!(meter.activate(), Err(MeterError::ConditionsNotSatisfied { .. })));
-    let regs = meter.registers().unwrap();
+    assert!(matches!(meter.run(|tx| tx.print_indicium(&piece(7, 20))), Err(MeterError::Card(CardStatus::NotFound))));
+    assert!(matches!(meter.run(|tx| tx.print_indicium(&piece(1, 0))), Err(MeterError::Card(CardStatus::BadData))));
+    assert!(matches!(meter.run(|tx| tx.audit_record(9999)), Err(MeterError::Card(CardStatus::NotFound))));
+    assert!(matches!(meter.run(|tx| tx.activate()), Err(MeterError::Card(CardStatus::ConditionsNotSatisfied))));
+    let regs = meter.run(|tx| tx.registers()).unwrap();
     assert_eq!((regs.descending, regs.ar_postage), (1_000, 0));
 }
 
 /// Indicia from the typed API verify offline and move the registers exactly.
 pub fn indicia_verify_offline_and_registers_balance<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, .. } = up(rig, 10_000, |_| {});
-    let keys = meter.public_keys().unwrap();
+    let keys = meter.run(|tx| tx.public_keys()).unwrap();
     let postal = keys.postal.expect("ECDSA meter has a postal key");
     let mut s = meter.transaction().unwrap();
     s.verify_pin(&pin).unwrap();
@@ -110,8 +113,8 @@ pub fn the_mac_variant_works<R: Rig>(rig: &mut R) {
         o.profile.hmac_variant = true;
         o.profile.meter_id = String::from("PCM-MAC-0001");
     });
-    meter.verify_pin(&pin).unwrap();
-    let ind = meter.print_indicium(&piece(1, 20)).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    let ind = meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
     assert_eq!(ind.len(), apdu_specs::indicium::MAC_LEN);
     let k = keys.mac_master.diversify(b"PCM-MAC-0001");
     assert_eq!(verify_indicium(&ind, IndiciumKey::Mac(&k)).unwrap().postage, 73);
@@ -120,59 +123,59 @@ pub fn the_mac_variant_works<R: Rig>(rig: &mut R) {
 /// The channel follows 61xx (262-byte rate table), 6Cxx, and chains long data.
 pub fn the_channel_follows_61xx_6cxx_and_chains<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, keys, .. } = up(rig, 1_000, |_| {});
-    let rt = meter.rate_table().unwrap();
+    let rt = meter.run(|tx| tx.rate_table()).unwrap();
     assert_eq!((rt.signed.len(), rt.table.version), (262, 1));
     {
         let mut tx = meter.transport_mut().begin().unwrap();
-        let cmd = Command::new(CLA_ISO, ins::GET_DATA, 0xDF, 0x21).expect(5);
+        let cmd = CommandApdu::encode(&GetData { tag: tags::STATUS }).expect(5);
         let r = exchange(&mut tx, &cmd, &ChannelConfig::default()).unwrap();
         assert_eq!((r.data.len(), r.sw), (33, Sw::OK));
     }
     // A 262-byte signed table goes in two chained APDUs.
-    meter.verify_pin(&pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
     let v2 = authority::sign_rate_table(&keys.authority, &authority::default_rate_table(2, FIXTURE_TIME - 1));
-    meter.update_rates(&v2).unwrap();
-    assert_eq!(meter.status().unwrap().rate_table_version, 2);
-    assert!(matches!(meter.update_rates(&v2), Err(MeterError::ConditionsNotSatisfied { .. })));
+    meter.run(|tx| tx.update_rates(&v2)).unwrap();
+    assert_eq!(meter.run(|tx| tx.status()).unwrap().rate_table_version, 2);
+    assert!(matches!(meter.run(|tx| tx.update_rates(&v2)), Err(MeterError::Card(CardStatus::ConditionsNotSatisfied))));
 }
 
 /// PIN change and unblock through the typed API.
 pub fn pin_change_and_unblock<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, puk, .. } = up(rig, 1_000, |_| {});
     let new = Pin::new("97531").unwrap();
-    meter.change_pin(&pin, &new).unwrap();
+    meter.run(|tx| tx.change_pin(&pin, &new)).unwrap();
     for _ in 0..3 {
-        let _ = meter.verify_pin(&pin);
+        let _ = meter.run(|tx| tx.verify_pin(&pin));
     }
-    assert_eq!(meter.pin_status().unwrap(), PinStatus::Blocked);
-    assert!(matches!(meter.verify_pin(&new), Err(MeterError::PinBlocked { .. })));
-    meter.unblock_pin(&puk, Some(&pin)).unwrap();
-    meter.verify_pin(&pin).unwrap();
-    meter.print_indicium(&piece(1, 20)).unwrap();
+    assert_eq!(meter.run(|tx| tx.pin_status()).unwrap(), PinStatus::Blocked);
+    assert!(matches!(meter.run(|tx| tx.verify_pin(&new)), Err(MeterError::Card(CardStatus::PinBlocked))));
+    meter.run(|tx| tx.unblock_pin(&puk, Some(&pin))).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
 }
 
 /// A reset by another client: reconnect, re-select, PIN lost and not re-sent;
 /// removal and re-insertion likewise. Nothing is spent twice.
 pub fn reset_and_removal_are_recovered_without_resending_the_pin<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, .. } = up(rig, 1_000, |_| {});
-    meter.verify_pin(&pin).unwrap();
-    meter.print_indicium(&piece(1, 20)).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
 
     rig.reset_card();
-    assert!(matches!(meter.print_indicium(&piece(1, 20)), Err(MeterError::PinStateLost)));
-    assert!(matches!(meter.print_indicium(&piece(1, 20)), Err(MeterError::PinRequired { .. })));
-    meter.verify_pin(&pin).unwrap();
-    meter.print_indicium(&piece(1, 20)).unwrap();
+    assert!(matches!(meter.run(|tx| tx.print_indicium(&piece(1, 20))), Err(MeterError::PinStateLost)));
+    assert!(matches!(meter.run(|tx| tx.print_indicium(&piece(1, 20))), Err(MeterError::Card(CardStatus::PinRequired))));
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
+    meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
 
     rig.remove_card();
-    match meter.registers() {
+    match meter.run(|tx| tx.registers()) {
         Err(MeterError::Transport(TransportError::CardRemoved | TransportError::CardAbsent)) => {}
         other => panic!("expected a removal error, got {other:?}"),
     }
     rig.insert_card();
     meter.recover().unwrap();
-    assert_eq!(meter.pin_status().unwrap(), PinStatus::NotVerified(3));
-    assert_eq!(meter.registers().unwrap().count(Service::Postage), 2);
+    assert_eq!(meter.run(|tx| tx.pin_status()).unwrap(), PinStatus::NotVerified(3));
+    assert_eq!(meter.run(|tx| tx.registers()).unwrap().count(Service::Postage), 2);
 }
 
 /// VERIFY and several indicia in one transaction.
@@ -242,17 +245,19 @@ pub fn postmarks_pass_openssl_ts_verify<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
     let mut ca = pki::ca_for(&keys);
     pki::register(&mut ca, &mut meter);
-    meter.verify_pin(&pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
     pki::certified(&mut meter, &mut ca, slots::POSTMARK, Usage::Postmark).unwrap();
     let dir = Scratch::new("postmark");
     let ca_pem = dir.write("ca.pem", ca.certificate_pem().as_bytes());
     let small = b"Contract between A and B, signed 2026-11-23.".to_vec();
     let large: Vec<u8> = (0..1_048_576u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let digest: [u8; 32] = Sha256::digest(&small).into();
-    let by_digest =
-        charges(&mut meter, Service::Postmark, 25, |m| m.postmark_digest(slots::POSTMARK, &digest).unwrap());
-    let by_message =
-        charges(&mut meter, Service::Postmark, 25, |m| m.postmark_message(slots::POSTMARK, &large).unwrap());
+    let by_digest = charges(&mut meter, Service::Postmark, 25, |m| {
+        m.run(|tx| tx.postmark_digest(slots::POSTMARK, &digest)).unwrap()
+    });
+    let by_message = charges(&mut meter, Service::Postmark, 25, |m| {
+        m.run(|tx| tx.postmark_message(slots::POSTMARK, &large)).unwrap()
+    });
     let ts_verify = |token: &std::path::Path, file: &std::path::Path| {
         let (token, file, ca) = (token.to_str().unwrap(), file.to_str().unwrap(), ca_pem.to_str().unwrap());
         openssl(&dir.0, &["ts", "-verify", "-token_in", "-in", token, "-data", file, "-CAfile", ca])
@@ -277,7 +282,7 @@ pub fn postmarks_pass_openssl_ts_verify<R: Rig>(rig: &mut R) {
     let (a, b) = (text(&by_digest), text(&by_message));
     assert!(a.contains("Serial number: 0x01") && b.contains("Serial number: 0x02"), "{a}\n{b}");
     assert!(a.contains("TSA: DirName:") && a.contains("PCMeter"), "{a}");
-    assert_eq!(meter.registers().unwrap().postmark_serial, 2);
+    assert_eq!(meter.run(|tx| tx.registers()).unwrap().postmark_serial, 2);
 }
 
 /// An agent certificate lets the meter issue a certificate for a key it
@@ -291,7 +296,7 @@ pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
     let Up { mut meter, pin, keys, .. } = up(rig, 100_000, |_| {});
     let mut ca = pki::ca_for(&keys);
     pki::register(&mut ca, &mut meter);
-    meter.verify_pin(&pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&pin)).unwrap();
     let agent = pki::certified(&mut meter, &mut ca, slots::AGENT, Usage::Agent).unwrap();
     let delivery = DeliveryKey::generate().unwrap();
     let subject = pki::subject("receiver@example.org");
@@ -301,7 +306,9 @@ pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
         usage: Usage::Signature,
         delivery_key: delivery.public,
     };
-    let issued = charges(&mut meter, Service::AgentIssuance, 500, |m| m.agent_issue(slots::AGENT, &request).unwrap());
+    let issued = charges(&mut meter, Service::AgentIssuance, 500, |m| {
+        m.run(|tx| tx.agent_issue(slots::AGENT, &request)).unwrap()
+    });
     let receiver = Certificate::parse(&issued.certificate).unwrap();
     let secret = delivery.open(&issued).unwrap();
     assert_eq!(secret.len(), 32);

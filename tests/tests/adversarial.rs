@@ -4,6 +4,7 @@
 //! PIN brute force across power cuts).
 
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
+use apdu_specs::sw::Sw;
 use card_core::platform::Store;
 use card_core::state::{Secrets, records};
 use tests::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
@@ -18,13 +19,13 @@ fn attack_resigned_and_cross_domain_rate_tables() {
     let good = signed_table(2, FIXTURE_TIME - 1, |_| {});
     let body = Signed::parse(&good).unwrap().body.to_vec();
     let cross = signed::encode(&body, &vector_keys().authority.sign_message(DOMAIN_PERSONALIZATION, &body));
-    assert_eq!(c.update_rates(&cross), 0x6300);
+    assert_eq!(c.update_rates(&cross), Sw::VERIFICATION_FAILED);
     let issuer_signed =
         signed::encode(&body, &vector_keys().issuer.sign_message(apdu_specs::signed::DOMAIN_RATE_TABLE, &body));
-    assert_eq!(c.update_rates(&issuer_signed), 0x6300, "the issuer key is not the authority key");
+    assert_eq!(c.update_rates(&issuer_signed), Sw::VERIFICATION_FAILED, "the issuer key is not the authority key");
     assert_eq!(c.snapshot(), before);
-    assert_eq!(c.update_rates(&good), 0x9000);
-    assert_eq!(c.update_rates(&good), 0x6985, "a replay of the same table");
+    assert_eq!(c.update_rates(&good), Sw::OK);
+    assert_eq!(c.update_rates(&good), Sw::CONDITIONS_NOT_SATISFIED, "a replay of the same table");
 }
 
 /// Attack: read a private key out of any response. A full session exercises
@@ -118,12 +119,12 @@ assert_no_partial_eq!(
     card_core::state::Secrets,
     card_core::state::PinState,
     card_core::state::Slot,
-    card_core::command::Command,
-    card_core::command::VerifyOp,
+    apdu_specs::command::Command<'static>,
+    apdu_specs::command::VerifyOp,
     apdu_specs::pin::PinBlock,
     apdu_specs::perso::Profile,
     host_driver::Pin,
-    host_driver::channel::Command,
+    host_driver::channel::CommandApdu,
     host_driver::certificates::DeliveryKey,
     authority::MasterMacKey,
     authority::SigningKeyPair,
@@ -134,12 +135,12 @@ assert_no_partial_eq!(
 #[test]
 fn attack_get_response_abuse() {
     let mut c = DirectCard::operational();
-    assert_eq!(c.hex("00C0000000").1, 0x6985, "nothing pending");
+    assert_eq!(c.hex("00C0000000").1, Sw::CONDITIONS_NOT_SATISFIED, "nothing pending");
     let (d, sw) = c.hex("00CADF2200");
-    assert_eq!((d.len(), sw), (256, 0x6106));
+    assert_eq!((d.len(), Sw(sw)), (256, Sw::more_available(6)));
     c.hex("00CADF2000");
-    assert_eq!(c.hex("00C0000006").1, 0x6985, "the other command dropped the pending response");
-    assert_eq!(c.hex("00C0010000").1, 0x6A86);
+    assert_eq!(c.hex("00C0000006").1, Sw::CONDITIONS_NOT_SATISFIED, "the other command dropped the pending response");
+    assert_eq!(c.hex("00C0010000").1, Sw::WRONG_P1P2);
 }
 
 /// Attack: read the keys and PINs of a tampered card out of its state file.
@@ -168,12 +169,12 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
             SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap());
         let mut meter = Meter::connect(InProcessTransport::new(shared.clone())).unwrap();
         let up = bring_up(&mut meter, &keys, &opts).unwrap();
-        meter.verify_pin(&up.pin).unwrap();
+        meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
         for (slot, usage) in [(0, Usage::Postmark), (1, Usage::Signature), (2, Usage::Encryption), (3, Usage::Agent)] {
-            meter.generate_key_pair(slot, usage).unwrap();
+            meter.run(|tx| tx.generate_key_pair(slot, usage)).unwrap();
         }
         let new_pin = host_driver::Pin::new("97531864").unwrap();
-        meter.change_pin(&up.pin, &new_pin).unwrap();
+        meter.run(|tx| tx.change_pin(&up.pin, &new_pin)).unwrap();
         drop(meter);
 
         let mut guard = shared.lock().unwrap();

@@ -6,6 +6,7 @@ use apdu_specs::capdu;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::perso::Profile;
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
+use apdu_specs::sw::Sw;
 use authority::SigningKeyPair;
 use tests::{DirectCard, VECTOR_SERIAL, vector_keys, vector_options};
 
@@ -26,11 +27,14 @@ fn malformed_apdus_get_6700_and_change_nothing() {
         "00CADF20020102",     // case 3 Lc 2 plus an extra byte
     ] {
         let (_, sw) = c.hex(bad);
-        assert_eq!(sw, 0x6700, "{bad}");
+        assert_eq!(sw, Sw::WRONG_LENGTH, "{bad}");
     }
     // Well-formed APDUs with a wrong data length for their command.
-    for (bad, sw) in [("00CADF200101 00", 0x6700), ("80600000020102 00", 0x6700), ("0020008107 26123456FFFFFF", 0x6700)]
-    {
+    for (bad, sw) in [
+        ("00CADF200101 00", Sw::WRONG_LENGTH),
+        ("80600000020102 00", Sw::WRONG_LENGTH),
+        ("0020008107 26123456FFFFFF", Sw::WRONG_LENGTH),
+    ] {
         assert_eq!(c.hex(bad).1, sw, "{bad}");
     }
     assert_eq!(c.snapshot(), before);
@@ -51,20 +55,20 @@ fn forged_or_malformed_personalization_is_refused() {
     // Signed by someone other than the issuer installed at manufacture.
     let impostor = SigningKeyPair::from_seed("impostor");
     let forged = signed::encode(&body, &impostor.sign_message(DOMAIN_PERSONALIZATION, &body));
-    assert_eq!(personalize(&mut c, &forged), 0x6300);
+    assert_eq!(personalize(&mut c, &forged), Sw::VERIFICATION_FAILED);
     // Body changed after signing.
     let mut tampered = good.clone();
     let at = tampered.len() / 2;
     tampered[at] ^= 0x40;
-    assert_eq!(personalize(&mut c, &tampered), 0x6300);
+    assert_eq!(personalize(&mut c, &tampered), Sw::VERIFICATION_FAILED);
     // A signature for another message kind (domain separation).
     let cross = signed::encode(&body, &keys.issuer.sign_message(apdu_specs::signed::DOMAIN_RATE_TABLE, &body));
-    assert_eq!(personalize(&mut c, &cross), 0x6300);
+    assert_eq!(personalize(&mut c, &cross), Sw::VERIFICATION_FAILED);
     // Properly signed, but the profile is malformed.
     let junk = b"\x81\x01X".to_vec();
     assert_eq!(
         personalize(&mut c, &signed::encode(&junk, &keys.issuer.sign_message(DOMAIN_PERSONALIZATION, &junk))),
-        0x6A80
+        Sw::BAD_DATA
     );
     // Properly signed profile whose rate table is not signed by its authority.
     let mut profile = Profile::parse_body(&body).unwrap();
@@ -75,7 +79,7 @@ fn forged_or_malformed_personalization_is_refused() {
     let re = profile.encode_body();
     assert_eq!(
         personalize(&mut c, &signed::encode(&re, &keys.issuer.sign_message(DOMAIN_PERSONALIZATION, &re))),
-        0x6300
+        Sw::VERIFICATION_FAILED
     );
     // A profile key that is not a curve point.
     let mut profile = Profile::parse_body(&body).unwrap();
@@ -83,29 +87,29 @@ fn forged_or_malformed_personalization_is_refused() {
     let re = profile.encode_body();
     assert_eq!(
         personalize(&mut c, &signed::encode(&re, &keys.issuer.sign_message(DOMAIN_PERSONALIZATION, &re))),
-        0x6A80
+        Sw::BAD_DATA
     );
 
     assert_eq!(c.snapshot(), before, "nothing was personalized");
     assert_eq!(c.status().lifecycle, Lifecycle::Personalization);
-    assert_eq!(c.hex("00CADF2400").1, 0x6A88, "no keys were generated");
-    assert_eq!(personalize(&mut c, &good), 0x9000);
+    assert_eq!(c.hex("00CADF2400").1, Sw::NOT_FOUND, "no keys were generated");
+    assert_eq!(personalize(&mut c, &good), Sw::OK);
 }
 
 #[test]
 fn commands_in_the_wrong_lifecycle_state_get_6985() {
     let mut c = DirectCard::blank();
     let before = c.snapshot();
-    assert_eq!(c.print(1, 20).1, 0x6985);
-    assert_eq!(c.update_rates(&tests::signed_table(2, 0, |_| {})), 0x6985);
+    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
+    assert_eq!(c.update_rates(&tests::signed_table(2, 0, |_| {})), Sw::CONDITIONS_NOT_SATISFIED);
     assert_eq!(c.snapshot(), before);
 
     let mut c = DirectCard::operational();
     c.verify("123456");
     let before = c.snapshot();
-    assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), 0x6985, "ACTIVATE is irreversible and once only");
+    assert_eq!(c.sw(&[0x00, 0x44, 0x00, 0x00]), Sw::CONDITIONS_NOT_SATISFIED, "ACTIVATE is irreversible and once only");
     let good = pcmeter::simulated::signed_profile(&vector_keys(), &vector_options(), VECTOR_SERIAL).unwrap();
-    assert_eq!(personalize(&mut c, &good), 0x6985, "no personalization after ACTIVATE");
+    assert_eq!(personalize(&mut c, &good), Sw::CONDITIONS_NOT_SATISFIED, "no personalization after ACTIVATE");
     assert_eq!(c.snapshot(), before);
 }
 
@@ -115,29 +119,29 @@ fn an_oversize_chain_gets_6a84_and_is_dropped() {
     c.verify("123456");
     let before = c.snapshot();
     let block = vec![0x11u8; 255];
-    let mut sw = 0x9000;
+    let mut sw = Sw::OK.0;
     let mut sent = 0;
-    while sw == 0x9000 {
+    while sw == Sw::OK {
         let mut a = vec![0x90, 0x62, 0, 0, 255];
         a.extend_from_slice(&block);
         sw = c.sw(&a);
         sent += 1;
         assert!(sent < 100);
     }
-    assert_eq!(sw, 0x6A84);
+    assert_eq!(sw, Sw::NOT_ENOUGH_MEMORY);
     assert_eq!(sent, apdu_specs::commands::MAX_COMMAND_DATA / 255 + 1);
     // A single extended APDU over the limit too.
     let a = capdu::encode([0x80, 0x62, 0, 0], &vec![0u8; 9000], 0, true).unwrap();
-    assert_eq!(c.sw(&a), 0x6A84);
+    assert_eq!(c.sw(&a), Sw::NOT_ENOUGH_MEMORY);
     assert_eq!(c.snapshot(), before);
-    assert_eq!(c.print(1, 20).1, 0x9000, "the card works normally afterwards");
+    assert_eq!(c.print(1, 20).1, Sw::OK, "the card works normally afterwards");
 }
 
 #[test]
 fn a_tampered_card_answers_only_status_forever() {
     let mut c = DirectCard::operational();
     c.verify("123456");
-    assert_eq!(c.print(1, 20).1, 0x9000);
+    assert_eq!(c.print(1, 20).1, Sw::OK);
     c.card.tamper().unwrap();
     assert!(c.card.applet().unwrap().secrets_are_zeroized());
     for _ in 0..2 {
@@ -145,11 +149,11 @@ fn a_tampered_card_answers_only_status_forever() {
         let st = c.status();
         assert_eq!(st.lifecycle, Lifecycle::Terminated);
         assert_ne!(st.flags & apdu_specs::registers::flags::TAMPERED, 0);
-        assert_eq!(c.print(1, 20).1, 0x6985);
-        assert_eq!(c.verify("123456"), 0x6985);
-        assert_eq!(c.hex("00CADF2000").1, 0x6985);
-        assert_eq!(c.hex("00CADF2400").1, 0x6985);
-        assert_eq!(c.hex("00CBDF250400000000").1, 0x6985);
+        assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
+        assert_eq!(c.verify("123456"), Sw::CONDITIONS_NOT_SATISFIED);
+        assert_eq!(c.hex("00CADF2000").1, Sw::CONDITIONS_NOT_SATISFIED);
+        assert_eq!(c.hex("00CADF2400").1, Sw::CONDITIONS_NOT_SATISFIED);
+        assert_eq!(c.hex("00CBDF250400000000").1, Sw::CONDITIONS_NOT_SATISFIED);
         c.power_cycle();
         assert!(c.card.applet().unwrap().secrets_are_zeroized(), "keys stay gone after restart");
     }

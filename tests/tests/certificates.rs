@@ -18,7 +18,7 @@ use authority::orders::{anchor_update, revocation_order};
 use authority::{CertificateAuthority, SigningKeyPair};
 use card_sim::InProcessTransport;
 use host_driver::certificates::{CrlAt, DeliveryKey, encrypt_to, verify_postmark};
-use host_driver::{Meter, MeterError};
+use host_driver::{CardStatus, Meter, MeterError};
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use sha2::{Digest, Sha256};
 use tests::FIXTURE_TIME;
@@ -44,7 +44,7 @@ fn fixture_with(label: &str, credit: u64) -> Fixture {
     let mut meter = sim.meter;
     let mut ca = pki::ca_for(&keys);
     let meter_id = pki::register(&mut ca, &mut meter);
-    meter.verify_pin(&sim.pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
     Fixture { meter, card: sim.card, pin: sim.pin, clock: sim.clock, ca, keys, meter_id }
 }
 
@@ -61,21 +61,21 @@ fn postmark_fixture() -> (Fixture, Vec<u8>) {
 #[test]
 fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
     let mut f = fixture();
-    assert_eq!(f.meter.read_slot(slots::SIGNATURE).unwrap().state, SlotState::Empty);
+    assert_eq!(f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().state, SlotState::Empty);
     let public = charges(&mut f.meter, Service::KeyGeneration, 50, |m| {
-        m.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap()
+        m.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap()
     });
-    let slot = f.meter.read_slot(slots::SIGNATURE).unwrap();
+    let slot = f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap();
     assert_eq!((slot.state, slot.usage, slot.public_key), (SlotState::Key, Some(Usage::Signature), Some(public)));
     let challenge = f.ca.challenge(FIXTURE_TIME).unwrap();
     let request = charges(&mut f.meter, Service::CertificateRequest, 200, |m| {
-        m.certificate_request(slots::SIGNATURE, &challenge).unwrap()
+        m.run(|tx| tx.certificate_request(slots::SIGNATURE, &challenge)).unwrap()
     });
     let cert = f.ca.issue(&request, FIXTURE_TIME).unwrap();
     charges(&mut f.meter, Service::CertificateInstall, 100, |m| {
-        m.install_certificate(slots::SIGNATURE, &cert).unwrap()
+        m.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)).unwrap()
     });
-    let slot = f.meter.read_slot(slots::SIGNATURE).unwrap();
+    let slot = f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap();
     assert_eq!(slot.state, SlotState::Certified);
     assert_eq!(slot.certificate.as_deref(), Some(&cert[..]));
 
@@ -88,7 +88,7 @@ fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
     assert_eq!(row.status, Status::Valid);
     assert_eq!(row.der, cert);
     // Each charge left a ServiceCharged audit record naming its service.
-    let (_, log) = f.meter.audit_log().unwrap();
+    let (_, log) = f.meter.run(|tx| tx.audit_log()).unwrap();
     let services: Vec<u8> =
         log.iter().filter(|r| r.event == apdu_specs::audit::Event::ServiceCharged).map(|r| r.detail[0]).collect();
     assert_eq!(services, [1, 2, 3]);
@@ -98,7 +98,7 @@ fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
 fn csr_and_user_certificates_pass_openssl() {
     let mut f = fixture();
     let dir = Scratch::new("csr");
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let envelope = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let body = Signed::parse(&envelope).unwrap().body;
     let request = CertificateRequest::parse(body).unwrap();
@@ -112,7 +112,7 @@ fn csr_and_user_certificates_pass_openssl() {
     assert!(v.output.contains("Requested Extensions"), "{}", v.output);
 
     let cert = f.ca.issue(&envelope, FIXTURE_TIME).unwrap();
-    f.meter.install_certificate(slots::SIGNATURE, &cert).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)).unwrap();
     let postmark = pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
     let encryption = pki::certified(&mut f.meter, &mut f.ca, slots::ENCRYPTION, Usage::Encryption).unwrap();
     let ca_pem = dir.write("ca.pem", f.ca.certificate_pem().as_bytes());
@@ -134,9 +134,10 @@ fn sign_data_verifies_with_openssl_and_decrypt_round_trips() {
     let mut f = fixture();
     let cert = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     let data = b"purchase order 4711";
-    let sig = charges(&mut f.meter, Service::SignData, 5, |m| m.sign_data(slots::SIGNATURE, data).unwrap());
+    let sig =
+        charges(&mut f.meter, Service::SignData, 5, |m| m.run(|tx| tx.sign_data(slots::SIGNATURE, data)).unwrap());
     let sig2 = charges(&mut f.meter, Service::SignData, 5, |m| {
-        m.sign_digest(slots::SIGNATURE, &Sha256::digest(data).into()).unwrap()
+        m.run(|tx| tx.sign_digest(slots::SIGNATURE, &Sha256::digest(data).into())).unwrap()
     });
     let dir = Scratch::new("sign");
     let pem = dir.cert_pem("signer.pem", &cert);
@@ -151,19 +152,20 @@ fn sign_data_verifies_with_openssl_and_decrypt_round_trips() {
         assert!(v.ok && v.output.contains("Verified OK"), "{}", v.output);
     }
 
-    let public = f.meter.generate_key_pair(slots::ENCRYPTION, Usage::Encryption).unwrap();
+    let public = f.meter.run(|tx| tx.generate_key_pair(slots::ENCRYPTION, Usage::Encryption)).unwrap();
     let blob = encrypt_to(&public, b"the secret terms").unwrap();
-    let plain = charges(&mut f.meter, Service::Decrypt, 5, |m| m.decrypt(slots::ENCRYPTION, &blob).unwrap());
+    let plain =
+        charges(&mut f.meter, Service::Decrypt, 5, |m| m.run(|tx| tx.decrypt(slots::ENCRYPTION, &blob)).unwrap());
     assert_eq!(&plain[..], b"the secret terms");
     let mut tampered = blob.clone();
     *tampered.last_mut().unwrap() ^= 1;
-    let e = changes_nothing(&mut f.meter, |m| m.decrypt(slots::ENCRYPTION, &tampered));
-    assert!(matches!(e, MeterError::BadData { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.decrypt(slots::ENCRYPTION, &tampered)));
+    assert!(matches!(e, MeterError::Card(CardStatus::BadData)), "{e:?}");
     // Keys are separated by usage.
-    let e = changes_nothing(&mut f.meter, |m| m.decrypt(slots::SIGNATURE, &blob));
-    assert!(matches!(e, MeterError::UsageNotAllowed { .. }), "{e:?}");
-    let e = changes_nothing(&mut f.meter, |m| m.sign_data(slots::ENCRYPTION, data));
-    assert!(matches!(e, MeterError::UsageNotAllowed { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.decrypt(slots::SIGNATURE, &blob)));
+    assert!(matches!(e, MeterError::Card(CardStatus::UsageNotAllowed)), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.sign_data(slots::ENCRYPTION, data)));
+    assert!(matches!(e, MeterError::Card(CardStatus::UsageNotAllowed)), "{e:?}");
 }
 
 #[test]
@@ -171,19 +173,21 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     let (mut f, _) = postmark_fixture();
     let message = b"invoice 2026-117".to_vec();
     let digest: [u8; 32] = Sha256::digest(&message).into();
-    let token = f.meter.postmark_digest(slots::POSTMARK, &digest).unwrap();
+    let token = f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &digest)).unwrap();
     let ca_key = f.ca.public_key();
     let fee = 10;
 
     // Valid.
-    let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| m.validate_postmark(&digest, &token).unwrap());
+    let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| {
+        m.run(|tx| tx.validate_postmark(&digest, &token)).unwrap()
+    });
     assert_eq!(v, Verdict::Valid);
     assert_eq!(verify_postmark(&token, &message, &ca_key, None).unwrap(), Verdict::Valid);
 
     // Digest mismatch: another message.
     let other = b"invoice 2026-118";
     let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| {
-        m.validate_postmark(&Sha256::digest(other).into(), &token).unwrap()
+        m.run(|tx| tx.validate_postmark(&Sha256::digest(other).into(), &token)).unwrap()
     });
     assert_eq!(v, Verdict::DigestMismatch);
     assert_eq!(verify_postmark(&token, other, &ca_key, None).unwrap(), Verdict::DigestMismatch);
@@ -192,7 +196,9 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     let mut forged = token.clone();
     let at = forged.windows(4).position(|w| w == b"2026").unwrap();
     forged[at + 3] = b'7';
-    let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| m.validate_postmark(&digest, &forged).unwrap());
+    let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| {
+        m.run(|tx| tx.validate_postmark(&digest, &forged)).unwrap()
+    });
     assert_eq!(v, Verdict::SignatureInvalid);
     assert_eq!(verify_postmark(&forged, &message, &ca_key, None).unwrap(), Verdict::SignatureInvalid);
 
@@ -202,17 +208,20 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     pki::register(&mut foreign_ca, &mut g.meter);
     // g's card trusts g.keys.ca, so re-anchor it to the foreign CA first.
     let order = anchor_update(&g.keys.authority, &g.meter_id, 1, &foreign_ca.public_key());
-    g.meter.update_ca_anchor(&order).unwrap();
+    g.meter.run(|tx| tx.update_ca_anchor(&order)).unwrap();
     pki::certified(&mut g.meter, &mut foreign_ca, slots::POSTMARK, Usage::Postmark).unwrap();
-    let foreign = g.meter.postmark_digest(slots::POSTMARK, &digest).unwrap();
-    let v =
-        charges(&mut f.meter, Service::PostmarkValidation, fee, |m| m.validate_postmark(&digest, &foreign).unwrap());
+    let foreign = g.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &digest)).unwrap();
+    let v = charges(&mut f.meter, Service::PostmarkValidation, fee, |m| {
+        m.run(|tx| tx.validate_postmark(&digest, &foreign)).unwrap()
+    });
     assert_eq!(v, Verdict::CertificateInvalid);
     assert_eq!(verify_postmark(&foreign, &message, &ca_key, None).unwrap(), Verdict::CertificateInvalid);
 
     // Revoked (off-card, with the CA's CRL).
-    let serial =
-        Certificate::parse(&f.meter.read_slot(slots::POSTMARK).unwrap().certificate.unwrap()).unwrap().serial.to_vec();
+    let serial = Certificate::parse(&f.meter.run(|tx| tx.read_slot(slots::POSTMARK)).unwrap().certificate.unwrap())
+        .unwrap()
+        .serial
+        .to_vec();
     let clean_crl = f.ca.crl(FIXTURE_TIME, 86_400).unwrap();
     assert_eq!(
         verify_postmark(&token, &message, &ca_key, Some(CrlAt { der: &clean_crl, now: FIXTURE_TIME })).unwrap(),
@@ -240,14 +249,14 @@ fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
 fn postmark_of_a_streamed_message_and_serials() {
     let (mut f, _) = postmark_fixture();
     let message = vec![0x5Au8; 70_000];
-    let token = f.meter.postmark_message(slots::POSTMARK, &message).unwrap();
+    let token = f.meter.run(|tx| tx.postmark_message(slots::POSTMARK, &message)).unwrap();
     assert_eq!(verify_postmark(&token, &message, &f.ca.public_key(), None).unwrap(), Verdict::Valid);
     // The stream is consumed: a second postmark without HASH is refused, uncharged.
-    let e = changes_nothing(&mut f.meter, |m| m.postmark_parts(slots::POSTMARK, None));
-    assert!(matches!(e, MeterError::ConditionsNotSatisfied { .. }), "{e:?}");
-    let before = f.meter.registers().unwrap().postmark_serial;
-    f.meter.postmark_digest(slots::POSTMARK, &[1; 32]).unwrap();
-    assert_eq!(f.meter.registers().unwrap().postmark_serial, before + 1);
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None)));
+    assert!(matches!(e, MeterError::Card(CardStatus::ConditionsNotSatisfied)), "{e:?}");
+    let before = f.meter.run(|tx| tx.registers()).unwrap().postmark_serial;
+    f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &[1; 32])).unwrap();
+    assert_eq!(f.meter.run(|tx| tx.registers()).unwrap().postmark_serial, before + 1);
 }
 
 #[test]
@@ -255,37 +264,52 @@ fn certificate_verification_is_charged_and_the_anchor_moves_only_by_authority_or
     let mut f = fixture();
     let cert = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     let fee = 10;
-    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| m.verify_certificate(&cert).unwrap());
+    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| {
+        m.run(|tx| tx.verify_certificate(&cert)).unwrap()
+    });
     assert_eq!(v, CertificateVerdict::Valid);
     let mut other_ca = pki::ca_with_key(SigningKeyPair::from_seed("next CA"), "Next CA");
     let (_, device) = pki::identity(&mut f.meter);
     other_ca.register_meter(&f.meter_id, &device, FIXTURE_TIME).unwrap();
-    let spki_key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
+    let spki_key = f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().public_key.unwrap();
     let by_other =
         other_ca.certify(&f.meter_id, 5, &spki_key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
-    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| m.verify_certificate(&by_other).unwrap());
+    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| {
+        m.run(|tx| tx.verify_certificate(&by_other)).unwrap()
+    });
     assert_eq!(v, CertificateVerdict::NotSignedByCa);
     let expired =
         f.ca.certify(&f.meter_id, 5, &spki_key, Usage::Signature, FIXTURE_TIME - 9000, FIXTURE_TIME - 10).unwrap();
-    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| m.verify_certificate(&expired).unwrap());
+    let v = charges(&mut f.meter, Service::CertificateVerification, fee, |m| {
+        m.run(|tx| tx.verify_certificate(&expired)).unwrap()
+    });
     assert_eq!(v, CertificateVerdict::OutsideValidity);
 
     // Anchor update: a forged order and a replayed version are refused.
     let forged = anchor_update(&f.keys.issuer, &f.meter_id, 1, &other_ca.public_key());
-    assert!(matches!(f.meter.update_ca_anchor(&forged), Err(MeterError::SignatureRejected { .. })));
+    assert!(matches!(
+        f.meter.run(|tx| tx.update_ca_anchor(&forged)),
+        Err(MeterError::Card(CardStatus::SignatureRejected))
+    ));
     let for_another_meter = anchor_update(&f.keys.authority, &[9; 12], 1, &other_ca.public_key());
-    assert!(matches!(f.meter.update_ca_anchor(&for_another_meter), Err(MeterError::BadData { .. })));
+    assert!(matches!(
+        f.meter.run(|tx| tx.update_ca_anchor(&for_another_meter)),
+        Err(MeterError::Card(CardStatus::BadData))
+    ));
     let order = anchor_update(&f.keys.authority, &f.meter_id, 1, &other_ca.public_key());
-    f.meter.update_ca_anchor(&order).unwrap();
-    assert!(matches!(f.meter.update_ca_anchor(&order), Err(MeterError::ConditionsNotSatisfied { .. })));
-    assert_eq!(f.meter.verify_certificate(&by_other).unwrap(), CertificateVerdict::Valid);
-    assert_eq!(f.meter.verify_certificate(&cert).unwrap(), CertificateVerdict::NotSignedByCa);
+    f.meter.run(|tx| tx.update_ca_anchor(&order)).unwrap();
+    assert!(matches!(
+        f.meter.run(|tx| tx.update_ca_anchor(&order)),
+        Err(MeterError::Card(CardStatus::ConditionsNotSatisfied))
+    ));
+    assert_eq!(f.meter.run(|tx| tx.verify_certificate(&by_other)).unwrap(), CertificateVerdict::Valid);
+    assert_eq!(f.meter.run(|tx| tx.verify_certificate(&cert)).unwrap(), CertificateVerdict::NotSignedByCa);
 }
 
 #[test]
 fn the_ca_refuses_unknown_and_unverified_identities_with_a_reason() {
     let mut f = fixture();
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     // Step 514: a CA that never registered the meter.
     let mut stranger = pki::ca_with_key(f.keys.ca.clone(), "Same key, empty registry");
@@ -308,11 +332,11 @@ fn revocation_order_destroys_the_key_and_confirms_payment() {
     let (mut f, cert) = postmark_fixture();
     let key: [u8; 65] = Certificate::parse(&cert).unwrap().public_key.try_into().unwrap();
     let order = revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &key, 1, FIXTURE_TIME);
-    let confirmation = charges(&mut f.meter, Service::Revocation, 100, |m| m.revoke(&order).unwrap());
+    let confirmation = charges(&mut f.meter, Service::Revocation, 100, |m| m.run(|tx| tx.revoke(&order)).unwrap());
     let signed = Signed::parse(&confirmation).unwrap();
     let c = RevocationConfirmation::parse(signed.body).unwrap();
     assert!(c.paid && c.public_key == key && c.slot == slots::POSTMARK && c.fee == 100);
-    let device = f.meter.public_keys().unwrap().device;
+    let device = f.meter.run(|tx| tx.public_keys()).unwrap().device;
     let digest: [u8; 32] = Sha256::new()
         .chain_update(apdu_specs::certs::DOMAIN_REVOCATION_CONFIRMATION)
         .chain_update([0])
@@ -325,15 +349,15 @@ fn revocation_order_destroys_the_key_and_confirms_payment() {
         &digest,
         &signed.signature
     ));
-    let slot = f.meter.read_slot(slots::POSTMARK).unwrap();
+    let slot = f.meter.run(|tx| tx.read_slot(slots::POSTMARK)).unwrap();
     assert_eq!(slot.state, SlotState::Revoked);
-    assert!(matches!(f.meter.revoke(&order), Err(MeterError::KeyRevoked { .. })));
+    assert!(matches!(f.meter.run(|tx| tx.revoke(&order)), Err(MeterError::Card(CardStatus::KeyRevoked))));
     // An order naming another key than the slot's revokes nothing; the CA knows no such key either.
     let sig = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     let wrong = revocation_order(&f.keys.authority, &f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME);
-    let e = changes_nothing(&mut f.meter, |m| m.revoke(&wrong));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.revoke(&wrong)));
     assert_eq!(e.sw(), Some(Sw::CERT_KEY_MISMATCH), "{e:?}");
-    assert_eq!(f.meter.read_slot(slots::SIGNATURE).unwrap().state, SlotState::Certified);
+    assert_eq!(f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().state, SlotState::Certified);
     let e = f.ca.revoke_key(&f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME).unwrap_err();
     assert!(matches!(e, authority::RevokeError::UnknownKey { .. }), "{e}");
     assert_eq!(f.ca.db().certificate(Certificate::parse(&sig).unwrap().serial).unwrap().unwrap().status, Status::Valid);
@@ -343,49 +367,51 @@ fn revocation_order_destroys_the_key_and_confirms_payment() {
 fn bad_input_is_refused_precisely_and_charges_nothing() {
     let mut f = fixture();
     let good = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
-    f.meter.generate_key_pair(slots::AGENT, Usage::Signature).unwrap();
-    let key = f.meter.read_slot(slots::AGENT).unwrap().public_key.unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::AGENT, Usage::Signature)).unwrap();
+    let key = f.meter.run(|tx| tx.read_slot(slots::AGENT)).unwrap().public_key.unwrap();
 
     // Truncated and garbage DER.
     for bad in [&good[..good.len() - 1], &good[..40], &b"\x30\x03garbage"[..], &[][..]] {
-        let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, bad));
-        assert!(matches!(e, MeterError::BadData { .. } | MeterError::Card { .. }), "{e:?}");
+        let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, bad)));
+        assert!(matches!(e, MeterError::Card(_)), "{e:?}");
         assert_eq!(e.sw(), Some(apdu_specs::sw::Sw::BAD_DATA));
     }
     // A certificate for a different key (the signature slot's).
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &good));
-    assert!(matches!(e, MeterError::CertificateKeyMismatch { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &good)));
+    assert!(matches!(e, MeterError::Card(CardStatus::CertificateKeyMismatch)), "{e:?}");
     // Signed by an unknown CA.
     let mut unknown = pki::ca_with_key(SigningKeyPair::from_seed("unknown CA"), "Unknown CA");
     pki::register(&mut unknown, &mut f.meter);
     let foreign =
         unknown.certify(&f.meter_id, slots::AGENT, &key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &foreign));
-    assert!(matches!(e, MeterError::CertificateNotFromCa { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &foreign)));
+    assert!(matches!(e, MeterError::Card(CardStatus::CertificateNotFromCa)), "{e:?}");
     // Expired.
     let expired =
         f.ca.certify(&f.meter_id, slots::AGENT, &key, Usage::Signature, FIXTURE_TIME - 9000, FIXTURE_TIME - 1).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &expired));
-    assert!(matches!(e, MeterError::CertificateOutsideValidity { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &expired)));
+    assert!(matches!(e, MeterError::Card(CardStatus::CertificateOutsideValidity)), "{e:?}");
     // The wrong profile for the slot.
     let wrong =
         f.ca.certify(&f.meter_id, slots::AGENT, &key, Usage::Postmark, FIXTURE_TIME, FIXTURE_TIME + 1000).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &wrong));
-    assert!(matches!(e, MeterError::UsageNotAllowed { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &wrong)));
+    assert!(matches!(e, MeterError::Card(CardStatus::UsageNotAllowed)), "{e:?}");
     // An oversized chain.
     let huge = vec![0x30; apdu_specs::commands::MAX_COMMAND_DATA + 1];
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &huge));
-    assert!(matches!(e, MeterError::NotEnoughMemory { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &huge)));
+    assert!(matches!(e, MeterError::Card(CardStatus::NotEnoughMemory)), "{e:?}");
     // A postmark for an empty slot, and for a revoked one.
-    let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[0; 32]));
-    assert!(matches!(e, MeterError::NotFound { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_digest(slots::POSTMARK, &[0; 32])));
+    assert!(matches!(e, MeterError::Card(CardStatus::NotFound)), "{e:?}");
     let pm = pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
     let pm_key: [u8; 65] = Certificate::parse(&pm).unwrap().public_key.try_into().unwrap();
     f.meter
-        .revoke(&revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &pm_key, 1, FIXTURE_TIME))
+        .run(|tx| {
+            tx.revoke(&revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &pm_key, 1, FIXTURE_TIME))
+        })
         .unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[0; 32]));
-    assert!(matches!(e, MeterError::KeyRevoked { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_digest(slots::POSTMARK, &[0; 32])));
+    assert!(matches!(e, MeterError::Card(CardStatus::KeyRevoked)), "{e:?}");
     // An agent request without an agent certificate.
     let delivery = DeliveryKey::generate().unwrap();
     let subject = pki::subject("receiver");
@@ -395,22 +421,25 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
         usage: Usage::Signature,
         delivery_key: delivery.public,
     };
-    let e = changes_nothing(&mut f.meter, |m| m.agent_issue(slots::SIGNATURE, &request));
-    assert!(matches!(e, MeterError::UsageNotAllowed { .. }), "{e:?}");
-    let e = changes_nothing(&mut f.meter, |m| m.agent_issue(6, &request));
-    assert!(matches!(e, MeterError::NotFound { .. } | MeterError::UsageNotAllowed { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.agent_issue(slots::SIGNATURE, &request)));
+    assert!(matches!(e, MeterError::Card(CardStatus::UsageNotAllowed)), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.agent_issue(6, &request)));
+    assert!(
+        matches!(e, MeterError::Card(CardStatus::NotFound) | MeterError::Card(CardStatus::UsageNotAllowed)),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn a_request_without_funds_changes_nothing() {
     let mut f = fixture_with("poor", 60);
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let challenge = f.ca.challenge(FIXTURE_TIME).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.certificate_request(slots::SIGNATURE, &challenge));
-    assert!(matches!(e, MeterError::InsufficientFunds { .. }), "{e:?}");
-    let e = changes_nothing(&mut f.meter, |m| m.generate_key_pair(slots::ENCRYPTION, Usage::Encryption));
-    assert!(matches!(e, MeterError::InsufficientFunds { .. }), "{e:?}");
-    assert_eq!(f.meter.read_slot(slots::ENCRYPTION).unwrap().state, SlotState::Empty);
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.certificate_request(slots::SIGNATURE, &challenge)));
+    assert!(matches!(e, MeterError::Card(CardStatus::InsufficientFunds)), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.generate_key_pair(slots::ENCRYPTION, Usage::Encryption)));
+    assert!(matches!(e, MeterError::Card(CardStatus::InsufficientFunds)), "{e:?}");
+    assert_eq!(f.meter.run(|tx| tx.read_slot(slots::ENCRYPTION)).unwrap().state, SlotState::Empty);
 }
 
 #[test]
@@ -418,11 +447,14 @@ fn a_reset_drops_the_hash_stream_and_the_pin() {
     let (mut f, _) = postmark_fixture();
     f.meter.transaction().unwrap().hash_message(b"half of a message").unwrap();
     f.card.lock().unwrap().reset().unwrap();
-    assert!(matches!(f.meter.registers(), Err(MeterError::PinStateLost)));
-    assert!(matches!(f.meter.postmark_parts(slots::POSTMARK, None), Err(MeterError::PinRequired { .. })));
-    f.meter.verify_pin(&f.pin).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.postmark_parts(slots::POSTMARK, None));
-    assert!(matches!(e, MeterError::ConditionsNotSatisfied { .. }), "{e:?}");
+    assert!(matches!(f.meter.run(|tx| tx.registers()), Err(MeterError::PinStateLost)));
+    assert!(matches!(
+        f.meter.run(|tx| tx.postmark_parts(slots::POSTMARK, None)),
+        Err(MeterError::Card(CardStatus::PinRequired))
+    ));
+    f.meter.run(|tx| tx.verify_pin(&f.pin)).unwrap();
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None)));
+    assert!(matches!(e, MeterError::Card(CardStatus::ConditionsNotSatisfied)), "{e:?}");
 }
 
 /// Test support: a postmark token signed by `secret` for `certificate`, as a
@@ -458,13 +490,13 @@ fn agent_issued_timestamping_certificate_cannot_forge_postmarks() {
     let subject = pki::subject("forger");
     for usage in [Usage::Postmark, Usage::Agent] {
         let request = agent_request(&subject, &agent, usage, &delivery);
-        let e = changes_nothing(&mut f.meter, |m| m.agent_issue(slots::AGENT, &request));
+        let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.agent_issue(slots::AGENT, &request)));
         assert_eq!(e.sw(), Some(Sw::USAGE_NOT_ALLOWED), "{usage:?}: {e:?}");
     }
     // Signature and encryption certificates are still issued.
     for usage in [Usage::Signature, Usage::Encryption] {
         let request = agent_request(&subject, &agent, usage, &delivery);
-        let issued = f.meter.agent_issue(slots::AGENT, &request).unwrap();
+        let issued = f.meter.run(|tx| tx.agent_issue(slots::AGENT, &request)).unwrap();
         assert!(usage.allowed_by(&Certificate::parse(&issued.certificate).unwrap().extensions));
     }
 }
@@ -479,7 +511,7 @@ fn agent_issued_certificates_start_at_the_card_time() {
     let delivery = DeliveryKey::generate().unwrap();
     let subject = pki::subject("receiver");
     let request = agent_request(&subject, &agent, Usage::Signature, &delivery);
-    let issued = f.meter.agent_issue(slots::AGENT, &request).unwrap();
+    let issued = f.meter.run(|tx| tx.agent_issue(slots::AGENT, &request)).unwrap();
     let cert = Certificate::parse(&issued.certificate).unwrap();
     assert_eq!(cert.not_before, FIXTURE_TIME + 600);
     assert_eq!(cert.not_after, Certificate::parse(&agent).unwrap().not_after);
@@ -488,9 +520,9 @@ fn agent_issued_certificates_start_at_the_card_time() {
 /// Generates a key in `slot` and installs a CA certificate for it valid from
 /// `not_before` to `not_after` (the CA's own issuance path, not a request).
 fn install_short_lived(f: &mut Fixture, slot: u8, usage: Usage, not_after: u64) -> Vec<u8> {
-    let key = f.meter.generate_key_pair(slot, usage).unwrap();
+    let key = f.meter.run(|tx| tx.generate_key_pair(slot, usage)).unwrap();
     let cert = f.ca.certify(&f.meter_id, slot, &key, usage, FIXTURE_TIME - 60, not_after).unwrap();
-    f.meter.install_certificate(slot, &cert).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slot, &cert)).unwrap();
     cert
 }
 
@@ -500,21 +532,21 @@ fn slots_in_use(f: &mut Fixture, not_after: u64) -> Vec<u8> {
     install_short_lived(f, slots::POSTMARK, Usage::Postmark, not_after);
     install_short_lived(f, slots::SIGNATURE, Usage::Signature, not_after);
     let agent = install_short_lived(f, slots::AGENT, Usage::Agent, not_after);
-    f.meter.postmark_digest(slots::POSTMARK, &[1; 32]).unwrap();
-    f.meter.sign_digest(slots::SIGNATURE, &[1; 32]).unwrap();
+    f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &[1; 32])).unwrap();
+    f.meter.run(|tx| tx.sign_digest(slots::SIGNATURE, &[1; 32])).unwrap();
     agent
 }
 
 /// Each certificate-based service refused with `sw`, charging nothing.
 fn each_service_refused(f: &mut Fixture, agent: &[u8], sw: Sw) {
-    let e = changes_nothing(&mut f.meter, |m| m.postmark_digest(slots::POSTMARK, &[1; 32]));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_digest(slots::POSTMARK, &[1; 32])));
     assert_eq!(e.sw(), Some(sw), "POSTMARK: {e:?}");
-    let e = changes_nothing(&mut f.meter, |m| m.sign_digest(slots::SIGNATURE, &[1; 32]));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.sign_digest(slots::SIGNATURE, &[1; 32])));
     assert_eq!(e.sw(), Some(sw), "SIGN DATA: {e:?}");
     let delivery = DeliveryKey::generate().unwrap();
     let subject = pki::subject("receiver");
     let request = agent_request(&subject, agent, Usage::Signature, &delivery);
-    let e = changes_nothing(&mut f.meter, |m| m.agent_issue(slots::AGENT, &request));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.agent_issue(slots::AGENT, &request)));
     assert_eq!(e.sw(), Some(sw), "AGENT ISSUE: {e:?}");
 }
 
@@ -531,7 +563,9 @@ fn a_slot_whose_certificate_is_not_under_the_current_anchor_serves_nothing() {
     let mut f = fixture();
     let agent = slots_in_use(&mut f, FIXTURE_TIME + 86_400);
     let next = pki::ca_with_key(SigningKeyPair::from_seed("next CA"), "Next CA");
-    f.meter.update_ca_anchor(&anchor_update(&f.keys.authority, &f.meter_id, 1, &next.public_key())).unwrap();
+    f.meter
+        .run(|tx| tx.update_ca_anchor(&anchor_update(&f.keys.authority, &f.meter_id, 1, &next.public_key())))
+        .unwrap();
     each_service_refused(&mut f, &agent, Sw::CERT_NOT_FROM_CA);
 }
 
@@ -541,13 +575,13 @@ fn a_slot_whose_certificate_is_not_under_the_current_anchor_serves_nothing() {
 #[test]
 fn an_agent_certificate_without_path_length_zero_is_refused() {
     let mut f = fixture();
-    let key = f.meter.generate_key_pair(slots::AGENT, Usage::Agent).unwrap();
+    let key = f.meter.run(|tx| tx.generate_key_pair(slots::AGENT, Usage::Agent)).unwrap();
     for path in [None, Some(1)] {
         let unconstrained = agent_like(&f.keys.ca, &key, path);
-        let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::AGENT, &unconstrained));
+        let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::AGENT, &unconstrained)));
         assert_eq!(e.sw(), Some(Sw::USAGE_NOT_ALLOWED), "pathLen {path:?}: {e:?}");
     }
-    f.meter.install_certificate(slots::AGENT, &agent_like(&f.keys.ca, &key, Some(0))).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::AGENT, &agent_like(&f.keys.ca, &key, Some(0)))).unwrap();
 }
 
 /// A hand-made agent-like certificate (cA, keyCertSign) for `key` with path
@@ -582,7 +616,7 @@ fn agent_like(issuer: &SigningKeyPair, key: &[u8], path: Option<u64>) -> Vec<u8>
 #[test]
 fn a_replayed_certificate_request_is_refused() {
     let mut f = fixture();
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     f.ca.issue(&request, FIXTURE_TIME).unwrap();
     let issued = f.ca.db().certificates_of(&f.meter_id).unwrap().len();
@@ -607,17 +641,17 @@ fn a_replayed_certificate_request_is_refused() {
 #[test]
 fn a_key_with_a_revoked_certificate_is_never_recertified() {
     let mut f = fixture();
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let first = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let held_back = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let cert = f.ca.issue(&first, FIXTURE_TIME).unwrap();
-    f.meter.install_certificate(slots::SIGNATURE, &cert).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)).unwrap();
     assert!(f.ca.revoke(Certificate::parse(&cert).unwrap().serial, 1, FIXTURE_TIME + 60).unwrap());
     let e = f.ca.issue(&held_back, FIXTURE_TIME + 120).unwrap_err();
     assert!(matches!(e, IssueError::Refused(IssueRefusal::KeyRevoked)), "{e}");
     assert_eq!(f.ca.db().certificates_of(&f.meter_id).unwrap().len(), 1);
     // Nor does the CA operator's own path.
-    let key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
+    let key = f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().public_key.unwrap();
     let e =
         f.ca.certify(&f.meter_id, slots::SIGNATURE, &key, Usage::Signature, FIXTURE_TIME, FIXTURE_TIME + 60)
             .unwrap_err();
@@ -632,15 +666,15 @@ fn a_second_certificate_on_the_same_slot_cannot_evade_revocation() {
     let first = pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     let again = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let second = f.ca.issue(&again, FIXTURE_TIME).unwrap();
-    f.meter.install_certificate(slots::SIGNATURE, &second).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &second)).unwrap();
     let serials = [&first, &second].map(|c| Certificate::parse(c).unwrap().serial.to_vec());
-    let key = f.meter.read_slot(slots::SIGNATURE).unwrap().public_key.unwrap();
+    let key = f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().public_key.unwrap();
     let revoked = f.ca.revoke_key(&f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME + 60).unwrap();
     assert_eq!(revoked, serials);
     let order = revocation_order(&f.keys.authority, &f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME + 60);
-    f.meter.revoke(&order).unwrap();
-    assert_eq!(f.meter.read_slot(slots::SIGNATURE).unwrap().state, SlotState::Revoked);
-    let e = changes_nothing(&mut f.meter, |m| m.sign_digest(slots::SIGNATURE, &[1; 32]));
+    f.meter.run(|tx| tx.revoke(&order)).unwrap();
+    assert_eq!(f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().state, SlotState::Revoked);
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.sign_digest(slots::SIGNATURE, &[1; 32])));
     assert_eq!(e.sw(), Some(Sw::KEY_REVOKED));
     let der = f.ca.crl(FIXTURE_TIME + 120, 86_400).unwrap();
     let engine = card_core::soft_engine::verifier();
@@ -657,7 +691,7 @@ fn a_second_certificate_on_the_same_slot_cannot_evade_revocation() {
 fn the_host_cannot_choose_the_certificate_subject() {
     let mut f = fixture();
     let ca_name = Certificate::parse(f.ca.certificate()).unwrap().subject.to_vec();
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let request = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let cert = f.ca.issue(&request, FIXTURE_TIME).unwrap();
     let subject = Certificate::parse(&cert).unwrap().subject.to_vec();
@@ -739,7 +773,7 @@ fn agent_paths_are_limited_by_path_length_zero_and_the_agent_usages() {
     ];
     for (path, on_card, off_card) in cases {
         let v = charges(&mut f.meter, Service::CertificateVerification, 10, |m| {
-            m.verify_certificate(&path.concat()).unwrap()
+            m.run(|tx| tx.verify_certificate(&path.concat())).unwrap()
         });
         assert_eq!(v, on_card, "{} certificates", path.len());
         match (verify_certificate_path(path, &ca_key, FIXTURE_TIME), off_card) {
@@ -759,7 +793,7 @@ fn agent_paths_are_limited_by_path_length_zero_and_the_agent_usages() {
         f.meter_id,
     );
     let v = charges(&mut f.meter, Service::PostmarkValidation, 10, |m| {
-        m.validate_postmark(&Sha256::digest(message).into(), &token).unwrap()
+        m.run(|tx| tx.validate_postmark(&Sha256::digest(message).into(), &token)).unwrap()
     });
     assert_eq!(v, Verdict::CertificateInvalid);
     assert_eq!(verify_postmark(&token, message, &ca_key, None).unwrap(), Verdict::CertificateInvalid);

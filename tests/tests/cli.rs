@@ -19,9 +19,9 @@ fn indicium(seed: &str, hmac: bool) -> (Vec<u8>, AuthorityKeys, Option<[u8; 65]>
         opts.profile.meter_id = String::from_utf8(MAC_METER.to_vec()).unwrap();
     }
     let mut sim = operational(&keys, &opts).unwrap();
-    sim.meter.verify_pin(&sim.pin).unwrap();
-    let ind = sim.meter.print_indicium(&piece(1, 20)).unwrap();
-    let postal = sim.meter.public_keys().unwrap().postal;
+    sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
+    let ind = sim.meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
+    let postal = sim.meter.run(|tx| tx.public_keys()).unwrap().postal;
     (ind, keys, postal)
 }
 

@@ -42,7 +42,7 @@ fn connect(rig: &PcscRig, pin: &host_driver::Pin) -> Meter<host_driver::transpor
     rig.wait_card(true);
     let mut meter =
         Meter::connect(host_driver::transport::pcsc::PcscTransport::connect(READER, false).unwrap()).unwrap();
-    meter.verify_pin(pin).unwrap();
+    meter.run(|tx| tx.verify_pin(pin)).unwrap();
     meter
 }
 
@@ -66,14 +66,14 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
     rig.wait_card(true);
     let mut meter = Meter::connect(rig.transport()).unwrap();
     let up = bring_up(&mut meter, &keys, &opts).unwrap();
-    let postal = meter.public_keys().unwrap().postal.unwrap();
+    let postal = meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap();
     drop(meter);
 
     let mut received: Vec<Vec<u8>> = Vec::new();
     let mut unreceived = 0u32;
     for kill in 0..KILLS {
         let mut meter = connect(&rig, &up.pin);
-        let count_start = meter.registers().unwrap().count(Service::Postage);
+        let count_start = meter.run(|tx| tx.registers()).unwrap().count(Service::Postage);
         let delay = Duration::from_millis(5 + rng.next() % 60);
         let pid = daemon.id();
         let fired = Arc::new(AtomicBool::new(false));
@@ -85,7 +85,7 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
         });
         let mut this_cycle = 0u32;
         loop {
-            match meter.print_indicium(&tests::piece(1, 1)) {
+            match meter.run(|tx| tx.print_indicium(&tests::piece(1, 1))) {
                 Ok(ind) => {
                     received.push(ind);
                     this_cycle += 1;
@@ -101,7 +101,7 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
         rig.wait_card(false);
         daemon = start(&state, None);
         let mut meter = connect(&rig, &up.pin);
-        let regs = meter.registers().unwrap();
+        let regs = meter.run(|tx| tx.registers()).unwrap();
         let committed = regs.count(Service::Postage) - count_start;
         assert!(
             committed == this_cycle || committed == this_cycle + 1,
@@ -112,7 +112,7 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
     }
 
     let mut meter = connect(&rig, &up.pin);
-    let regs = meter.registers().unwrap();
+    let regs = meter.run(|tx| tx.registers()).unwrap();
     let total = regs.count(Service::Postage);
     println!(
         "crash test: {KILLS} kills, {} indicia received, {unreceived} committed but never received, piece count {total}",

@@ -51,9 +51,9 @@ fn the_daemon_keeps_its_state_across_restarts_and_pcscd_restarts() {
     rig.wait_card(true);
     let mut meter = Meter::connect(rig.transport()).unwrap();
     let up = bring_up(&mut meter, &keys, &opts).unwrap();
-    meter.verify_pin(&up.pin).unwrap();
-    meter.print_indicium(&tests::piece(1, 20)).unwrap();
-    meter.print_indicium(&tests::piece(2, 20)).unwrap();
+    meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
+    meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap();
+    meter.run(|tx| tx.print_indicium(&tests::piece(2, 20))).unwrap();
     drop(meter);
     terminate(daemon);
     rig.wait_card(false);
@@ -63,16 +63,16 @@ fn the_daemon_keeps_its_state_across_restarts_and_pcscd_restarts() {
     let daemon = start(&state, None);
     rig.wait_card(true);
     let mut meter = Meter::connect(rig.transport()).unwrap();
-    let regs = meter.registers().unwrap();
+    let regs = meter.run(|tx| tx.registers()).unwrap();
     assert_eq!((regs.count(Service::Postage), regs.ar_postage), (2, 73 + 150));
-    assert_eq!(meter.status().unwrap().lifecycle, Lifecycle::Operational);
+    assert_eq!(meter.run(|tx| tx.status()).unwrap().lifecycle, Lifecycle::Operational);
     drop(meter);
 
     // pcscd restarts: the card reconnects by itself.
     rig.restart_pcscd();
     rig.wait_card(true);
     let mut meter = Meter::connect(rig.transport()).unwrap();
-    assert!(meter.registers().unwrap().balanced());
+    assert!(meter.run(|tx| tx.registers()).unwrap().balanced());
     drop(meter);
     terminate(daemon);
     std::fs::remove_dir_all(&dir).ok();

@@ -4,6 +4,7 @@
 //! written once (`PCMETER_WRITE_FIXTURES=1` creates a missing one) and never
 //! rewritten.
 
+use apdu_specs::sw::Sw;
 use apdu_specs::{Lifecycle, Service};
 use card_core::Applet;
 use card_sim::journal::FORMAT_VERSION;
@@ -71,8 +72,8 @@ fn every_saved_format_version_still_loads_with_its_money() {
             "format {version}"
         );
         assert!(regs.balanced());
-        assert_eq!(c.verify("123456"), 0x9000);
-        assert_eq!(c.print(1, 20).1, 0x9000, "format {version}: the meter still prints");
+        assert_eq!(c.verify("123456"), Sw::OK);
+        assert_eq!(c.print(1, 20).1, Sw::OK, "format {version}: the meter still prints");
         // Images from before card serials are given one at power-on, for good.
         let serial = c.card.applet().unwrap().card_serial();
         c.power_cycle();

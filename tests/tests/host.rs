@@ -2,11 +2,12 @@
 //! The typed-API suite itself is in `tests/src/suite.rs` and runs in
 //! `host_suite.rs` (in process) and `pcsc.rs` (through pcscd).
 
+use apdu_specs::command::GetData;
 use apdu_specs::commands::{COMMANDS, ins};
 use apdu_specs::sw::Sw;
-use host_driver::channel::Command;
+use host_driver::channel::CommandApdu;
 use host_driver::transport::{CardTransaction, Transport, TransportError};
-use host_driver::{Ambiguity, Meter, MeterError, ProtocolError};
+use host_driver::{Ambiguity, CardStatus, Meter, MeterError, ProtocolError};
 use tests::scripted::{Log, ScriptedCard};
 
 /// A transport answering with fixed bytes.
@@ -36,11 +37,14 @@ impl CardTransaction for CannedTx<'_> {
 #[test]
 fn short_or_overlong_responses_are_protocol_errors() {
     let mut m = Meter::new(Canned(vec![0x90]));
-    assert!(matches!(m.registers(), Err(MeterError::Protocol(ProtocolError::ShortResponse(1)))));
+    assert!(matches!(m.run(|tx| tx.registers()), Err(MeterError::Protocol(ProtocolError::ShortResponse(1)))));
     let mut m = Meter::new(Canned(vec![0x00, 0x90, 0x00]));
-    assert!(matches!(m.activate(), Err(MeterError::Protocol(ProtocolError::TooLong { got: 1, asked: 0 }))));
+    assert!(matches!(
+        m.run(|tx| tx.activate()),
+        Err(MeterError::Protocol(ProtocolError::TooLong { got: 1, asked: 0 }))
+    ));
     let mut m = Meter::new(Canned(vec![0x61, 0x10]));
-    assert!(matches!(m.registers(), Err(MeterError::Protocol(ProtocolError::Runaway))));
+    assert!(matches!(m.run(|tx| tx.registers()), Err(MeterError::Protocol(ProtocolError::Runaway))));
 }
 
 /// Regression (found by the `host_responses` fuzz target): a card reporting an
@@ -54,7 +58,7 @@ fn a_hostile_audit_head_is_a_format_error_not_a_panic() {
     head.extend_from_slice(&9u32.to_be_bytes());
     head.extend_from_slice(&[0x90, 0x00]);
     let mut m = Meter::new(Canned(head));
-    assert!(matches!(m.audit_log(), Err(MeterError::Format(_))));
+    assert!(matches!(m.run(|tx| tx.audit_log()), Err(MeterError::Format(_))));
 }
 
 /// A card answering `sw` to every command with instruction `ins`, 9000 otherwise.
@@ -68,21 +72,24 @@ fn refusing(ins: u8, sw: Sw) -> (ScriptedCard, Log) {
 /// reported as unknown, for the caller to read the registers back.
 #[test]
 fn a_6cxx_answer_to_a_value_command_is_never_resent_so_nothing_is_charged_twice() {
-    let (card, log) = refusing(ins::PRINT_INDICIUM, Sw(0x6C7C));
+    let (card, log) = refusing(ins::PRINT_INDICIUM, Sw::wrong_le(124));
     let mut meter = Meter::new(card);
-    let err = meter.print_indicium(&tests::piece(1, 20)).unwrap_err();
+    let err = meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap_err();
     assert_eq!(log.sent_with_ins(ins::PRINT_INDICIUM), 1, "PRINT INDICIUM re-sent after 6C7C: {err}");
     assert!(
-        matches!(err, MeterError::OutcomeUnknown { command: "PRINT INDICIUM", cause: Ambiguity::WrongLe(Sw(0x6C7C)) }),
+        matches!(
+            err,
+            MeterError::OutcomeUnknown { command: "PRINT INDICIUM", cause: Ambiguity::WrongLe(sw) } if sw == Sw::wrong_le(124)
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("read the registers"), "{err}");
     // Every command of the table that spends value, through the channel.
     for spec in COMMANDS.iter().filter(|s| s.is_value()) {
-        let (card, log) = refusing(spec.ins, Sw(0x6C10));
+        let (card, log) = refusing(spec.ins, Sw::wrong_le(16));
         let mut meter = Meter::new(card);
         let mut s = meter.transaction().unwrap();
-        let result = s.call(Command::new(spec.cla, spec.ins, 0, 0).data(&[1, 2, 3]).expect(256));
+        let result = s.call(CommandApdu::new(spec, 0, 0).data(&[1, 2, 3]).expect(256));
         assert!(matches!(result, Err(MeterError::OutcomeUnknown { .. })), "{}: {result:?}", spec.name);
         assert_eq!(log.sent_with_ins(spec.ins), 1, "{} was re-sent after 6C10", spec.name);
     }
@@ -91,7 +98,7 @@ fn a_6cxx_answer_to_a_value_command_is_never_resent_so_nothing_is_charged_twice(
     let (card, log) = ScriptedCard::new(move |_| Ok(answers.next().unwrap_or_else(|| vec![0x6F, 0x00])));
     let mut meter = Meter::new(card);
     let mut s = meter.transaction().unwrap();
-    let r = s.call(Command::new(0x00, ins::GET_DATA, 0xDF, 0x21).expect(256)).unwrap();
+    let r = s.call(CommandApdu::encode(&GetData { tag: apdu_specs::tags::STATUS })).unwrap();
     assert_eq!((r.len(), log.sent_with_ins(ins::GET_DATA)), (5, 2));
 }
 
@@ -103,7 +110,7 @@ fn a_value_command_lost_in_transit_is_reported_unknown_and_never_retried() {
         if apdu.get(1) == Some(&ins::PRINT_INDICIUM) { Err(TransportError::Timeout) } else { Ok(vec![0x90, 0x00]) }
     });
     let mut meter = Meter::new(card);
-    let err = meter.print_indicium(&tests::piece(1, 20)).unwrap_err();
+    let err = meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap_err();
     assert!(
         matches!(err, MeterError::OutcomeUnknown { cause: Ambiguity::Transport(TransportError::Timeout), .. }),
         "{err:?}"
@@ -125,7 +132,7 @@ fn with_session_logs_out_and_ends_the_session_on_success_and_on_error() {
             s.print_indicium(&tests::piece(1, 20))
         })
         .unwrap_err();
-    assert!(matches!(err, MeterError::InsufficientFunds { .. }), "{err:?}");
+    assert!(matches!(err, MeterError::Card(CardStatus::InsufficientFunds)), "{err:?}");
     assert_eq!(log.sessions_ended(), 2);
     assert_eq!(log.sent_with_ins(ins::PRINT_INDICIUM), 1);
 }

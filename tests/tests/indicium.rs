@@ -5,6 +5,7 @@ use apdu_specs::audit::{Event, Head, Record};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
+use apdu_specs::sw::Sw;
 use apdu_specs::tags;
 use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
@@ -23,7 +24,7 @@ fn audit(c: &mut DirectCard) -> (Head, Vec<Record>) {
             a.extend_from_slice(&seq.to_be_bytes());
             a.push(0);
             let (d, sw) = c.send(&a);
-            assert_eq!(sw, 0x9000);
+            assert_eq!(sw, Sw::OK);
             Record::parse(&d).unwrap()
         })
         .collect();
@@ -39,7 +40,7 @@ fn the_card_prices_debits_then_signs_and_the_indicium_verifies_offline() {
     for (class, grams) in [(1u8, 20u32), (1, 56), (2, 300), (3, 907)] {
         let before = c.registers();
         let (ind, sw) = c.print(class, grams);
-        assert_eq!(sw, 0x9000);
+        assert_eq!(sw, Sw::OK);
         let after = c.registers();
         let price = u64::from(table.postage(class, grams).unwrap());
         assert_eq!(after.ar_postage, before.ar_postage + price);
@@ -72,11 +73,11 @@ fn the_card_prices_debits_then_signs_and_the_indicium_verifies_offline() {
 fn insufficient_funds_is_9401_and_changes_nothing() {
     let mut c = DirectCard::operational();
     c.verify("123456");
-    assert_eq!(c.print(3, 2000).1, 0x9000); // 16.00 of 20.00
+    assert_eq!(c.print(3, 2000).1, Sw::OK); // 16.00 of 20.00
     let before = c.snapshot();
-    assert_eq!(c.print(3, 2000).1, 0x9401);
+    assert_eq!(c.print(3, 2000).1, Sw::INSUFFICIENT_FUNDS);
     assert_eq!(c.snapshot(), before);
-    assert_eq!(c.print(1, 20).1, 0x9000, "a cheaper piece still fits");
+    assert_eq!(c.print(1, 20).1, Sw::OK, "a cheaper piece still fits");
 }
 
 #[test]
@@ -86,7 +87,7 @@ fn the_mac_variant_verifies_with_the_diversified_key() {
     opts.profile.hmac_variant = true;
     opts.profile.meter_id = String::from("PCM-MAC-0001");
     let mut sim = operational(&keys, &opts).unwrap();
-    sim.meter.verify_pin(&sim.pin).unwrap();
+    sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
     let piece = apdu_specs::mailpiece::MailPiece {
         rate_class: 1,
         weight_grams: 20,
@@ -94,9 +95,9 @@ fn the_mac_variant_verifies_with_the_diversified_key() {
         origin: *b"10001",
         destination: *b"94105",
     };
-    let ind = sim.meter.print_indicium(&piece).unwrap();
+    let ind = sim.meter.run(|tx| tx.print_indicium(&piece)).unwrap();
     assert_eq!(ind.len(), apdu_specs::indicium::MAC_LEN);
-    assert!(sim.meter.public_keys().unwrap().postal.is_none());
+    assert!(sim.meter.run(|tx| tx.public_keys()).unwrap().postal.is_none());
     let k = keys.mac_master.diversify(b"PCM-MAC-0001");
     let body = verify_indicium(&ind, IndiciumKey::Mac(&k)).unwrap();
     assert_eq!(body.postage, 73);
@@ -114,43 +115,43 @@ fn rate_updates_must_be_newer_authentic_and_in_the_same_currency() {
     // Forged: signed by another key.
     let other = authority::SigningKeyPair::from_seed("not the authority");
     let forged = authority::sign_rate_table(&other, &authority::default_rate_table(2, now));
-    assert_eq!(c.update_rates(&forged), 0x6300);
+    assert_eq!(c.update_rates(&forged), Sw::VERIFICATION_FAILED);
     // Tampered after signing (a price changed).
     let mut tampered = signed_table(2, now, |_| {});
     let pos = tampered.len() - 80;
     tampered[pos] ^= 0x01;
-    assert_eq!(c.update_rates(&tampered), 0x6300);
+    assert_eq!(c.update_rates(&tampered), Sw::VERIFICATION_FAILED);
     // Same version as installed, and older.
-    assert_eq!(c.update_rates(&signed_table(1, now, |_| {})), 0x6985);
+    assert_eq!(c.update_rates(&signed_table(1, now, |_| {})), Sw::CONDITIONS_NOT_SATISFIED);
     // Another currency.
-    assert_eq!(c.update_rates(&signed_table(2, now, |t| t.currency = *b"EUR")), 0x6A80);
+    assert_eq!(c.update_rates(&signed_table(2, now, |t| t.currency = *b"EUR")), Sw::BAD_DATA);
     // Garbage.
-    assert_eq!(c.update_rates(&[0x70, 0x01, 0x00]), 0x6A80);
+    assert_eq!(c.update_rates(&[0x70, 0x01, 0x00]), Sw::BAD_DATA);
     assert_eq!(c.snapshot(), before, "refused tables change nothing");
 
     // A newer table in force now changes the price.
     let v2 = signed_table(2, now, |t| t.classes[0].breaks[0].price = 80);
-    assert_eq!(c.update_rates(&v2), 0x9000);
+    assert_eq!(c.update_rates(&v2), Sw::OK);
     assert_eq!(c.status().rate_table_version, 2);
     let (ind, _) = c.print(1, 20);
     let body = apdu_specs::indicium::IndiciumBody::parse(&ind[..60]).unwrap();
     assert_eq!((body.postage, body.rate_table_version), (80, 2));
     // Replaying v2 is refused.
-    assert_eq!(c.update_rates(&v2), 0x6985);
+    assert_eq!(c.update_rates(&v2), Sw::CONDITIONS_NOT_SATISFIED);
 
     // A future table waits for its date.
     let v3 = signed_table(3, now + 86_400, |t| t.classes[0].breaks[0].price = 90);
-    assert_eq!(c.update_rates(&v3), 0x9000);
+    assert_eq!(c.update_rates(&v3), Sw::OK);
     assert_eq!(c.status().rate_table_version, 2);
     let body = apdu_specs::indicium::IndiciumBody::parse(&c.print(1, 20).0[..60]).unwrap();
     assert_eq!((body.postage, body.rate_table_version), (80, 2));
     c.clock.advance(86_400);
     let (ind, sw) = c.print(1, 20);
-    assert_eq!(sw, 0x9000);
+    assert_eq!(sw, Sw::OK);
     let body = apdu_specs::indicium::IndiciumBody::parse(&ind[..60]).unwrap();
     assert_eq!((body.postage, body.rate_table_version), (90, 3));
     // v2 cannot come back, even though v3 was pending when it was seen.
-    assert_eq!(c.update_rates(&v2), 0x6985);
+    assert_eq!(c.update_rates(&v2), Sw::CONDITIONS_NOT_SATISFIED);
     // And the promotion survived a power cycle.
     c.power_cycle();
     assert_eq!(c.status().rate_table_version, 3);
@@ -163,17 +164,17 @@ fn an_overdue_inspection_locks_the_meter() {
     let deadline = c.status().inspection_deadline;
     assert_eq!(deadline, FIXTURE_TIME + 90 * 86_400);
     c.clock.set(deadline);
-    assert_eq!(c.print(1, 20).1, 0x9000, "on the deadline itself the meter still works");
+    assert_eq!(c.print(1, 20).1, Sw::OK, "on the deadline itself the meter still works");
     c.clock.set(deadline + 1);
     let before = c.registers();
-    assert_eq!(c.print(1, 20).1, 0x6985);
+    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
     let st = c.status();
     assert_eq!(st.lifecycle, Lifecycle::Locked);
     assert_ne!(st.flags & flags::LOCKED_INSPECTION, 0);
     assert_eq!(c.registers(), before, "nothing charged");
     c.power_cycle();
     c.verify("123456");
-    assert_eq!(c.print(1, 20).1, 0x6985, "still locked after a power cycle");
+    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED, "still locked after a power cycle");
     let (head, records) = audit(&mut c);
     verify_audit_chain(&head, &records).unwrap();
     assert_eq!(records.last().unwrap().event, Event::Locked);
@@ -184,9 +185,9 @@ fn a_clock_that_goes_backwards_is_refused() {
     let mut c = DirectCard::operational();
     c.verify("123456");
     c.clock.advance(3_600);
-    assert_eq!(c.print(1, 20).1, 0x9000);
+    assert_eq!(c.print(1, 20).1, Sw::OK);
     c.clock.set(FIXTURE_TIME);
-    assert_eq!(c.print(1, 20).1, 0x6985);
+    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
 }
 
 #[test]
@@ -194,7 +195,7 @@ fn the_audit_chain_holds_across_the_ring() {
     let mut c = DirectCard::operational_with_credit(1_000_000);
     c.verify("123456");
     for _ in 0..100 {
-        assert_eq!(c.print(1, 1).1, 0x9000);
+        assert_eq!(c.print(1, 1).1, Sw::OK);
     }
     let (head, records) = audit(&mut c);
     assert_eq!(head.records, 102);
@@ -205,7 +206,7 @@ fn the_audit_chain_holds_across_the_ring() {
     broken[10].amount += 1;
     assert!(verify_audit_chain(&head, &broken).is_err());
     // Records older than the ring are gone: 6A88.
-    assert_eq!(c.hex("00CBDF250400000000 00").1, 0x6A88);
+    assert_eq!(c.hex("00CBDF250400000000 00").1, Sw::NOT_FOUND);
 }
 
 #[test]

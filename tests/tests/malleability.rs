@@ -14,9 +14,9 @@ use authority::orders::anchor_update;
 use authority::{SigningKeyPair, default_rate_table, sign_rate_table};
 use card_core::EngineCheck;
 use card_core::soft_engine::verifier;
-use host_driver::MeterError;
 use host_driver::certificates::{CrlAt, CrlError, verify_crl, verify_postmark};
 use host_driver::verify::{IndiciumKey, VerifyError, verify_indicium};
+use host_driver::{CardStatus, MeterError};
 use proptest::prelude::*;
 use tests::FIXTURE_TIME;
 use tests::forge::{self, PkiMeter};
@@ -25,8 +25,8 @@ use tests::pki::{self, changes_nothing, slots};
 #[test]
 fn attack_high_s_twin_of_an_indicium_is_refused_offline() {
     let mut f = PkiMeter::new("malleable indicium");
-    let postal = f.meter.public_keys().unwrap().postal.unwrap();
-    let indicium = f.meter.print_indicium(&tests::piece(1, 20)).unwrap();
+    let postal = f.meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap();
+    let indicium = f.meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap();
     verify_indicium(&indicium, IndiciumKey::Ecdsa(&postal)).unwrap();
     let twin = forge::indicium_twin(&indicium);
     assert_ne!(twin, indicium);
@@ -36,8 +36,9 @@ fn attack_high_s_twin_of_an_indicium_is_refused_offline() {
 #[test]
 fn attack_high_s_twin_of_a_certificate_is_refused_by_card_and_host() {
     let mut f = PkiMeter::new("malleable certificate");
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let request = f.meter.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
+    let request =
+        f.meter.run(|tx| tx.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap())).unwrap();
     let genuine = f.ca.issue(&request, FIXTURE_TIME).unwrap();
     let twin = forge::signed_object_twin(&genuine);
     assert_ne!(twin, genuine);
@@ -50,10 +51,13 @@ fn attack_high_s_twin_of_a_certificate_is_refused_by_card_and_host() {
     assert_eq!(check(&twin), Err(CertificateFault::NotSignedByIssuer));
 
     // The card: INSTALL refuses it (9402) and changes nothing; VERIFY CERTIFICATE says "not from the CA".
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::SIGNATURE, &twin));
-    assert!(matches!(e, MeterError::CertificateNotFromCa { .. }), "{e:?}");
-    assert_eq!(f.meter.verify_certificate(&twin).unwrap(), apdu_specs::certs::CertificateVerdict::NotSignedByCa);
-    f.meter.install_certificate(slots::SIGNATURE, &genuine).unwrap();
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::SIGNATURE, &twin)));
+    assert!(matches!(e, MeterError::Card(CardStatus::CertificateNotFromCa)), "{e:?}");
+    assert_eq!(
+        f.meter.run(|tx| tx.verify_certificate(&twin)).unwrap(),
+        apdu_specs::certs::CertificateVerdict::NotSignedByCa
+    );
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &genuine)).unwrap();
 }
 
 #[test]
@@ -77,14 +81,14 @@ fn attack_high_s_twin_of_a_postmark_token_is_refused_by_card_and_host() {
     pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
     let message = b"contract 77";
     let digest = forge::sha256(message);
-    let token = f.meter.postmark_digest(slots::POSTMARK, &digest).unwrap();
+    let token = f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &digest)).unwrap();
     let twin = forge::token_twin(&token);
     assert_ne!(twin, token);
     let ca_key = f.ca.public_key();
     assert_eq!(verify_postmark(&token, message, &ca_key, None).unwrap(), Verdict::Valid);
     assert_eq!(verify_postmark(&twin, message, &ca_key, None).unwrap(), Verdict::SignatureInvalid);
-    assert_eq!(f.meter.validate_postmark(&digest, &token).unwrap(), Verdict::Valid);
-    assert_eq!(f.meter.validate_postmark(&digest, &twin).unwrap(), Verdict::SignatureInvalid);
+    assert_eq!(f.meter.run(|tx| tx.validate_postmark(&digest, &token)).unwrap(), Verdict::Valid);
+    assert_eq!(f.meter.run(|tx| tx.validate_postmark(&digest, &twin)).unwrap(), Verdict::SignatureInvalid);
 }
 
 #[test]
@@ -93,25 +97,26 @@ fn attack_high_s_twins_of_signed_envelopes_are_refused_by_card_and_ca() {
     // An authority-signed rate table: 6300, nothing changes, the genuine one still loads.
     let table = sign_rate_table(&f.keys.authority, &default_rate_table(2, FIXTURE_TIME));
     let twin = forge::envelope_twin(&table);
-    let before = f.meter.rate_table().unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.update_rates(&twin));
-    assert!(matches!(e, MeterError::SignatureRejected { .. }), "{e:?}");
-    assert_eq!(f.meter.rate_table().unwrap(), before);
-    f.meter.update_rates(&table).unwrap();
+    let before = f.meter.run(|tx| tx.rate_table()).unwrap();
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.update_rates(&twin)));
+    assert!(matches!(e, MeterError::Card(CardStatus::SignatureRejected)), "{e:?}");
+    assert_eq!(f.meter.run(|tx| tx.rate_table()).unwrap(), before);
+    f.meter.run(|tx| tx.update_rates(&table)).unwrap();
 
     // An authority-signed CA anchor order.
     let next_ca = SigningKeyPair::from_seed("next CA").public();
     let order = anchor_update(&f.keys.authority, &f.meter_id, 1, &next_ca);
-    let e = changes_nothing(&mut f.meter, |m| m.update_ca_anchor(&forge::envelope_twin(&order)));
-    assert!(matches!(e, MeterError::SignatureRejected { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.update_ca_anchor(&forge::envelope_twin(&order))));
+    assert!(matches!(e, MeterError::Card(CardStatus::SignatureRejected)), "{e:?}");
 
     // A device-signed certificate request at the CA.
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
-    let request = f.meter.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
+    let request =
+        f.meter.run(|tx| tx.certificate_request(slots::SIGNATURE, &f.ca.challenge(FIXTURE_TIME).unwrap())).unwrap();
     let e = f.ca.issue(&forge::envelope_twin(&request), FIXTURE_TIME).unwrap_err();
     assert!(matches!(e, IssueError::DeviceSignature(_)), "{e}");
     f.ca.issue(&request, FIXTURE_TIME).unwrap();
-    f.meter.update_ca_anchor(&order).unwrap();
+    f.meter.run(|tx| tx.update_ca_anchor(&order)).unwrap();
 }
 
 /// Collects the raw signatures of everything a meter and its CA sign.
@@ -120,18 +125,18 @@ fn signatures_of_a_working_day(f: &mut PkiMeter) -> Vec<(&'static str, [u8; 64])
     pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
     for i in 0..48u32 {
-        let indicium = f.meter.print_indicium(&tests::piece(1, 1 + i % 40)).unwrap();
+        let indicium = f.meter.run(|tx| tx.print_indicium(&tests::piece(1, 1 + i % 40))).unwrap();
         out.push(("indicium", indicium[indicium.len() - 64..].try_into().unwrap()));
     }
     for i in 0..16u8 {
-        let token = f.meter.postmark_digest(slots::POSTMARK, &[i; 32]).unwrap();
+        let token = f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &[i; 32])).unwrap();
         out.push(("postmark token", forge::token_signature(&token)));
-        let der = f.meter.sign_digest(slots::SIGNATURE, &[i; 32]).unwrap();
+        let der = f.meter.run(|tx| tx.sign_digest(slots::SIGNATURE, &[i; 32])).unwrap();
         out.push(("SIGN DATA", x509::ecdsa_raw_from_der(&der).unwrap()));
     }
     for slot in 4..8u8 {
-        f.meter.generate_key_pair(slot, Usage::Signature).unwrap();
-        let envelope = f.meter.certificate_request(slot, &f.ca.challenge(FIXTURE_TIME).unwrap()).unwrap();
+        f.meter.run(|tx| tx.generate_key_pair(slot, Usage::Signature)).unwrap();
+        let envelope = f.meter.run(|tx| tx.certificate_request(slot, &f.ca.challenge(FIXTURE_TIME).unwrap())).unwrap();
         let signed = Signed::parse(&envelope).unwrap();
         out.push(("device envelope", signed.signature));
         let request = apdu_specs::certs::CertificateRequest::parse(signed.body).unwrap();

@@ -236,7 +236,7 @@ fn hash_needs_the_pin() {
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x00, 0x00])), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x01, 0x00, 0x03, 1, 2, 3])), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(c.snapshot(), before);
-    assert_eq!(c.verify("123456"), 0x9000);
+    assert_eq!(c.verify("123456"), Sw::OK);
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x00, 0x00])), Sw::OK);
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x01, 0x00, 0x03, 1, 2, 3])), Sw::OK);
 }

@@ -176,7 +176,7 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
             .collect();
         let total: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         let mut meter = Meter::connect(rig.transport()).unwrap();
-        let regs = meter.registers().unwrap();
+        let regs = meter.run(|tx| tx.registers()).unwrap();
         assert_eq!(regs.count(Service::Postage), total);
         assert_eq!(regs.ar_postage, u64::from(total) * 73);
         assert!(regs.balanced());

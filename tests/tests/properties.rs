@@ -83,22 +83,22 @@ proptest! {
         for b in &blocks {
             let mut a = vec![0x90, ins::UPDATE_RATES, 0, 0, b.len() as u8];
             a.extend_from_slice(b);
-            prop_assert_eq!(c.sw(&a), 0x9000);
+            prop_assert_eq!(c.sw(&a), Sw::OK);
         }
         match interrupter {
-            0 => prop_assert_eq!(c.hex("00CADF2000").1, 0x6883),
-            1 => prop_assert_eq!(c.hex("9062010001AA").1, 0x6883),
-            2 => prop_assert_eq!(c.hex("00C0000000").1, 0x6883),
+            0 => prop_assert_eq!(c.hex("00CADF2000").1, Sw::LAST_COMMAND_OF_CHAIN_EXPECTED),
+            1 => prop_assert_eq!(c.hex("9062010001AA").1, Sw::LAST_COMMAND_OF_CHAIN_EXPECTED),
+            2 => prop_assert_eq!(c.hex("00C0000000").1, Sw::LAST_COMMAND_OF_CHAIN_EXPECTED),
             3 => {
                 // Overflow: the chain is dropped with 6A84.
                 let big = vec![0xEEu8; 4096];
-                let mut sw = 0x9000;
+                let mut sw = Sw::OK.0;
                 for _ in 0..3 {
                     let a = capdu::encode([0x90, ins::UPDATE_RATES, 0, 0], &big, 0, true).unwrap();
                     sw = c.sw(&a);
-                    if sw != 0x9000 { break; }
+                    if sw != Sw::OK { break; }
                 }
-                prop_assert_eq!(sw, 0x6A84);
+                prop_assert_eq!(sw, Sw::NOT_ENOUGH_MEMORY);
             }
             _ => {
                 c.card.reset().unwrap();
@@ -109,7 +109,7 @@ proptest! {
         // The next command sees exactly its own data: a valid table is accepted.
         let table = signed_table(2, FIXTURE_TIME - 1, |_| {});
         let a = capdu::encode([0x80, ins::UPDATE_RATES, 0, 0], &table, 0, true).unwrap();
-        prop_assert_eq!(c.sw(&a), 0x9000);
+        prop_assert_eq!(c.sw(&a), Sw::OK);
     }
 }
 
@@ -145,7 +145,7 @@ proptest! {
             match op {
                 Op::Indicium { class, grams } => {
                     let r = c.print(class, grams);
-                    prop_assert!(matches!(r.1, 0x9000 | 0x9401 | 0x6982 | 0x6A80 | 0x6A88 | 0x6983), "{:04X}", r.1);
+                    prop_assert!([Sw::OK, Sw::INSUFFICIENT_FUNDS, Sw::SECURITY_STATUS_NOT_SATISFIED, Sw::BAD_DATA, Sw::NOT_FOUND, Sw::PIN_BLOCKED].contains(&Sw(r.1)), "{:04X}", r.1);
                 }
                 Op::Rates { version_step, forged, delay } => {
                     let v = (i64::from(version) + i64::from(version_step)).max(1) as u32;
@@ -155,7 +155,7 @@ proptest! {
                     } else {
                         signed_table(v, now + delay, |t| t.classes[0].breaks[0].price = 70 + v)
                     };
-                    if c.update_rates(&signed) == 0x9000 {
+                    if c.update_rates(&signed) == Sw::OK {
                         prop_assert!(!forged && v > version);
                         version = v;
                     }

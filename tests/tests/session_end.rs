@@ -138,12 +138,12 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     let up = bring_up(&mut meter, &keys, &opts).unwrap();
     let mut ca = pki::ca_for(&keys);
     pki::register(&mut ca, &mut meter);
-    meter.verify_pin(&up.pin).unwrap();
+    meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
     pki::certified(&mut meter, &mut ca, slots::SIGNATURE, Usage::Signature).unwrap();
-    meter.logout().unwrap();
-    let postal = meter.public_keys().unwrap().postal.unwrap();
-    let start = meter.registers().unwrap();
-    let start_head = meter.audit_head().unwrap();
+    meter.run(|tx| tx.logout()).unwrap();
+    let postal = meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap();
+    let start = meter.run(|tx| tx.registers()).unwrap();
+    let start_head = meter.run(|tx| tx.audit_head()).unwrap();
     drop(meter);
 
     // 1. A successful print, checked against the postal key the user trusts.
@@ -180,13 +180,13 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
 
     // Exactly the one CLI piece was charged: the attacks changed nothing.
     let mut meter = Meter::connect(rig.transport()).unwrap();
-    let end = meter.registers().unwrap();
+    let end = meter.run(|tx| tx.registers()).unwrap();
     assert_eq!(end.count(Service::Postage), start.count(Service::Postage) + 1);
     assert_eq!(end.ar_postage, start.ar_postage + 73);
     assert_eq!((end.ar_certificates, end.count(Service::SignData)), (start.ar_certificates, 0));
     assert_eq!(end.descending + 73, start.descending);
     assert!(end.balanced());
-    assert_eq!(meter.audit_head().unwrap().records, start_head.records + 1);
+    assert_eq!(meter.run(|tx| tx.audit_head()).unwrap().records, start_head.records + 1);
     drop(meter);
     drop(daemon);
     rig.wait_card(false);
@@ -213,7 +213,7 @@ fn pcmeter_print_checks_the_indicium_against_the_key_the_user_trusts() {
             &Options::at(tests::FIXTURE_TIME, 0),
         )
         .unwrap();
-        sim.meter.public_keys().unwrap().postal.unwrap()
+        sim.meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap()
     };
     let foreign_file = dir.0.join("foreign.hex");
     std::fs::write(&foreign_file, hex::encode(foreign)).unwrap();

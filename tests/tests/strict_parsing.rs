@@ -10,8 +10,8 @@ use apdu_specs::der::{self, tag};
 use apdu_specs::oid;
 use apdu_specs::postmark::{Token, Verdict};
 use apdu_specs::x509::{self, Certificate, Profile, Template, Usage};
-use host_driver::MeterError;
 use host_driver::certificates::{CrlAt, CrlError, PostmarkCheckError, verify_crl, verify_postmark};
+use host_driver::{CardStatus, MeterError};
 use tests::FIXTURE_TIME;
 use tests::forge::{self, PkiMeter, TestTsa, TokenBuilder};
 use tests::pki::{self, changes_nothing, slots};
@@ -119,7 +119,7 @@ fn a_crl_with_a_generalized_time_before_2050_is_refused() {
 
 /// A CA-signed TBS for the key in `slot`, with `tweak` applied to its elements.
 fn certificate_for(f: &mut PkiMeter, slot: u8, tweak: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<u8> {
-    let public = f.meter.read_slot(slot).unwrap().public_key.unwrap();
+    let public = f.meter.run(|tx| tx.read_slot(slot)).unwrap().public_key.unwrap();
     let issuer = Certificate::parse(f.ca.certificate()).unwrap().subject.to_vec();
     let subject = pki::subject("strict");
     let tbs = Template {
@@ -147,7 +147,7 @@ fn replace(haystack: &mut [u8], needle: &[u8], with: &[u8]) {
 #[test]
 fn a_key_usage_that_is_not_minimal_der_is_refused_by_card_and_host() {
     let mut f = PkiMeter::new("key usage");
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     // digitalSignature | nonRepudiation is 03 02 06 C0 in DER.
     let genuine_key_usage = [0x03, 0x02, 0x06, 0xC0];
     for (what, bad) in [
@@ -158,29 +158,29 @@ fn a_key_usage_that_is_not_minimal_der_is_refused_by_card_and_host() {
     ] {
         let cert = certificate_for(&mut f, slots::SIGNATURE, |p| replace(&mut p[7], &genuine_key_usage, &bad));
         assert!(Certificate::parse(&cert).is_err(), "{what}");
-        let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::SIGNATURE, &cert));
-        assert!(matches!(e, MeterError::BadData { .. }), "{what}: {e:?}");
+        let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)));
+        assert!(matches!(e, MeterError::Card(CardStatus::BadData)), "{what}: {e:?}");
     }
     let genuine = certificate_for(&mut f, slots::SIGNATURE, |_| {});
-    f.meter.install_certificate(slots::SIGNATURE, &genuine).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &genuine)).unwrap();
 }
 
 #[test]
 fn a_certificate_validity_in_generalized_time_before_2050_is_refused_by_card_and_host() {
     let mut f = PkiMeter::new("validity time");
-    f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
+    f.meter.run(|tx| tx.generate_key_pair(slots::SIGNATURE, Usage::Signature)).unwrap();
     let cert = certificate_for(&mut f, slots::SIGNATURE, |p| {
         p[4] = der::seq(&[&der::generalized_time(FIXTURE_TIME - 60), &der::generalized_time(FIXTURE_TIME + DAY)]);
     });
     assert!(Certificate::parse(&cert).is_err());
-    let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::SIGNATURE, &cert));
-    assert!(matches!(e, MeterError::BadData { .. }), "{e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)));
+    assert!(matches!(e, MeterError::Card(CardStatus::BadData)), "{e:?}");
     // From 2050 on GeneralizedTime is the only form, and it is read.
     let far = certificate_for(&mut f, slots::SIGNATURE, |p| {
         p[4] = der::seq(&[&der::x509_time(FIXTURE_TIME - 60), &der::generalized_time(2_524_608_000)]);
     });
     assert_eq!(Certificate::parse(&far).unwrap().not_after, 2_524_608_000);
-    f.meter.install_certificate(slots::SIGNATURE, &far).unwrap();
+    f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &far)).unwrap();
 }
 
 // ---------------------------------------------------------------- tokens
@@ -192,8 +192,8 @@ fn refused_everywhere(f: &mut PkiMeter, what: &str, token: &[u8], message: &[u8]
     let e = verify_postmark(token, message, &f.ca.public_key(), None).unwrap_err();
     assert!(matches!(e, PostmarkCheckError::Malformed(_)), "{what}: {e:?}");
     let digest = forge::sha256(message);
-    let e = changes_nothing(&mut f.meter, |m| m.validate_postmark(&digest, token));
-    assert!(matches!(e, MeterError::BadData { .. }), "{what}: {e:?}");
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.validate_postmark(&digest, token)));
+    assert!(matches!(e, MeterError::Card(CardStatus::BadData)), "{what}: {e:?}");
 }
 
 /// One change to a genuine token layout.
@@ -208,7 +208,7 @@ fn postmark_tokens_with_a_wrong_signer_id_digest_algorithm_policy_or_duplicate_a
     // The builder's genuine token is valid on the card and off it.
     let token = genuine.signed_by(&tsa.key);
     assert_eq!(verify_postmark(&token, message, &f.ca.public_key(), None).unwrap(), Verdict::Valid);
-    assert_eq!(f.meter.validate_postmark(&forge::sha256(message), &token).unwrap(), Verdict::Valid);
+    assert_eq!(f.meter.run(|tx| tx.validate_postmark(&forge::sha256(message), &token)).unwrap(), Verdict::Valid);
 
     let cert = Certificate::parse(&tsa.certificate).unwrap();
     let other_issuer = x509::name(&[(oid::COMMON_NAME, "Somebody Else")]);

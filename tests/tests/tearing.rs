@@ -12,6 +12,7 @@
 
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::registers::Registers;
+use apdu_specs::sw::Sw;
 use card_core::Applet;
 use card_core::platform::Platform;
 use card_sim::journal::JournalStore;
@@ -46,12 +47,12 @@ fn sw(r: &[u8]) -> u16 {
 }
 
 fn ok(card: &mut Card, apdu: &[u8]) {
-    assert_eq!(sw(&card.process(apdu)), 0x9000, "{}", hex::encode_upper(apdu));
+    assert_eq!(sw(&card.process(apdu)), Sw::OK, "{}", hex::encode_upper(apdu));
 }
 
 fn get(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
     let r = card.process(apdu);
-    assert_eq!(sw(&r), 0x9000);
+    assert_eq!(sw(&r), Sw::OK);
     r[..r.len() - 2].to_vec()
 }
 
@@ -200,7 +201,7 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let mut card = power_on(operational, clock);
     let mut send = |a: &[u8]| card.process(a);
     let meter_id = tests::pki::register_raw(&mut send, &mut ca);
-    assert_eq!(sw(&send(&verify_apdu("123456"))), 0x9000);
+    assert_eq!(sw(&send(&verify_apdu("123456"))), Sw::OK);
     let subject = tests::pki::subject("tearing");
     let pm_cert = tests::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark);
     let agent_cert = tests::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent);
@@ -388,7 +389,7 @@ fn a_full_disk_keeps_the_last_good_state() {
     for compaction in [false, true] {
         for n in 0..2 {
             let (mut card, last) = run(s.pre.clone(), &s, compaction, |m| m.disk_full_at(n));
-            assert_eq!(sw(&last), 0x6581, "the card reports the memory failure");
+            assert_eq!(sw(&last), Sw::MEMORY_FAILURE, "the card reports the memory failure");
             let mut before_card = power_on(s.pre.clone(), &s.clock);
             assert!(state(&mut card) == state(&mut before_card), "nothing changed in memory");
             let mut medium = power_off(card);
@@ -426,8 +427,8 @@ fn corruption_in_the_middle_is_refused_not_rolled_back() {
 fn a_read_only_medium_refuses_commits_and_keeps_the_state() {
     let s = scenarios().into_iter().find(|s| s.name == "indicium").unwrap();
     let (mut card, last) = run(s.pre.clone(), &s, false, |m| m.set_read_only(true));
-    assert_eq!(sw(&last), 0x6581);
-    assert_eq!(sw(&card.process(&s.command[0])), 0x6581, "still refused, nothing half-done");
+    assert_eq!(sw(&last), Sw::MEMORY_FAILURE);
+    assert_eq!(sw(&card.process(&s.command[0])), Sw::MEMORY_FAILURE, "still refused, nothing half-done");
     let mut medium = power_off(card);
     medium.set_read_only(false);
     medium.reboot();
@@ -461,10 +462,10 @@ fn attack_pin_brute_force_across_power_cuts() {
             card.platform_mut().store().medium_mut().arm(cut, CrashMode::LoseUnsynced);
             let r = card.process(&verify_apdu(guess));
             let answer = sw(&r);
-            assert_ne!(answer, 0x9000, "the attacker reached the right PIN");
+            assert_ne!(answer, Sw::OK, "the attacker reached the right PIN");
             medium = power_off(card);
             medium.reboot();
-            if answer & 0xFFF0 == 0x63C0 {
+            if Sw(answer).tries_left().is_some() {
                 judged += 1;
                 // The revealed comparison was paid for, durably.
                 let mut check = power_on(medium, &s.clock);
@@ -481,5 +482,5 @@ fn attack_pin_brute_force_across_power_cuts() {
     assert_eq!(judged, 3, "exactly the retry limit of guesses were ever judged");
     let mut card = power_on(medium, &s.clock);
     ok(&mut card, &select_apdu());
-    assert_eq!(sw(&card.process(&verify_apdu("123456"))), 0x6983, "blocked, even for the right PIN");
+    assert_eq!(sw(&card.process(&verify_apdu("123456"))), Sw::PIN_BLOCKED, "blocked, even for the right PIN");
 }

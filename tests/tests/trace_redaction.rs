@@ -47,10 +47,10 @@ fn trace_of(f: impl FnOnce()) -> String {
 fn the_apdu_trace_never_shows_a_pin() {
     let log = trace_of(|| {
         let mut sim = meter(1_000);
-        sim.meter.verify_pin(&Pin::new("4321").unwrap()).ok();
-        sim.meter.verify_pin(&sim.pin).unwrap();
-        sim.meter.change_pin(&sim.pin, &Pin::new("97531").unwrap()).unwrap();
-        sim.meter.print_indicium(&piece(1, 20)).unwrap();
+        sim.meter.run(|tx| tx.verify_pin(&Pin::new("4321").unwrap())).ok();
+        sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
+        sim.meter.run(|tx| tx.change_pin(&sim.pin, &Pin::new("97531").unwrap())).unwrap();
+        sim.meter.run(|tx| tx.print_indicium(&piece(1, 20))).unwrap();
     });
     assert!(log.contains("> 80600000"), "the trace is on: {log}");
     assert!(log.contains("redacted"));
@@ -75,7 +75,7 @@ fn a_6cxx_answer_to_verify_leaves_no_pin_in_the_trace() {
     });
     let trace = trace_of(|| {
         let mut meter = Meter::new(card);
-        let _ = meter.verify_pin(&Pin::new("4321").unwrap());
+        let _ = meter.run(|tx| tx.verify_pin(&Pin::new("4321").unwrap()));
     });
     assert!(log.sent_with_ins(ins::VERIFY) >= 1 && trace.contains("> 00200081"), "the trace is on: {trace}");
     assert!(!trace.contains("244321"), "the PIN block leaked into the trace: {trace}");
@@ -99,7 +99,7 @@ fn decrypt_plaintext_never_reaches_the_trace() {
         let mut plaintext = Vec::new();
         let trace = trace_of(|| {
             let mut meter = Meter::new(card);
-            plaintext = meter.decrypt(3, &[0x04; 100]).unwrap().to_vec();
+            plaintext = meter.run(|tx| tx.decrypt(3, &[0x04; 100])).unwrap().to_vec();
         });
         assert_eq!(plaintext, PLAINTEXT, "the caller gets the plaintext");
         assert!(trace.contains("< "), "the trace is on: {trace}");

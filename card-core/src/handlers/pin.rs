@@ -6,11 +6,11 @@
 //! after the comparison therefore never yields a free try.
 
 use crate::applet::Core;
-use crate::command::{Reference, VerifyOp};
 use crate::platform::Platform;
 use crate::state::PinState;
 use alloc::vec::Vec;
 use apdu_specs::audit::Event;
+use apdu_specs::command::{Reference, VerifyOp};
 use apdu_specs::pin::PinBlock;
 use apdu_specs::sw::Sw;
 use subtle::ConstantTimeEq;

@@ -2,10 +2,10 @@
 
 use super::slots::CertifiedSlot;
 use crate::applet::Core;
-use crate::command::SignInput;
 use crate::ecies;
 use crate::platform::{CryptoEngine, Platform};
 use alloc::vec::Vec;
+use apdu_specs::command::SignInput;
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::{Usage, ecdsa_der_from_raw};
