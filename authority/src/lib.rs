@@ -17,7 +17,7 @@ pub mod orders;
 pub mod profile;
 pub mod rates;
 
-pub use ca::{CertificateAuthority, IssueError, RevokeError};
+pub use ca::{CertificateAuthority, CrlError, IssueError, RevokeError};
 pub use certdb::CertDb;
 pub use keys::{KeyError, SigningKeyPair};
 pub use mac::MasterMacKey;

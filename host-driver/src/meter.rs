@@ -21,7 +21,6 @@ use crate::transport::{Transaction, Transport, TransportError};
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
 use apdu_specs::commands::{AID, CLA_ISO, CLA_PROPRIETARY, MAX_COMMAND_DATA, ins, reference};
-use apdu_specs::der::{self, Der};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::postmark::{self, SignedParts, Verdict};
@@ -357,11 +356,8 @@ impl<'a, T: Transport + 'a> Session<'a, T> {
         let out = self.call(
             Command::new(CLA_PROPRIETARY, ins::AGENT_ISSUE, 0, slot).data(&request.encode()).expect(NE_EXTENDED),
         )?;
-        let mut r = Der::new(&out);
-        let certificate = r.object(der::tag::SEQUENCE, "certificate")?.whole.to_vec();
-        let encrypted_key = r.octets("encrypted key")?.to_vec();
-        r.finish()?;
-        Ok(AgentIssued { certificate, encrypted_key })
+        let issued = apdu_specs::certs::AgentResponse::parse(&out)?;
+        Ok(AgentIssued { certificate: issued.certificate.to_vec(), encrypted_key: issued.encrypted_key.to_vec() })
     }
 
     /// SIGN DATA with a signature slot; returns an ECDSA-Sig-Value (DER).

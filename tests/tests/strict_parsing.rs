@@ -6,14 +6,13 @@
 //! (signer identifier, digest algorithms), policy or attributes are wrong.
 
 use apdu_specs::crl::{CrlContent, Revoked};
-use apdu_specs::der::{self, tag};
 use apdu_specs::oid;
 use apdu_specs::postmark::{Token, Verdict};
-use apdu_specs::x509::{self, Certificate, Profile, Template, Usage};
+use apdu_specs::x509::{self, Certificate, CertificateProfile, Template, Usage};
 use host_driver::MeterError;
 use host_driver::certificates::{CrlAt, CrlError, PostmarkCheckError, verify_crl, verify_postmark};
 use tests::FIXTURE_TIME;
-use tests::forge::{self, PkiMeter, TestTsa, TokenBuilder};
+use tests::forge::{self, PkiMeter, TestTsa, TokenBuilder, tlv};
 use tests::pki::{self, changes_nothing, slots};
 
 const DAY: u64 = 86_400;
@@ -25,7 +24,7 @@ const UNKNOWN_EXTENSION: &[u8] = &[0x2B, 0x06, 0x01, 0x04, 0x01, 0x82, 0xFF, 0x7
 fn crl_content(f: &PkiMeter, this_update: u64, next_update: u64) -> CrlContent {
     let ca = Certificate::parse(f.ca.certificate()).unwrap();
     CrlContent {
-        issuer: ca.issuer.to_vec(),
+        issuer: ca.issuer.clone(),
         this_update,
         next_update,
         number: 9,
@@ -36,7 +35,7 @@ fn crl_content(f: &PkiMeter, this_update: u64, next_update: u64) -> CrlContent {
 
 /// A TBSCertList with `extra` appended to its crlExtensions, or to its first entry's extensions.
 fn crl_tbs_with_extension(content: &CrlContent, extra: Vec<u8>, in_entry: bool) -> Vec<u8> {
-    let mut parts = forge::elements(&content.tbs());
+    let mut parts = forge::elements(&content.tbs().unwrap());
     let at = if in_entry { 5 } else { parts.len() - 1 };
     parts[at] = if in_entry {
         let mut entries = forge::elements(&parts[at]);
@@ -49,7 +48,7 @@ fn crl_tbs_with_extension(content: &CrlContent, extra: Vec<u8>, in_entry: bool) 
     } else {
         let mut exts = forge::elements(&forge::elements(&parts[at])[0]);
         exts.push(extra);
-        der::tlv(tag::explicit(0), &forge::sequence(&exts))
+        tlv::tlv(tlv::explicit(0), &forge::sequence(&exts))
     };
     forge::sequence(&parts)
 }
@@ -91,12 +90,12 @@ fn a_crl_with_an_unknown_critical_extension_is_refused() {
     let content = crl_content(&f, FIXTURE_TIME, FIXTURE_TIME + DAY);
     let at = CrlAt { der: &[], now: FIXTURE_TIME };
     for in_entry in [false, true] {
-        let benign = forge::extension(UNKNOWN_EXTENSION, false, &der::octets(b"note"));
+        let benign = forge::extension(UNKNOWN_EXTENSION, false, &tlv::octets(b"note"));
         let crl = forge::resigned(&f.keys.ca, &crl_tbs_with_extension(&content, benign, in_entry));
         let list = verify_crl(CrlAt { der: &crl, ..at }, &ca_key).unwrap();
         assert!(list.lists(&[0x01, 0x77]), "a non-critical unknown extension is ignored");
 
-        let critical = forge::extension(UNKNOWN_EXTENSION, true, &der::octets(b"obey me"));
+        let critical = forge::extension(UNKNOWN_EXTENSION, true, &tlv::octets(b"obey me"));
         let crl = forge::resigned(&f.keys.ca, &crl_tbs_with_extension(&content, critical, in_entry));
         let e = verify_crl(CrlAt { der: &crl, ..at }, &ca_key).unwrap_err();
         assert!(matches!(e, CrlError::Malformed(_)), "in entry: {in_entry}: {e:?}");
@@ -107,9 +106,9 @@ fn a_crl_with_an_unknown_critical_extension_is_refused() {
 fn a_crl_with_a_generalized_time_before_2050_is_refused() {
     let f = PkiMeter::new("crl time");
     let content = crl_content(&f, FIXTURE_TIME, FIXTURE_TIME + DAY);
-    let mut parts = forge::elements(&content.tbs());
-    assert_eq!(parts[3], der::x509_time(FIXTURE_TIME));
-    parts[3] = der::generalized_time(FIXTURE_TIME);
+    let mut parts = forge::elements(&content.tbs().unwrap());
+    assert_eq!(parts[3], tlv::x509_time(FIXTURE_TIME));
+    parts[3] = tlv::generalized_time(FIXTURE_TIME);
     let crl = forge::resigned(&f.keys.ca, &forge::sequence(&parts));
     let e = verify_crl(CrlAt { der: &crl, now: FIXTURE_TIME }, &f.ca.public_key()).unwrap_err();
     assert!(matches!(e, CrlError::Malformed(_)), "{e:?}");
@@ -120,7 +119,7 @@ fn a_crl_with_a_generalized_time_before_2050_is_refused() {
 /// A CA-signed TBS for the key in `slot`, with `tweak` applied to its elements.
 fn certificate_for(f: &mut PkiMeter, slot: u8, tweak: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<u8> {
     let public = f.meter.read_slot(slot).unwrap().public_key.unwrap();
-    let issuer = Certificate::parse(f.ca.certificate()).unwrap().subject.to_vec();
+    let issuer = Certificate::parse(f.ca.certificate()).unwrap().subject;
     let subject = pki::subject("strict");
     let tbs = Template {
         serial: &[0x42, 0x01],
@@ -129,11 +128,12 @@ fn certificate_for(f: &mut PkiMeter, slot: u8, tweak: impl FnOnce(&mut Vec<Vec<u
         not_before: FIXTURE_TIME - 60,
         not_after: FIXTURE_TIME + DAY,
         public_key: &public,
-        profile: Profile::Slot(Usage::Signature),
+        profile: CertificateProfile::Slot(Usage::Signature),
         subject_key_id: &[3; 20],
         authority_key_id: &[4; 20],
     }
-    .tbs();
+    .tbs()
+    .unwrap();
     let mut parts = forge::elements(&tbs);
     tweak(&mut parts);
     forge::resigned(&f.keys.ca, &forge::sequence(&parts))
@@ -170,14 +170,14 @@ fn a_certificate_validity_in_generalized_time_before_2050_is_refused_by_card_and
     let mut f = PkiMeter::new("validity time");
     f.meter.generate_key_pair(slots::SIGNATURE, Usage::Signature).unwrap();
     let cert = certificate_for(&mut f, slots::SIGNATURE, |p| {
-        p[4] = der::seq(&[&der::generalized_time(FIXTURE_TIME - 60), &der::generalized_time(FIXTURE_TIME + DAY)]);
+        p[4] = tlv::seq(&[&tlv::generalized_time(FIXTURE_TIME - 60), &tlv::generalized_time(FIXTURE_TIME + DAY)]);
     });
     assert!(Certificate::parse(&cert).is_err());
     let e = changes_nothing(&mut f.meter, |m| m.install_certificate(slots::SIGNATURE, &cert));
     assert!(matches!(e, MeterError::BadData { .. }), "{e:?}");
     // From 2050 on GeneralizedTime is the only form, and it is read.
     let far = certificate_for(&mut f, slots::SIGNATURE, |p| {
-        p[4] = der::seq(&[&der::x509_time(FIXTURE_TIME - 60), &der::generalized_time(2_524_608_000)]);
+        p[4] = tlv::seq(&[&tlv::x509_time(FIXTURE_TIME - 60), &tlv::generalized_time(2_524_608_000)]);
     });
     assert_eq!(Certificate::parse(&far).unwrap().not_after, 2_524_608_000);
     f.meter.install_certificate(slots::SIGNATURE, &far).unwrap();
@@ -211,22 +211,22 @@ fn postmark_tokens_with_a_wrong_signer_id_digest_algorithm_policy_or_duplicate_a
     assert_eq!(f.meter.validate_postmark(&forge::sha256(message), &token).unwrap(), Verdict::Valid);
 
     let cert = Certificate::parse(&tsa.certificate).unwrap();
-    let other_issuer = x509::name(&[(oid::COMMON_NAME, "Somebody Else")]);
+    let other_issuer = x509::name(&[(oid::COMMON_NAME, "Somebody Else")]).unwrap();
     let sha384 = forge::algorithm(forge::SHA384);
-    let sha256 = forge::algorithm(oid::SHA256);
+    let sha256 = forge::algorithm(oid::SHA256.as_bytes());
     let variants: Vec<(&str, Tweak)> = vec![
         (
             "signer serial of another certificate",
-            Box::new(|t| t.signer_id = der::seq(&[cert.issuer, &der::unsigned(&[0x55])])),
+            Box::new(|t| t.signer_id = tlv::seq(&[&cert.issuer, &tlv::unsigned(&[0x55])])),
         ),
         (
             "signer issuer of another CA",
-            Box::new(|t| t.signer_id = der::seq(&[&other_issuer, &der::unsigned(cert.serial)])),
+            Box::new(|t| t.signer_id = tlv::seq(&[&other_issuer, &tlv::unsigned(&cert.serial)])),
         ),
-        ("digestAlgorithms SHA-384 only", Box::new(|t| t.digest_algorithms = der::set_of(vec![sha384.clone()]))),
+        ("digestAlgorithms SHA-384 only", Box::new(|t| t.digest_algorithms = tlv::set_of(vec![sha384.clone()]))),
         (
             "digestAlgorithms with an extra SHA-384",
-            Box::new(|t| t.digest_algorithms = der::set_of(vec![sha256.clone(), sha384.clone()])),
+            Box::new(|t| t.digest_algorithms = tlv::set_of(vec![sha256.clone(), sha384.clone()])),
         ),
         ("signer digest algorithm SHA-384", Box::new(|t| t.digest_algorithm = sha384.clone())),
         (
@@ -238,15 +238,16 @@ fn postmark_tokens_with_a_wrong_signer_id_digest_algorithm_policy_or_duplicate_a
                 t.signed_attributes = apdu_specs::postmark::signed_attributes(
                     &forge::sha256(&t.tst_info),
                     &forge::sha256(&t.certificate),
-                );
+                )
+                .unwrap();
             }),
         ),
         (
             "messageDigest twice",
             Box::new(|t| {
                 let mut attrs = forge::elements(&t.signed_attributes);
-                attrs.push(forge::attribute(oid::MESSAGE_DIGEST, &der::octets(&forge::sha256(&t.tst_info))));
-                t.signed_attributes = der::set_of(attrs);
+                attrs.push(forge::attribute(oid::MESSAGE_DIGEST.as_bytes(), &tlv::octets(&forge::sha256(&t.tst_info))));
+                t.signed_attributes = tlv::set_of(attrs);
             }),
         ),
     ];
