@@ -20,18 +20,32 @@ pub fn der_error(what: &'static str) -> impl Fn(der::Error) -> FormatError {
     move |e| FormatError::Der { what, kind: e.kind(), position: e.position().map(u32::from) }
 }
 
-/// Decodes exactly one `T` from `bytes` under DER, and refuses any input that
-/// is not the canonical encoding of what it decodes to (an explicit DEFAULT
-/// value, a GeneralizedTime X.509 time before 2050): re-encoding must give
-/// the same bytes.
+/// Decodes exactly one `T` from `bytes` under DER.
+pub fn decode<'a, T>(bytes: &'a [u8], what: &'static str) -> Result<T, FormatError>
+where
+    T: Decode<'a, Error = der::Error>,
+{
+    T::from_der(bytes).map_err(der_error(what))
+}
+
+/// Refuses `bytes` unless they are the canonical encoding of `value`, which
+/// was decoded from them: `der` accepts an explicitly encoded DEFAULT value
+/// (a critical FALSE), which DER forbids, so re-encoding must give the same
+/// bytes.
+pub fn check_canonical(value: &impl Encode, bytes: &[u8], what: &'static str) -> Result<(), FormatError> {
+    if encode(value, what)? != bytes {
+        return Err(FormatError::Invalid(what));
+    }
+    Ok(())
+}
+
+/// [`decode`], then [`check_canonical`].
 pub fn decode_canonical<'a, T>(bytes: &'a [u8], what: &'static str) -> Result<T, FormatError>
 where
     T: Decode<'a, Error = der::Error> + Encode,
 {
-    let value = T::from_der(bytes).map_err(der_error(what))?;
-    if encode(&value, what)? != bytes {
-        return Err(FormatError::Invalid(what));
-    }
+    let value = decode(bytes, what)?;
+    check_canonical(&value, bytes, what)?;
     Ok(value)
 }
 

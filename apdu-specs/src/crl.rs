@@ -104,7 +104,7 @@ pub fn parse_verified(
     issuer_key: &[u8],
     crypto: &impl SignatureCheck,
 ) -> Result<CrlContent, FormatError> {
-    let list: CertificateList = asn1::decode_canonical(bytes, "CRL")?;
+    let list: CertificateList = asn1::decode(bytes, "CRL")?;
     x509::check_ecdsa_sha256(&list.signature_algorithm)?;
     let signature = x509::signature_bits(&list.signature)?;
     let tbs_der = x509::first_element(bytes, "CRL")?;
@@ -143,6 +143,7 @@ pub fn parse_verified(
             _ => {}
         }
     }
+    asn1::check_canonical(&list, bytes, "CRL")?;
     Ok(CrlContent { issuer, this_update, next_update, number, authority_key_id, revoked })
 }
 

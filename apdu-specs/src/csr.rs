@@ -50,7 +50,7 @@ impl<'a> Request<'a> {
     /// and an extensionRequest (if any) with exactly one value that passes
     /// the certificate extension rules.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
-        let request: CertReq = asn1::decode_canonical(bytes, "certification request")?;
+        let request: CertReq = asn1::decode(bytes, "certification request")?;
         x509::check_ecdsa_sha256(&request.algorithm)?;
         let signature = x509::signature_bits(&request.signature)?;
         let subject = x509::check_name_profile(&request.info.subject)?;
@@ -63,6 +63,7 @@ impl<'a> Request<'a> {
             let extensions: ExtensionReq = value.decode_as().map_err(asn1::der_error("requested extensions"))?;
             requested = x509::parse_extensions(&extensions.0)?;
         }
+        asn1::check_canonical(&request, bytes, "certification request")?;
         Ok(Self {
             info: x509::first_element(bytes, "certification request")?,
             subject,

@@ -292,9 +292,10 @@ impl<'a> Certificate<'a> {
     /// profile: X.509 v3, ecdsa-with-SHA256 (inside and out, no
     /// parameters), a P-256 key, a non-negative serial of at most 20 octets,
     /// names of directory strings, RFC 5280 times with notBefore ≤ notAfter,
-    /// no duplicate or unknown critical extension, and DER throughout.
+    /// no duplicate or unknown critical extension, and DER throughout (the
+    /// last check: the profile's own errors name the field).
     pub fn parse(der: &'a [u8]) -> Result<Self, FormatError> {
-        let cert: x509_cert::Certificate = asn1::decode_canonical(der, "certificate")?;
+        let cert: x509_cert::Certificate = asn1::decode(der, "certificate")?;
         let tbs = cert.tbs_certificate();
         if tbs.version() != x509_cert::Version::V3 {
             return Err(FormatError::Invalid("version"));
@@ -312,6 +313,7 @@ impl<'a> Certificate<'a> {
         if not_after < not_before {
             return Err(FormatError::Invalid("validity"));
         }
+        asn1::check_canonical(&cert, der, "certificate")?;
         Ok(Self {
             der,
             tbs: first_element(der, "certificate")?,
