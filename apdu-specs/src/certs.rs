@@ -5,6 +5,7 @@
 //! Authority orders and device messages use the signed envelope of
 //! [`crate::signed`], each with its own domain label.
 
+use crate::asn1;
 use crate::codec::{FormatError, Reader, Writer};
 use crate::tlv;
 use crate::x509::{self, Usage};
@@ -122,7 +123,7 @@ pub const CHALLENGE_LEN: usize = 16;
 /// The subject the CA gives a meter's slot certificate (and the card puts in
 /// its PKCS#10 request): `O=PCMeter, serialNumber=<meter ID in hex>,
 /// CN=meter slot <n> <usage>`. The host has no say in it.
-pub fn meter_subject(meter_id: &[u8; 12], slot: u8, usage: Usage) -> Vec<u8> {
+pub fn meter_subject(meter_id: &[u8; 12], slot: u8, usage: Usage) -> Result<Vec<u8>, FormatError> {
     use core::fmt::Write;
     let mut id = alloc::string::String::with_capacity(24);
     for b in meter_id {
@@ -373,6 +374,40 @@ impl<'a> AgentRequest<'a> {
     }
 }
 
+/// The AGENT ISSUE response: the receiver's certificate (DER) followed by
+/// an OCTET STRING holding its private key encrypted to the delivery key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentResponse<'a> {
+    /// The issued certificate.
+    pub certificate: &'a [u8],
+    /// The receiver's private key, an [`ecies`] blob.
+    pub encrypted_key: &'a [u8],
+}
+
+impl<'a> AgentResponse<'a> {
+    /// Encodes the response.
+    pub fn encode(&self) -> Result<Vec<u8>, FormatError> {
+        let key = der::asn1::OctetStringRef::new(self.encrypted_key).map_err(asn1::der_error("encrypted key"))?;
+        Ok([self.certificate, &asn1::encode(&key, "encrypted key")?].concat())
+    }
+
+    /// Decodes the response: a SEQUENCE, then an OCTET STRING, nothing after.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
+        use der::{Reader, Tag};
+        let der_error = asn1::der_error("agent response");
+        let mut r = der::SliceReader::new(bytes).map_err(&der_error)?;
+        if Tag::peek(&r).map_err(&der_error)? != Tag::Sequence {
+            return Err(FormatError::Invalid("certificate"));
+        }
+        let certificate = r.tlv_bytes().map_err(&der_error)?;
+        let encrypted_key: &'a der::asn1::OctetStringRef = r.decode().map_err(&der_error)?;
+        if !r.is_finished() {
+            return Err(FormatError::Trailing(usize::try_from(r.remaining_len()).unwrap_or(usize::MAX)));
+        }
+        Ok(Self { certificate, encrypted_key: encrypted_key.as_bytes() })
+    }
+}
+
 /// Result byte of VERIFY CERTIFICATE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -457,9 +492,12 @@ mod tests {
         let confirmation =
             RevocationConfirmation { meter_id: [1; 12], slot: 2, time: 7, fee: 100, paid: false, public_key: [4; 65] };
         assert_eq!(RevocationConfirmation::parse(&confirmation.encode()).unwrap(), confirmation);
-        let subject = x509::name(&[(crate::oid::COMMON_NAME, "receiver")]);
+        let subject = x509::name(&[(crate::oid::COMMON_NAME, "receiver")]).unwrap();
         let agent = AgentRequest { subject: &subject, not_after: 2, usage: Usage::Signature, delivery_key: [4; 65] };
         assert_eq!(AgentRequest::parse(&agent.encode()).unwrap(), agent);
+        let response = AgentResponse { certificate: &[0x30, 1, 5], encrypted_key: &[9; 200] };
+        assert_eq!(AgentResponse::parse(&response.encode().unwrap()).unwrap(), response);
+        assert!(AgentResponse::parse(&[0x04, 0]).is_err());
         let mut bad = agent.encode();
         bad.truncate(bad.len() - 1);
         assert!(AgentRequest::parse(&bad).is_err());

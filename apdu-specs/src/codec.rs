@@ -22,6 +22,16 @@ pub enum FormatError {
     /// A field or list exceeded its documented maximum.
     #[error("field {0} is too large")]
     TooLarge(&'static str),
+    /// Malformed DER (ITU-T X.690) in `what`, `position` bytes into the decoded input when known.
+    #[error("malformed DER in {what}: {kind} (at byte {position:?})")]
+    Der {
+        /// The object being decoded.
+        what: &'static str,
+        /// What `der` found wrong.
+        kind: der::ErrorKind,
+        /// Offset of the defect in the decoded input.
+        position: Option<u32>,
+    },
 }
 
 /// A cursor over a byte slice that reads big-endian fields.

@@ -1,14 +1,19 @@
 //! X.509 v2 certificate revocation lists (RFC 5280 §5) signed with
-//! ECDSA-with-SHA-256: built by the authority, parsed and checked by hosts.
+//! ECDSA-with-SHA-256, on RustCrypto `x509-cert`: built by the authority,
+//! parsed and checked by hosts.
 
+use crate::asn1;
 use crate::codec::FormatError;
-use crate::der::{self, Der, tag};
 use crate::oid;
 use crate::x509::{self, SignatureCheck};
 use alloc::vec::Vec;
-
-/// ENUMERATED tag (CRL reason codes).
-const ENUMERATED: u8 = 0x0A;
+use der::asn1::{AnyRef, OctetString};
+use der::{Any, Decode, Tag, Tagged};
+use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::AuthorityKeyIdentifier;
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
 
 /// One revoked certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,114 +43,107 @@ pub struct CrlContent {
     pub revoked: Vec<Revoked>,
 }
 
-fn extension(id: &[u8], value: &[u8]) -> Vec<u8> {
-    der::seq(&[&der::oid(id), &der::octets(value)])
+fn extension(id: der::asn1::ObjectIdentifier, value: &impl der::Encode) -> Result<Extension, FormatError> {
+    let value = OctetString::new(asn1::encode(value, "CRL extension")?).map_err(asn1::der_error("CRL extension"))?;
+    Ok(Extension { extn_id: id, critical: false, extn_value: value })
 }
 
 impl CrlContent {
     /// The TBSCertList encoding to be signed.
-    pub fn tbs(&self) -> Vec<u8> {
-        let entries: Vec<Vec<u8>> = self
-            .revoked
-            .iter()
-            .map(|r| {
-                let reason = extension(oid::CRL_REASON, &der::tlv(ENUMERATED, &[r.reason]));
-                der::seq(&[&der::unsigned(&r.serial), &der::x509_time(r.time), &der::seq(&[&reason])])
-            })
-            .collect();
-        let aki = der::tlv(tag::SEQUENCE, &der::tlv(tag::implicit(0), &self.authority_key_id));
-        let exts = der::seq(&[
-            &extension(oid::AUTHORITY_KEY_ID, &aki),
-            &extension(oid::CRL_NUMBER, &der::small_unsigned(self.number)),
-        ]);
-        let mut parts: Vec<Vec<u8>> = alloc::vec![
-            der::small_unsigned(1),
-            x509::ecdsa_sha256_algorithm(),
-            self.issuer.clone(),
-            der::x509_time(self.this_update),
-            der::x509_time(self.next_update),
-        ];
-        if !entries.is_empty() {
-            parts.push(der::seq(&entries.iter().map(Vec::as_slice).collect::<Vec<_>>()));
+    pub fn tbs(&self) -> Result<Vec<u8>, FormatError> {
+        let der_error = asn1::der_error("CRL");
+        let mut entries: Vec<RevokedCert> = Vec::with_capacity(self.revoked.len());
+        for r in &self.revoked {
+            let reason = Any::new(Tag::Enumerated, [r.reason]).map_err(&der_error)?;
+            entries.push(RevokedCert {
+                serial_number: SerialNumber::new(&r.serial).map_err(&der_error)?,
+                revocation_date: asn1::x509_time(r.time, "revocation date")?,
+                crl_entry_extensions: Some(alloc::vec![extension(oid::CRL_REASON, &reason)?]),
+            });
         }
-        parts.push(der::tlv(tag::explicit(0), &exts));
-        der::seq(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: x509::ecdsa_sha256(),
+            issuer: Name::from_der(&self.issuer).map_err(&der_error)?,
+            this_update: asn1::x509_time(self.this_update, "thisUpdate")?,
+            next_update: Some(asn1::x509_time(self.next_update, "nextUpdate")?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: Some(alloc::vec![
+                extension(oid::AUTHORITY_KEY_ID, &x509::authority_key_identifier(&self.authority_key_id)?)?,
+                extension(oid::CRL_NUMBER, &self.number)?,
+            ]),
+        };
+        asn1::encode(&tbs, "TBSCertList")
     }
 }
 
 /// The CRL extensions PCMeter understands (a critical one outside these is refused).
-const CRL_EXTENSIONS_UNDERSTOOD: [&[u8]; 2] = [oid::CRL_NUMBER, oid::AUTHORITY_KEY_ID];
+const CRL_EXTENSIONS_UNDERSTOOD: [der::asn1::ObjectIdentifier; 2] = [oid::CRL_NUMBER, oid::AUTHORITY_KEY_ID];
 
-/// Parses a DER CRL and checks its signature under `issuer_key`. Refuses
-/// unknown critical CRL and CRL-entry extensions, and duplicates (RFC 5280
-/// §5.2, §5.3). Freshness is the caller's: see [`CrlContent::current_at`].
+/// The reasonCode of a CRL entry's extensions (0, unspecified, when absent).
+fn entry_reason(extensions: &[Extension]) -> Result<u8, FormatError> {
+    x509::check_extension_list(extensions, &[oid::CRL_REASON])?;
+    let Some(e) = extensions.iter().find(|e| e.extn_id == oid::CRL_REASON) else { return Ok(0) };
+    let reason: AnyRef<'_> = asn1::decode_canonical(e.extn_value.as_bytes(), "reason")?;
+    if reason.tag() != Tag::Enumerated {
+        return Err(FormatError::Invalid("reason"));
+    }
+    Ok(match reason.value() {
+        [code] => *code,
+        _ => 0,
+    })
+}
+
+/// Parses a DER CRL with `x509-cert` and checks its signature under
+/// `issuer_key`, then PCMeter's profile: v2, ecdsa-with-SHA256, RFC 5280
+/// times with a nextUpdate, and no duplicate or unknown critical CRL or
+/// CRL-entry extension (RFC 5280 §5.2, §5.3). Freshness is the caller's: see
+/// [`CrlContent::current_at`].
 pub fn parse_verified(
     bytes: &[u8],
     issuer_key: &[u8],
     crypto: &impl SignatureCheck,
 ) -> Result<CrlContent, FormatError> {
-    let mut outer = Der::new(bytes);
-    let mut list = outer.nested(tag::SEQUENCE, "CRL")?;
-    outer.finish()?;
-    let tbs_obj = list.object(tag::SEQUENCE, "TBSCertList")?;
-    let mut alg = list.nested(tag::SEQUENCE, "signature algorithm")?;
-    if alg.oid("signature algorithm")? != oid::ECDSA_WITH_SHA256 {
-        return Err(FormatError::Invalid("signature algorithm"));
-    }
-    let signature = x509::ecdsa_raw_from_der(list.bits("signature")?)?;
-    list.finish()?;
-    if !crypto.verify(issuer_key, &crypto.sha256(&[tbs_obj.whole]), &signature) {
+    let list: CertificateList = asn1::decode(bytes, "CRL")?;
+    x509::check_ecdsa_sha256(&list.signature_algorithm)?;
+    let signature = x509::signature_bits(&list.signature)?;
+    let tbs_der = x509::first_element(bytes, "CRL")?;
+    if !crypto.verify(issuer_key, &crypto.sha256(&[tbs_der]), &signature) {
         return Err(FormatError::Invalid("CRL signature"));
     }
-    let mut tbs = Der::new(tbs_obj.content);
-    if tbs.small_unsigned("CRL version")? != 1 {
+    let tbs = &list.tbs_cert_list;
+    if tbs.version != x509_cert::Version::V2 {
         return Err(FormatError::Invalid("CRL version"));
     }
-    tbs.expect(tag::SEQUENCE, "signature algorithm")?;
-    let issuer = x509::read_name(&mut tbs)?.to_vec();
-    let this_update = tbs.time("thisUpdate")?;
-    let next_update = tbs.time("nextUpdate")?;
+    x509::check_ecdsa_sha256(&tbs.signature)?;
+    let issuer = x509::check_name_profile(&tbs.issuer)?;
+    let this_update = asn1::unix_seconds(&tbs.this_update, "thisUpdate")?;
+    let next_update =
+        asn1::unix_seconds(tbs.next_update.as_ref().ok_or(FormatError::Missing("nextUpdate"))?, "nextUpdate")?;
     let mut revoked = Vec::new();
-    if let Some(entries) = tbs.optional(tag::SEQUENCE)? {
-        let mut entries = Der::new(entries.content);
-        while !entries.is_empty() {
-            let mut e = entries.nested(tag::SEQUENCE, "CRL entry")?;
-            let serial = e.unsigned("revoked serial")?.to_vec();
-            let time = e.time("revocation date")?;
-            let mut reason = 0;
-            if let Some(exts) = e.optional(tag::SEQUENCE)? {
-                for x in x509::read_extensions(exts.content, &[oid::CRL_REASON])? {
-                    if x.id == oid::CRL_REASON
-                        && let [r] = Der::new(x.value).expect(ENUMERATED, "reason")?
-                    {
-                        reason = *r;
-                    }
-                }
-            }
-            e.finish()?;
-            revoked.push(Revoked { serial, time, reason });
-        }
+    for entry in tbs.revoked_certificates.iter().flatten() {
+        revoked.push(Revoked {
+            serial: x509::serial_magnitude(&entry.serial_number)?,
+            time: asn1::unix_seconds(&entry.revocation_date, "revocation date")?,
+            reason: entry_reason(entry.crl_entry_extensions.as_deref().unwrap_or(&[]))?,
+        });
     }
+    let extensions = tbs.crl_extensions.as_deref().unwrap_or(&[]);
+    x509::check_extension_list(extensions, &CRL_EXTENSIONS_UNDERSTOOD)?;
     let mut number = 0;
     let mut authority_key_id = Vec::new();
-    if let Some(exts) = tbs.optional(tag::explicit(0))? {
-        let mut outer = Der::new(exts.content);
-        let list = outer.expect(tag::SEQUENCE, "CRL extensions")?;
-        outer.finish()?;
-        for x in x509::read_extensions(list, &CRL_EXTENSIONS_UNDERSTOOD)? {
-            match x.id {
-                oid::CRL_NUMBER => number = Der::new(x.value).small_unsigned("CRL number")?,
-                oid::AUTHORITY_KEY_ID => {
-                    let mut aki = Der::new(x.value).nested(tag::SEQUENCE, "authority key id")?;
-                    if let Some(k) = aki.optional(tag::implicit(0))? {
-                        authority_key_id = k.content.to_vec();
-                    }
-                }
-                _ => {}
+    for e in extensions {
+        let value = e.extn_value.as_bytes();
+        match e.extn_id {
+            oid::CRL_NUMBER => number = asn1::decode_canonical(value, "CRL number")?,
+            oid::AUTHORITY_KEY_ID => {
+                let aki: AuthorityKeyIdentifier = asn1::decode_canonical(value, "authority key id")?;
+                authority_key_id = aki.key_identifier.map(|k| k.as_bytes().to_vec()).unwrap_or_default();
             }
+            _ => {}
         }
     }
-    tbs.finish()?;
+    asn1::check_canonical(&list, bytes, "CRL")?;
     Ok(CrlContent { issuer, this_update, next_update, number, authority_key_id, revoked })
 }
 

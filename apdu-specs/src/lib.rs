@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod asn1;
 pub mod audit;
 pub mod capdu;
 pub mod certs;
@@ -26,7 +27,6 @@ pub mod commands;
 pub mod crl;
 pub mod csr;
 pub mod date;
-pub mod der;
 pub mod fci;
 pub mod indicium;
 pub mod lifecycle;
@@ -53,3 +53,5 @@ pub use commands::{AID, COMMANDS, CommandSpec};
 pub use lifecycle::Lifecycle;
 pub use service::Service;
 pub use sw::Sw;
+/// RustCrypto `der`, `x509-cert` and `const-oid`, which PCMeter's PKI formats are built on.
+pub use {const_oid, der, x509_cert};

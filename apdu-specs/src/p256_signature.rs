@@ -5,6 +5,42 @@
 //! low half (s ≤ (n − 1) / 2) and every verifier refuses the high half. This
 //! module is the one place that rule lives: the card's crypto engine trait,
 //! the authority's signer and the host's verifiers all call it.
+//!
+//! It also converts between raw r‖s and the DER ECDSA-Sig-Value that
+//! X.509, PKCS#10, CRLs and CMS carry.
+
+use crate::asn1;
+use crate::codec::FormatError;
+use alloc::vec::Vec;
+use der::Sequence;
+use der::asn1::UintRef;
+
+/// ECDSA-Sig-Value (RFC 5480 / SEC 1): `SEQUENCE { r INTEGER, s INTEGER }`,
+/// both non-negative and minimally encoded (DER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// Converts an ECDSA-Sig-Value to raw r‖s (each at most 32 bytes).
+pub fn raw_from_der(der: &[u8]) -> Result<[u8; 64], FormatError> {
+    let value: EcdsaSigValue<'_> = asn1::decode_canonical(der, "ECDSA signature")?;
+    let mut raw = [0u8; 64];
+    for (half, integer) in raw.chunks_exact_mut(32).zip([value.r, value.s]) {
+        let magnitude = integer.as_bytes();
+        let pad = 32usize.checked_sub(magnitude.len()).ok_or(FormatError::Invalid("ECDSA signature"))?;
+        half.get_mut(pad..).ok_or(FormatError::Invalid("ECDSA signature"))?.copy_from_slice(magnitude);
+    }
+    Ok(raw)
+}
+
+/// Converts raw r‖s to an ECDSA-Sig-Value.
+pub fn der_from_raw(raw: &[u8; 64]) -> Result<Vec<u8>, FormatError> {
+    let (r, s) = raw.split_at(32);
+    let integer = |half| UintRef::new(half).map_err(asn1::der_error("ECDSA signature"));
+    asn1::encode(&EcdsaSigValue { r: integer(r)?, s: integer(s)? }, "ECDSA signature")
+}
 
 /// The order n of the P-256 group, big-endian.
 pub const ORDER: [u8; 32] = [
@@ -61,6 +97,25 @@ mod tests {
         let mut sig = [0x11u8; 64];
         sig[32..].copy_from_slice(&s);
         sig
+    }
+
+    #[test]
+    fn signature_values_convert_both_ways_and_must_be_der() {
+        let mut raw = [0u8; 64];
+        raw[0] = 0x80;
+        raw[40] = 0x01;
+        let der = der_from_raw(&raw).unwrap();
+        // r needs a sign octet, s loses its eight leading zeros.
+        assert_eq!(der[..5], [0x30, 0x3D, 0x02, 0x21, 0x00]);
+        assert_eq!(raw_from_der(&der).unwrap(), raw);
+        assert!(raw_from_der(&der[..der.len() - 1]).is_err());
+        // A negative r, a non-minimal s, a 33-byte magnitude.
+        assert!(raw_from_der(&[0x30, 6, 2, 1, 0x80, 2, 1, 1]).is_err());
+        assert!(raw_from_der(&[0x30, 7, 2, 1, 1, 2, 2, 0, 1]).is_err());
+        let mut long = alloc::vec![0x30, 38, 2, 33, 1];
+        long.extend_from_slice(&[0; 32]);
+        long.extend_from_slice(&[2, 1, 1]);
+        assert!(raw_from_der(&long).is_err());
     }
 
     #[test]

@@ -7,10 +7,11 @@
 //! every path length constraint is enforced, and a certificate issued by an
 //! agent must be a signature or encryption certificate.
 
+use crate::asn1;
 use crate::codec::FormatError;
-use crate::der::{Der, tag};
 use crate::x509::{Certificate, CertificateFault, SignatureCheck, Usage};
 use alloc::vec::Vec;
+use der::{Reader, SliceReader};
 
 /// Most certificates a path may hold (longer paths are malformed input).
 pub const MAX_PATH_CERTIFICATES: usize = 4;
@@ -41,13 +42,13 @@ impl From<CertificateFault> for PathFault {
 
 /// Splits concatenated DER certificates (anchor side first) and parses each.
 pub fn parse_path(bytes: &[u8]) -> Result<Vec<Certificate<'_>>, FormatError> {
-    let mut r = Der::new(bytes);
+    let mut r = SliceReader::new(bytes).map_err(asn1::der_error("certificate path"))?;
     let mut path = Vec::new();
-    while !r.is_empty() {
+    while !r.is_finished() {
         if path.len() == MAX_PATH_CERTIFICATES {
             return Err(FormatError::TooLarge("certificate path"));
         }
-        path.push(Certificate::parse(r.object(tag::SEQUENCE, "certificate")?.whole)?);
+        path.push(Certificate::parse(r.tlv_bytes().map_err(asn1::der_error("certificate path"))?)?);
     }
     if path.is_empty() {
         return Err(FormatError::Missing("certificate"));
@@ -67,12 +68,12 @@ pub fn verify_path(
     let mut issuer_key = anchor_key;
     let mut issuer_name: Option<&[u8]> = None;
     for cert in path {
-        if issuer_name.is_some_and(|name| name != cert.issuer) {
+        if issuer_name.is_some_and(|name| name != cert.issuer.as_slice()) {
             return Err(PathFault::NotSignedByIssuer);
         }
         cert.check(issuer_key, time, crypto)?;
-        issuer_key = cert.public_key;
-        issuer_name = Some(cert.subject);
+        issuer_key = &cert.public_key;
+        issuer_name = Some(&cert.subject);
     }
     Ok(())
 }

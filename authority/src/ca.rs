@@ -8,7 +8,7 @@ use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_RE
 use apdu_specs::crl::{CrlContent, Revoked};
 use apdu_specs::csr;
 use apdu_specs::signed::Signed;
-use apdu_specs::x509::{self, Profile, Template, Usage};
+use apdu_specs::x509::{self, CertificateProfile, Template, Usage};
 use apdu_specs::{FormatError, oid};
 use host_driver::signature::P256Verifier;
 
@@ -53,6 +53,17 @@ impl From<DbError> for IssueError {
     }
 }
 
+/// Why no CRL was published.
+#[derive(Debug, thiserror::Error)]
+pub enum CrlError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The CRL could not be encoded (a time beyond year 9999).
+    #[error("the CRL could not be encoded: {0}")]
+    Encoding(#[from] FormatError),
+}
+
 /// Why a revocation could not be recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
@@ -79,7 +90,7 @@ pub struct CertificateAuthority {
 }
 
 /// The certificate, CRL or request made of `tbs` and the CA key's signature over it.
-fn signed_by(key: &SigningKeyPair, tbs: &[u8]) -> Vec<u8> {
+fn signed_by(key: &SigningKeyPair, tbs: &[u8]) -> Result<Vec<u8>, FormatError> {
     x509::signed_object(tbs, &key.sign_digest(&P256Verifier.sha256(&[tbs])))
 }
 
@@ -92,9 +103,10 @@ fn hex_id(meter_id: &[u8; 12]) -> String {
 }
 
 impl CertificateAuthority {
-    /// A CA with a self-signed root named `common_name`, valid from `now`.
-    pub fn new(key: SigningKeyPair, common_name: &str, now: u64, db: CertDb) -> Self {
-        let name = x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, common_name)]);
+    /// A CA with a self-signed root named `common_name`, valid from `now`
+    /// (refused when the validity cannot be encoded).
+    pub fn new(key: SigningKeyPair, common_name: &str, now: u64, db: CertDb) -> Result<Self, FormatError> {
+        let name = x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, common_name)])?;
         let public = key.public();
         let kid = key_id(&public);
         let tbs = Template {
@@ -104,13 +116,13 @@ impl CertificateAuthority {
             not_before: now.saturating_sub(BACKDATE),
             not_after: now + ROOT_LIFETIME,
             public_key: &public,
-            profile: Profile::Root,
+            profile: CertificateProfile::Root,
             subject_key_id: &kid,
             authority_key_id: &kid,
         }
-        .tbs();
-        let certificate = signed_by(&key, &tbs);
-        Self { key, name, certificate, db }
+        .tbs()?;
+        let certificate = signed_by(&key, &tbs)?;
+        Ok(Self { key, name, certificate, db })
     }
 
     /// The root certificate (DER).
@@ -169,7 +181,7 @@ impl CertificateAuthority {
             return Err(IssueError::DeviceSignature(id));
         }
         let csr = csr::Request::parse(request.csr).map_err(IssueError::Malformed)?;
-        if !verifier.verify_digest(csr.public_key, &verifier.sha256(&[csr.info]), &csr.signature) {
+        if !verifier.verify_digest(&csr.public_key, &verifier.sha256(&[csr.info]), &csr.signature) {
             return Err(IssueError::ProofOfPossession);
         }
         if csr.usage() != Some(request.usage) {
@@ -180,7 +192,7 @@ impl CertificateAuthority {
             now,
             &request.meter_id,
             request.slot,
-            csr.public_key,
+            &csr.public_key,
             request.usage,
             (now.saturating_sub(BACKDATE), now + CERTIFICATE_LIFETIME),
         )?;
@@ -216,7 +228,7 @@ impl CertificateAuthority {
         usage: Usage,
         (not_before, not_after): (u64, u64),
     ) -> Result<Vec<u8>, IssueError> {
-        let subject = meter_subject(meter_id, slot, usage);
+        let subject = meter_subject(meter_id, slot, usage).map_err(IssueRefusal::Encoding)?;
         let (key, name) = (&self.key, &self.name);
         let record = self.db.issue(challenge, now, public_key, |counter| {
             // Serial: 0x01 ‖ 8-byte counter, positive and never reused.
@@ -229,13 +241,13 @@ impl CertificateAuthority {
                 not_before,
                 not_after,
                 public_key,
-                profile: Profile::Slot(usage),
+                profile: CertificateProfile::Slot(usage),
                 subject_key_id: &key_id(public_key),
                 authority_key_id: &key_id(&key.public()),
             }
-            .tbs();
-            CertificateRecord {
-                der: signed_by(key, &tbs),
+            .tbs()?;
+            Ok(CertificateRecord {
+                der: signed_by(key, &tbs)?,
                 serial,
                 meter_id: *meter_id,
                 slot,
@@ -245,7 +257,7 @@ impl CertificateAuthority {
                 not_before,
                 not_after,
                 status: Status::Valid,
-            }
+            })
         })?;
         Ok(record.der)
     }
@@ -278,7 +290,7 @@ impl CertificateAuthority {
     }
 
     /// Publishes a CRL listing every revoked certificate, valid for `lifetime` seconds.
-    pub fn crl(&mut self, now: u64, lifetime: u64) -> Result<Vec<u8>, DbError> {
+    pub fn crl(&mut self, now: u64, lifetime: u64) -> Result<Vec<u8>, CrlError> {
         let revoked = self
             .db
             .revoked()?
@@ -296,8 +308,8 @@ impl CertificateAuthority {
             authority_key_id: key_id(&self.key.public()),
             revoked,
         };
-        let tbs = content.tbs();
-        Ok(signed_by(&self.key, &tbs))
+        let tbs = content.tbs()?;
+        Ok(signed_by(&self.key, &tbs)?)
     }
 }
 

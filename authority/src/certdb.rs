@@ -54,6 +54,9 @@ pub enum IssueRefusal {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The certificate could not be encoded (a time beyond year 9999, a malformed name); nothing was recorded.
+    #[error("the certificate could not be encoded: {0}")]
+    Encoding(#[from] apdu_specs::FormatError),
 }
 
 impl From<rusqlite::Error> for IssueRefusal {
@@ -243,7 +246,7 @@ impl CertDb {
         challenge: Option<&[u8]>,
         now: u64,
         public_key: &[u8],
-        build: impl FnOnce(u64) -> CertificateRecord,
+        build: impl FnOnce(u64) -> Result<CertificateRecord, apdu_specs::FormatError>,
     ) -> Result<CertificateRecord, IssueRefusal> {
         let tx = self.conn.transaction()?;
         if let Some(challenge) = challenge {
@@ -263,7 +266,7 @@ impl CertDb {
         if key_revoked(&tx, public_key)? {
             return Err(IssueRefusal::KeyRevoked);
         }
-        let record = build(next_in(&tx, "certificate serial")?);
+        let record = build(next_in(&tx, "certificate serial")?)?;
         tx.execute(
             "INSERT INTO certificates (serial, meter_id, slot, subject, public_key, usage, not_before, not_after, der)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

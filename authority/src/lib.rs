@@ -19,7 +19,7 @@ pub mod orders;
 pub mod profile;
 pub mod rates;
 
-pub use ca::{CertificateAuthority, IssueError, RevokeError};
+pub use ca::{CertificateAuthority, CrlError, IssueError, RevokeError};
 pub use certdb::CertDb;
 pub use certify::{CertifyError, certify_slot};
 pub use keys::{KeyError, SigningKeyPair};

@@ -88,7 +88,7 @@ pub fn verify_postmark(
     }
     if let Some(crl) = crl {
         let list = verify_crl(crl, ca_key)?;
-        if list.lists(Certificate::parse(token.certificate)?.serial) {
+        if list.lists(&Certificate::parse(&token.certificate)?.serial) {
             return Ok(Verdict::Revoked);
         }
     }

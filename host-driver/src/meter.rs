@@ -28,7 +28,6 @@ use apdu_specs::command::{
     Verify, VerifyCertificate, VerifyOp,
 };
 use apdu_specs::commands::MAX_COMMAND_DATA;
-use apdu_specs::der::{self, Der};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::postmark::{self, SignedParts, Verdict};
@@ -339,11 +338,8 @@ impl<'a, T: Transport + 'a> Transaction<'a, T> {
     /// AGENT ISSUE: the receiver's certificate and its private key encrypted to the delivery key.
     pub fn agent_issue(&mut self, slot: u8, request: &AgentRequest<'_>) -> Result<AgentIssued, MeterError> {
         let out = self.send(&AgentIssue { slot: key_slot(slot)?, request: &request.encode() })?;
-        let mut r = Der::new(&out);
-        let certificate = r.object(der::tag::SEQUENCE, "certificate")?.whole.to_vec();
-        let encrypted_key = r.octets("encrypted key")?.to_vec();
-        r.finish()?;
-        Ok(AgentIssued { certificate, encrypted_key })
+        let issued = apdu_specs::certs::AgentResponse::parse(&out)?;
+        Ok(AgentIssued { certificate: issued.certificate.to_vec(), encrypted_key: issued.encrypted_key.to_vec() })
     }
 
     /// SIGN DATA with a signature slot; returns an ECDSA-Sig-Value (DER).

@@ -69,7 +69,7 @@ fn pki_seeds() {
     let request = pki::request(&mut meter, &mut ca, 2);
     let parts = meter.run(|tx| tx.postmark_parts(0, Some(&[3; 32]))).unwrap();
     let token = meter.run(|tx| tx.postmark_digest(0, &[3; 32])).unwrap();
-    ca.revoke(apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, tests::FIXTURE_TIME).unwrap();
+    ca.revoke(&apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, tests::FIXTURE_TIME).unwrap();
     let crl = ca.crl(tests::FIXTURE_TIME, 86_400).unwrap();
     let _ = id;
     for (name, bytes) in [

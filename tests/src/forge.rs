@@ -4,7 +4,6 @@
 
 use crate::FIXTURE_TIME;
 use crate::pki;
-use apdu_specs::der::{self, Der, tag};
 use apdu_specs::oid;
 use apdu_specs::p256_signature::twin;
 use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
@@ -15,6 +14,98 @@ use card_sim::InProcessTransport;
 use host_driver::Meter;
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use sha2::{Digest, Sha256};
+
+/// Raw TLV building blocks for hostile inputs, on RustCrypto `der` (which
+/// writes every tag and length): the tests need encodings no declarative
+/// type would produce, such as a GeneralizedTime before 2050.
+pub mod tlv {
+    use apdu_specs::der::asn1::{GeneralizedTime, UintRef};
+    use apdu_specs::der::{Any, DateTime, Decode, Encode, Header, Reader, SliceReader, Tag};
+    use apdu_specs::x509_cert::time::Time;
+    use std::time::Duration;
+
+    /// The universal or context tag of a one-byte identifier.
+    fn tag(byte: u8) -> Tag {
+        Tag::from_der(&[byte]).expect("a one-byte tag")
+    }
+
+    /// One object from its tag byte and contents.
+    pub fn tlv(tag_byte: u8, content: &[u8]) -> Vec<u8> {
+        Any::new(tag(tag_byte), content).expect("contents fit").to_der().expect("encodes")
+    }
+
+    /// Context-specific constructed tag `[n]`.
+    pub const fn explicit(n: u8) -> u8 {
+        0xA0 | n
+    }
+
+    /// A SEQUENCE of `parts`.
+    pub fn seq(parts: &[&[u8]]) -> Vec<u8> {
+        tlv(0x30, &parts.concat())
+    }
+
+    /// A SET OF `elements`, sorted by encoding as DER requires.
+    pub fn set_of(mut elements: Vec<Vec<u8>>) -> Vec<u8> {
+        elements.sort();
+        tlv(0x31, &elements.concat())
+    }
+
+    /// An OBJECT IDENTIFIER from its contents octets.
+    pub fn oid(contents: &[u8]) -> Vec<u8> {
+        tlv(0x06, contents)
+    }
+
+    /// An OCTET STRING.
+    pub fn octets(content: &[u8]) -> Vec<u8> {
+        tlv(0x04, content)
+    }
+
+    /// A BIT STRING with no unused bits.
+    pub fn bits(content: &[u8]) -> Vec<u8> {
+        tlv(0x03, &[&[0], content].concat())
+    }
+
+    /// A BOOLEAN.
+    pub fn boolean(v: bool) -> Vec<u8> {
+        tlv(0x01, &[if v { 0xFF } else { 0x00 }])
+    }
+
+    /// A non-negative INTEGER from a big-endian magnitude.
+    pub fn unsigned(magnitude: &[u8]) -> Vec<u8> {
+        UintRef::new(magnitude).expect("an integer").to_der().expect("encodes")
+    }
+
+    /// A non-negative INTEGER.
+    pub fn small_unsigned(v: u64) -> Vec<u8> {
+        v.to_der().expect("encodes")
+    }
+
+    fn date_time(secs: u64) -> DateTime {
+        DateTime::from_unix_duration(Duration::from_secs(secs)).expect("a date before 9999")
+    }
+
+    /// An X.509 `Time` in its RFC 5280 form (UTCTime before 2050).
+    pub fn x509_time(secs: u64) -> Vec<u8> {
+        Time::from(date_time(secs)).to_der().expect("encodes")
+    }
+
+    /// A GeneralizedTime, whatever the year.
+    pub fn generalized_time(secs: u64) -> Vec<u8> {
+        GeneralizedTime::from_date_time(date_time(secs)).to_der().expect("encodes")
+    }
+
+    /// The encodings of the elements of a constructed object.
+    pub fn elements(constructed: &[u8]) -> Vec<Vec<u8>> {
+        let mut r = SliceReader::new(constructed).expect("input");
+        let header = Header::decode(&mut r).expect("a header");
+        let mut out = Vec::new();
+        let end = u32::from(r.position()) + u32::from(header.length());
+        while u32::from(r.position()) < end {
+            out.push(r.tlv_bytes().expect("an element").to_vec());
+        }
+        out
+    }
+}
 
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -48,18 +139,19 @@ impl PkiMeter {
 
 /// A signed object (certificate, CRL, PKCS#10) split into its to-be-signed encoding and raw signature.
 pub fn split_signed(object: &[u8]) -> (Vec<u8>, [u8; 64]) {
-    let mut outer = Der::new(object);
-    let mut s = outer.nested(tag::SEQUENCE, "signed object").expect("a signed object");
-    let tbs = s.object(tag::SEQUENCE, "tbs").expect("tbs").whole.to_vec();
-    s.expect(tag::SEQUENCE, "algorithm").expect("algorithm");
-    let signature = x509::ecdsa_raw_from_der(s.bits("signature").expect("signature")).expect("ECDSA-Sig-Value");
-    (tbs, signature)
+    let parts = tlv::elements(object);
+    let bits = tlv::elements(&tlv::seq(&[&parts[2]]))[0].clone();
+    // The BIT STRING's contents: no unused bits, then the ECDSA-Sig-Value.
+    let value = &bits[bits.len() - (bits.len() - 2).min(bits.len())..];
+    assert_eq!(value[0], 0, "no unused bits");
+    let signature = x509::ecdsa_raw_from_der(&value[1..]).expect("ECDSA-Sig-Value");
+    (parts[0].clone(), signature)
 }
 
 /// The high-S twin of a certificate or CRL: the same TBS under r‖(n − s).
 pub fn signed_object_twin(object: &[u8]) -> Vec<u8> {
     let (tbs, signature) = split_signed(object);
-    x509::signed_object(&tbs, &twin(&signature))
+    x509::signed_object(&tbs, &twin(&signature)).expect("signed object")
 }
 
 /// The twin of a signed envelope (rate table, profile, order, device request).
@@ -79,7 +171,7 @@ pub fn token_twin(token: &[u8]) -> Vec<u8> {
     let t = Token::parse(token).expect("a token");
     let attributes = t.signed_attributes_as_signed();
     let parts = SignedParts { tst_info: t.tst_info, signed_attributes: &attributes, signature: twin(&t.signature) };
-    postmark::wrap_token(&parts, t.certificate).expect("re-wrapped")
+    postmark::wrap_token(&parts, &t.certificate).expect("re-wrapped")
 }
 
 /// The raw signature of a token.
@@ -89,38 +181,31 @@ pub fn token_signature(token: &[u8]) -> [u8; 64] {
 
 /// `tbs` signed by `key` as a certificate, CRL or request (ecdsa-with-SHA256).
 pub fn resigned(key: &SigningKeyPair, tbs: &[u8]) -> Vec<u8> {
-    x509::signed_object(tbs, &key.sign_digest(&sha256(tbs)))
+    x509::signed_object(tbs, &key.sign_digest(&sha256(tbs))).expect("signed object")
 }
 
 /// The encodings of the elements of a SEQUENCE (or of any constructed object).
 pub fn elements(constructed: &[u8]) -> Vec<Vec<u8>> {
-    let mut outer = Der::new(constructed);
-    let whole = outer.any().expect("one object");
-    let mut inner = Der::new(whole.content);
-    let mut out = Vec::new();
-    while !inner.is_empty() {
-        out.push(inner.any().expect("element").whole.to_vec());
-    }
-    out
+    tlv::elements(constructed)
 }
 
 /// A SEQUENCE of already encoded elements.
 pub fn sequence(elements: &[Vec<u8>]) -> Vec<u8> {
-    der::seq(&elements.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    tlv::seq(&elements.iter().map(Vec::as_slice).collect::<Vec<_>>())
 }
 
 /// An X.509 extension.
 pub fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     if critical {
-        der::seq(&[&der::oid(id), &der::boolean(true), &der::octets(value)])
+        tlv::seq(&[&tlv::oid(id), &tlv::boolean(true), &tlv::octets(value)])
     } else {
-        der::seq(&[&der::oid(id), &der::octets(value)])
+        tlv::seq(&[&tlv::oid(id), &tlv::octets(value)])
     }
 }
 
 /// An AlgorithmIdentifier with NULL parameters.
 pub fn algorithm(id: &[u8]) -> Vec<u8> {
-    der::seq(&[&der::oid(id), &der::tlv(tag::NULL, &[])])
+    tlv::seq(&[&tlv::oid(id), &tlv::tlv(0x05, &[])])
 }
 
 /// SHA-384 (2.16.840.1.101.3.4.2.2): a digest PCMeter tokens never use.
@@ -128,7 +213,7 @@ pub const SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02
 
 /// A CMS attribute with one value.
 pub fn attribute(id: &[u8], value: &[u8]) -> Vec<u8> {
-    der::seq(&[&der::oid(id), &der::set_of(vec![value.to_vec()])])
+    tlv::seq(&[&tlv::oid(id), &tlv::set_of(vec![value.to_vec()])])
 }
 
 /// A time-stamping authority outside the card: a key the test holds and a
@@ -153,18 +238,21 @@ impl TestTsa {
 
     /// The TSTInfo of a postmark of `digest` at the fixture time.
     pub fn tst_info(&self, digest: &[u8; 32]) -> Vec<u8> {
-        let subject = Certificate::parse(&self.certificate).expect("certificate").subject.to_vec();
-        Postmark { digest: *digest, time: FIXTURE_TIME, serial: 1, meter_id: *b"PCM-TSA-TEST" }.tst_info(&subject)
+        let subject = Certificate::parse(&self.certificate).expect("certificate").subject;
+        Postmark { digest: *digest, time: FIXTURE_TIME, serial: 1, meter_id: *b"PCM-TSA-TEST" }
+            .tst_info(&subject)
+            .expect("TSTInfo")
     }
 
     /// A genuine token layout for `tst_info`, ready to be altered and signed.
     pub fn token(&self, tst_info: Vec<u8>) -> TokenBuilder {
         let cert = Certificate::parse(&self.certificate).expect("certificate");
-        let signed_attributes = postmark::signed_attributes(&sha256(&tst_info), &sha256(&self.certificate));
+        let signed_attributes =
+            postmark::signed_attributes(&sha256(&tst_info), &sha256(&self.certificate)).expect("signed attributes");
         TokenBuilder {
-            digest_algorithms: der::set_of(vec![algorithm(oid::SHA256)]),
-            signer_id: der::seq(&[cert.issuer, &der::unsigned(cert.serial)]),
-            digest_algorithm: algorithm(oid::SHA256),
+            digest_algorithms: tlv::set_of(vec![algorithm(oid::SHA256.as_bytes())]),
+            signer_id: tlv::seq(&[&cert.issuer, &tlv::unsigned(&cert.serial)]),
+            digest_algorithm: algorithm(oid::SHA256.as_bytes()),
             signed_attributes,
             tst_info,
             certificate: self.certificate.clone(),
@@ -194,23 +282,24 @@ impl TokenBuilder {
     pub fn signed_by(&self, key: &SigningKeyPair) -> Vec<u8> {
         let signature = key.sign_digest(&sha256(&self.signed_attributes));
         let mut implicit = self.signed_attributes.clone();
-        implicit[0] = tag::explicit(0);
-        let signer_info = der::seq(&[
-            &der::small_unsigned(1),
+        implicit[0] = tlv::explicit(0);
+        let signer_info = tlv::seq(&[
+            &tlv::small_unsigned(1),
             &self.signer_id,
             &self.digest_algorithm,
             &implicit,
-            &x509::ecdsa_sha256_algorithm(),
-            &der::octets(&x509::ecdsa_der_from_raw(&signature)),
+            &x509::ecdsa_sha256_algorithm().expect("algorithm"),
+            &tlv::octets(&x509::ecdsa_der_from_raw(&signature).expect("ECDSA-Sig-Value")),
         ]);
-        let encap = der::seq(&[&der::oid(oid::TST_INFO), &der::tlv(tag::explicit(0), &der::octets(&self.tst_info))]);
-        let signed_data = der::seq(&[
-            &der::small_unsigned(3),
+        let encap =
+            tlv::seq(&[&tlv::oid(oid::TST_INFO.as_bytes()), &tlv::tlv(tlv::explicit(0), &tlv::octets(&self.tst_info))]);
+        let signed_data = tlv::seq(&[
+            &tlv::small_unsigned(3),
             &self.digest_algorithms,
             &encap,
-            &der::tlv(tag::explicit(0), &self.certificate),
-            &der::set_of(vec![signer_info]),
+            &tlv::tlv(tlv::explicit(0), &self.certificate),
+            &tlv::set_of(vec![signer_info]),
         ]);
-        der::seq(&[&der::oid(oid::SIGNED_DATA), &der::tlv(tag::explicit(0), &signed_data)])
+        tlv::seq(&[&tlv::oid(oid::SIGNED_DATA.as_bytes()), &tlv::tlv(tlv::explicit(0), &signed_data)])
     }
 }

@@ -2,7 +2,7 @@
 //! registration, certified slots, a scratch directory and the openssl runner.
 
 use crate::FIXTURE_TIME;
-use apdu_specs::der;
+use crate::forge::tlv;
 use apdu_specs::oid;
 use apdu_specs::registers::Registers;
 use apdu_specs::x509::{self, Usage};
@@ -35,6 +35,7 @@ pub fn ca_for(keys: &AuthorityKeys) -> CertificateAuthority {
 /// A CA with any key (a foreign CA when the key is not the meter's anchor).
 pub fn ca_with_key(key: SigningKeyPair, name: &str) -> CertificateAuthority {
     CertificateAuthority::new(key, name, FIXTURE_TIME, CertDb::in_memory().expect("database"))
+        .expect("root certificate")
 }
 
 /// The meter's ID and device key, as the registry learns them at enrolment.
@@ -52,7 +53,7 @@ pub fn register<T: Transport>(ca: &mut CertificateAuthority, meter: &mut Meter<T
 
 /// A subject Name (for agent requests; the CA sets the subjects of the certificates it issues).
 pub fn subject(cn: &str) -> Vec<u8> {
-    x509::name(&[(oid::ORGANIZATION, "PCMeter test"), (oid::COMMON_NAME, cn)])
+    x509::name(&[(oid::ORGANIZATION, "PCMeter test"), (oid::COMMON_NAME, cn)]).expect("name")
 }
 
 /// Certifies `slot` for `usage` (PIN already verified); returns the certificate.
@@ -158,11 +159,11 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Openssl {
 
 /// An EC private key in SEC1 DER (RFC 5915), for handing a delivered key to openssl.
 pub fn ec_private_key_der(secret: &[u8], public: &[u8]) -> Vec<u8> {
-    der::seq(&[
-        &der::small_unsigned(1),
-        &der::octets(secret),
-        &der::tlv(der::tag::explicit(0), &der::oid(oid::P256)),
-        &der::tlv(der::tag::explicit(1), &der::bits(public)),
+    tlv::seq(&[
+        &tlv::small_unsigned(1),
+        &tlv::octets(secret),
+        &tlv::tlv(tlv::explicit(0), &tlv::oid(oid::P256.as_bytes())),
+        &tlv::tlv(tlv::explicit(1), &tlv::bits(public)),
     ])
 }
 

@@ -326,7 +326,7 @@ pub fn agent_issued_chain_passes_openssl_verify<R: Rig>(rig: &mut R) {
         assert!(t.ok, "{}", t.output);
     }
     // The delivered key is the certificate's: openssl signs with it, and verifies with the certificate.
-    dir.write("receiver.key", &ec_private_key_der(&secret, receiver.public_key));
+    dir.write("receiver.key", &ec_private_key_der(&secret, &receiver.public_key));
     dir.write("data.txt", b"signed by the receiver");
     let sign = openssl(
         &dir.0,

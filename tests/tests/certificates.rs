@@ -81,9 +81,9 @@ fn certification_charges_each_step_and_fills_the_slot_and_the_database() {
 
     // The CA's database knows the certificate: serial, meter, slot, subject, validity, status.
     let parsed = Certificate::parse(&cert).unwrap();
-    let row = f.ca.db().certificate(parsed.serial).unwrap().unwrap();
+    let row = f.ca.db().certificate(&parsed.serial).unwrap().unwrap();
     assert_eq!((row.meter_id, row.slot, row.usage), (f.meter_id, slots::SIGNATURE, Usage::Signature as u8));
-    assert_eq!(row.subject, meter_subject(&f.meter_id, slots::SIGNATURE, Usage::Signature));
+    assert_eq!(row.subject, meter_subject(&f.meter_id, slots::SIGNATURE, Usage::Signature).unwrap());
     assert_eq!((row.not_before, row.not_after), (parsed.not_before, parsed.not_after));
     assert_eq!(row.status, Status::Valid);
     assert_eq!(row.der, cert);
@@ -330,7 +330,7 @@ fn the_ca_refuses_unknown_and_unverified_identities_with_a_reason() {
 #[test]
 fn revocation_order_destroys_the_key_and_confirms_payment() {
     let (mut f, cert) = postmark_fixture();
-    let key: [u8; 65] = Certificate::parse(&cert).unwrap().public_key.try_into().unwrap();
+    let key: [u8; 65] = Certificate::parse(&cert).unwrap().public_key;
     let order = revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &key, 1, FIXTURE_TIME);
     let confirmation = charges(&mut f.meter, Service::Revocation, 100, |m| m.run(|tx| tx.revoke(&order)).unwrap());
     let signed = Signed::parse(&confirmation).unwrap();
@@ -360,7 +360,10 @@ fn revocation_order_destroys_the_key_and_confirms_payment() {
     assert_eq!(f.meter.run(|tx| tx.read_slot(slots::SIGNATURE)).unwrap().state, SlotState::Certified);
     let e = f.ca.revoke_key(&f.meter_id, slots::SIGNATURE, &key, 1, FIXTURE_TIME).unwrap_err();
     assert!(matches!(e, authority::RevokeError::UnknownKey { .. }), "{e}");
-    assert_eq!(f.ca.db().certificate(Certificate::parse(&sig).unwrap().serial).unwrap().unwrap().status, Status::Valid);
+    assert_eq!(
+        f.ca.db().certificate(&Certificate::parse(&sig).unwrap().serial).unwrap().unwrap().status,
+        Status::Valid
+    );
 }
 
 #[test]
@@ -404,7 +407,7 @@ fn bad_input_is_refused_precisely_and_charges_nothing() {
     let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_digest(slots::POSTMARK, &[0; 32])));
     assert!(matches!(e, MeterError::Card(CardStatus::NotFound)), "{e:?}");
     let pm = pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
-    let pm_key: [u8; 65] = Certificate::parse(&pm).unwrap().public_key.try_into().unwrap();
+    let pm_key: [u8; 65] = Certificate::parse(&pm).unwrap().public_key;
     f.meter
         .run(|tx| {
             tx.revoke(&revocation_order(&f.keys.authority, &f.meter_id, slots::POSTMARK, &pm_key, 1, FIXTURE_TIME))
@@ -463,12 +466,13 @@ fn forged_token(certificate: &[u8], secret: &[u8], digest: [u8; 32], time: u64, 
     use apdu_specs::postmark::{self, Postmark, SignedParts};
     use card_core::CryptoEngine;
     let cert = Certificate::parse(certificate).unwrap();
-    let tst = Postmark { digest, time, serial: 4242, meter_id }.tst_info(cert.subject);
-    let attributes = postmark::signed_attributes(&Sha256::digest(&tst).into(), &Sha256::digest(certificate).into());
+    let tst = Postmark { digest, time, serial: 4242, meter_id }.tst_info(&cert.subject).unwrap();
+    let attributes =
+        postmark::signed_attributes(&Sha256::digest(&tst).into(), &Sha256::digest(certificate).into()).unwrap();
     let key = card_core::SecretKey(secret.try_into().unwrap());
     let mut engine = card_core::soft_engine::SoftEngine::new(card_sim::Entropy::Os);
     let signature = engine.p256_sign_digest(&key, &Sha256::digest(&attributes).into()).unwrap();
-    let parts = SignedParts::encode(&tst, &attributes, &signature);
+    let parts = SignedParts::encode(&tst, &attributes, &signature).unwrap();
     postmark::wrap_token(&SignedParts::parse(&parts).unwrap(), certificate).unwrap()
 }
 
@@ -587,29 +591,29 @@ fn an_agent_certificate_without_path_length_zero_is_refused() {
 /// A hand-made agent-like certificate (cA, keyCertSign) for `key` with path
 /// length `path`, signed by `issuer` under the test CA's name.
 fn agent_like(issuer: &SigningKeyPair, key: &[u8], path: Option<u64>) -> Vec<u8> {
-    use apdu_specs::der::{self, tag};
     use apdu_specs::oid;
-    let mut bc = der::boolean(true);
+    use tests::forge::tlv;
+    let mut bc = tlv::boolean(true);
     if let Some(p) = path {
-        bc.extend_from_slice(&der::small_unsigned(p));
+        bc.extend_from_slice(&tlv::small_unsigned(p));
     }
-    let ext = |id: &[u8], value: &[u8]| der::seq(&[&der::oid(id), &der::boolean(true), &der::octets(value)]);
-    let exts = der::seq(&[
-        &ext(oid::BASIC_CONSTRAINTS, &der::seq(&[&bc])),
-        &ext(oid::KEY_USAGE, &der::tlv(tag::BIT_STRING, &[1, 0x86])),
+    let ext = |id: &[u8], value: &[u8]| tlv::seq(&[&tlv::oid(id), &tlv::boolean(true), &tlv::octets(value)]);
+    let exts = tlv::seq(&[
+        &ext(oid::BASIC_CONSTRAINTS.as_bytes(), &tlv::seq(&[&bc])),
+        &ext(oid::KEY_USAGE.as_bytes(), &tlv::tlv(0x03, &[1, 0x86])),
     ]);
-    let validity = der::seq(&[&der::x509_time(FIXTURE_TIME - 60), &der::x509_time(FIXTURE_TIME + 86_400)]);
-    let tbs = der::seq(&[
-        &der::tlv(tag::explicit(0), &der::small_unsigned(2)),
-        &der::unsigned(&[0x7F, 1]),
-        &x509::ecdsa_sha256_algorithm(),
-        &x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, "PCMeter Test CA")]),
+    let validity = tlv::seq(&[&tlv::x509_time(FIXTURE_TIME - 60), &tlv::x509_time(FIXTURE_TIME + 86_400)]);
+    let tbs = tlv::seq(&[
+        &tlv::tlv(tlv::explicit(0), &tlv::small_unsigned(2)),
+        &tlv::unsigned(&[0x7F, 1]),
+        &x509::ecdsa_sha256_algorithm().unwrap(),
+        &x509::name(&[(oid::ORGANIZATION, "PCMeter"), (oid::COMMON_NAME, "PCMeter Test CA")]).unwrap(),
         &validity,
         &pki::subject("hand-made agent"),
-        &x509::spki(key),
-        &der::tlv(tag::explicit(3), &exts),
+        &x509::spki(key).unwrap(),
+        &tlv::tlv(tlv::explicit(3), &exts),
     ]);
-    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into()))
+    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into())).unwrap()
 }
 
 /// A captured device-signed request cannot be presented to the CA again.
@@ -646,7 +650,7 @@ fn a_key_with_a_revoked_certificate_is_never_recertified() {
     let held_back = pki::request(&mut f.meter, &mut f.ca, slots::SIGNATURE);
     let cert = f.ca.issue(&first, FIXTURE_TIME).unwrap();
     f.meter.run(|tx| tx.install_certificate(slots::SIGNATURE, &cert)).unwrap();
-    assert!(f.ca.revoke(Certificate::parse(&cert).unwrap().serial, 1, FIXTURE_TIME + 60).unwrap());
+    assert!(f.ca.revoke(&Certificate::parse(&cert).unwrap().serial, 1, FIXTURE_TIME + 60).unwrap());
     let e = f.ca.issue(&held_back, FIXTURE_TIME + 120).unwrap_err();
     assert!(matches!(e, IssueError::Refused(IssueRefusal::KeyRevoked)), "{e}");
     assert_eq!(f.ca.db().certificates_of(&f.meter_id).unwrap().len(), 1);
@@ -715,7 +719,7 @@ fn a_registered_meter_is_never_silently_rekeyed() {
 type PathCase<'a> = (&'a [&'a [u8]], CertificateVerdict, Option<apdu_specs::path::PathFault>);
 
 /// A certificate for `key` with `profile`, signed by `issuer` under `issuer_cert`'s subject.
-fn issued_under(issuer: &SigningKeyPair, issuer_cert: &[u8], key: &[u8], profile: x509::Profile) -> Vec<u8> {
+fn issued_under(issuer: &SigningKeyPair, issuer_cert: &[u8], key: &[u8], profile: x509::CertificateProfile) -> Vec<u8> {
     let issuer_name = Certificate::parse(issuer_cert).unwrap().subject.to_vec();
     let subject = pki::subject("below an agent");
     let tbs = x509::Template {
@@ -729,8 +733,9 @@ fn issued_under(issuer: &SigningKeyPair, issuer_cert: &[u8], key: &[u8], profile
         subject_key_id: &[3; 20],
         authority_key_id: &[4; 20],
     }
-    .tbs();
-    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into()))
+    .tbs()
+    .unwrap();
+    x509::signed_object(&tbs, &issuer.sign_digest(&Sha256::digest(&tbs).into())).unwrap()
 }
 
 /// The card's VERIFY CERTIFICATE and the host's path check enforce the agent
@@ -749,14 +754,17 @@ fn agent_paths_are_limited_by_path_length_zero_and_the_agent_usages() {
         f.ca.certify(&f.meter_id, 7, &agent_key.public(), Usage::Agent, FIXTURE_TIME - 60, FIXTURE_TIME + 86_400)
             .unwrap();
     let leaf_key = SigningKeyPair::from_seed("leaf key");
-    let signer = issued_under(&agent_key, &agent, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
-    let timestamping = issued_under(&agent_key, &agent, &leaf_key.public(), x509::Profile::Slot(Usage::Postmark));
+    let signer = issued_under(&agent_key, &agent, &leaf_key.public(), x509::CertificateProfile::Slot(Usage::Signature));
+    let timestamping =
+        issued_under(&agent_key, &agent, &leaf_key.public(), x509::CertificateProfile::Slot(Usage::Postmark));
     let sub_agent_key = SigningKeyPair::from_seed("sub-agent key");
-    let sub_agent = issued_under(&agent_key, &agent, &sub_agent_key.public(), x509::Profile::Slot(Usage::Agent));
-    let below_sub = issued_under(&sub_agent_key, &sub_agent, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
+    let sub_agent =
+        issued_under(&agent_key, &agent, &sub_agent_key.public(), x509::CertificateProfile::Slot(Usage::Agent));
+    let below_sub =
+        issued_under(&sub_agent_key, &sub_agent, &leaf_key.public(), x509::CertificateProfile::Slot(Usage::Signature));
     let unconstrained = agent_like(&f.keys.ca, &agent_key.public(), None);
     let below_unconstrained =
-        issued_under(&agent_key, &unconstrained, &leaf_key.public(), x509::Profile::Slot(Usage::Signature));
+        issued_under(&agent_key, &unconstrained, &leaf_key.public(), x509::CertificateProfile::Slot(Usage::Signature));
 
     let ca_key = f.ca.public_key();
     // (path, the card's verdict, the host's refusal)

@@ -227,7 +227,7 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let blob = host_driver::certificates::encrypt_to(&enc_public, b"sealed for the card").unwrap();
     let next_ca = authority::SigningKeyPair::from_seed("tearing next CA").public();
     let anchor = authority::orders::anchor_update(&keys.authority, &meter_id, 1, &next_ca);
-    let pm_key: [u8; 65] = Certificate::parse(&pm_cert).unwrap().public_key.try_into().unwrap();
+    let pm_key: [u8; 65] = Certificate::parse(&pm_cert).unwrap().public_key;
     let revoke = authority::orders::revocation_order(&keys.authority, &meter_id, PM, &pm_key, 1, FIXTURE_TIME);
     let challenge = ca.challenge(FIXTURE_TIME).unwrap();
     let mut validate = digest.to_vec();

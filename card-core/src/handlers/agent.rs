@@ -7,11 +7,10 @@ use crate::applet::Core;
 use crate::ecies;
 use crate::platform::{CryptoEngine, Platform};
 use alloc::vec::Vec;
-use apdu_specs::certs::AgentRequest;
-use apdu_specs::der;
+use apdu_specs::certs::{AgentRequest, AgentResponse};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::{self, Certificate, Profile, Template, Usage};
+use apdu_specs::x509::{self, Certificate, CertificateProfile, Template, Usage};
 
 /// First byte of agent-issued serials (positive, and distinct from the CA's).
 const AGENT_SERIAL_PREFIX: u8 = 0x4D;
@@ -60,21 +59,22 @@ impl<P: Platform> Core<P> {
         let authority_key_id = crypto.sha256(&[&agent_public]);
         let tbs = Template {
             serial: &serial,
-            issuer: agent.subject,
+            issuer: &agent.subject,
             subject: request.subject,
             not_before,
             not_after: request.not_after,
             public_key: &receiver_public,
-            profile: Profile::Slot(request.usage),
+            profile: CertificateProfile::Slot(request.usage),
             subject_key_id: x509::key_id(&subject_key_id),
             authority_key_id: x509::key_id(&authority_key_id),
         }
-        .tbs();
+        .tbs()
+        .map_err(|_| Sw::INTERNAL_ERROR)?;
         let signature = crypto.p256_sign_digest(&agent_key, &crypto.sha256(&[&tbs])).map_err(|_| Sw::INTERNAL_ERROR)?;
-        let certificate = x509::signed_object(&tbs, &signature);
+        let certificate = x509::signed_object(&tbs, &signature).map_err(|_| Sw::INTERNAL_ERROR)?;
         let aad = crypto.sha256(&[&certificate]);
         let blob =
             ecies::seal(crypto, &request.delivery_key, &aad, &receiver_secret.0).map_err(|_| Sw::INTERNAL_ERROR)?;
-        Ok([certificate, der::octets(&blob)].concat())
+        AgentResponse { certificate: &certificate, encrypted_key: &blob }.encode().map_err(|_| Sw::INTERNAL_ERROR)
     }
 }

@@ -44,12 +44,14 @@ impl<P: Platform> Core<P> {
         // Debit, serial, count and audit record are durable before anything is signed.
         self.commit(change)?;
 
-        let tst_info = Postmark { digest, time: now, serial, meter_id }.tst_info(&tsa_name);
+        let tst_info =
+            Postmark { digest, time: now, serial, meter_id }.tst_info(&tsa_name).map_err(|_| Sw::INTERNAL_ERROR)?;
         let crypto = self.platform.crypto();
-        let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]));
+        let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]))
+            .map_err(|_| Sw::INTERNAL_ERROR)?;
         let signature =
             crypto.p256_sign_digest(&key, &crypto.sha256(&[&attributes])).map_err(|_| Sw::INTERNAL_ERROR)?;
-        Ok(SignedParts::encode(&tst_info, &attributes, &signature))
+        SignedParts::encode(&tst_info, &attributes, &signature).map_err(|_| Sw::INTERNAL_ERROR)
     }
 
     pub(crate) fn validate_postmark(&mut self, digest: Option<[u8; 32]>, token: &[u8]) -> Result<Vec<u8>, Sw> {

@@ -20,7 +20,7 @@ impl<P: Platform> Core<P> {
         let change = self.charged(Service::SignData, &[n])?;
         self.commit(change)?;
         let raw = self.platform.crypto().p256_sign_digest(&key, &digest).map_err(|_| Sw::INTERNAL_ERROR)?;
-        Ok(ecdsa_der_from_raw(&raw))
+        ecdsa_der_from_raw(&raw).map_err(|_| Sw::INTERNAL_ERROR)
     }
 
     pub(crate) fn decrypt(&mut self, n: u8, blob: &[u8]) -> Result<Vec<u8>, Sw> {

@@ -149,11 +149,11 @@ impl<P: Platform> Core<P> {
         let now = change.time();
         self.commit(change)?;
 
-        let subject = apdu_specs::certs::meter_subject(&meter_id, n, usage);
-        let info = csr::request_info(&subject, &public, usage);
+        let subject = apdu_specs::certs::meter_subject(&meter_id, n, usage).map_err(|_| INTERNAL)?;
+        let info = csr::request_info(&subject, &public, usage).map_err(|_| INTERNAL)?;
         let crypto = self.platform.crypto();
         let pop = crypto.p256_sign_digest(&key, &crypto.sha256(&[&info])).map_err(|_| INTERNAL)?;
-        let request = x509::signed_object(&info, &pop);
+        let request = x509::signed_object(&info, &pop).map_err(|_| INTERNAL)?;
         let body = CertificateRequest { meter_id, slot: n, usage, time: now, challenge, csr: &request }.encode();
         self.device_signed(&device, DOMAIN_CERTIFICATE_REQUEST, &body)
     }
