@@ -46,7 +46,7 @@ skipped() {
   fi
 }
 
-# pcscd is started by the PC/SC tests themselves (tests/src/pcsc_rig.rs:
+# pcscd is started by the PC/SC tests themselves (testkit/src/pcsc_rig.rs:
 # `pcscd -f`, never `-a`) and stopped by PID; it needs its socket directory.
 mkdir -p /run/pcscd 2>/dev/null || true
 

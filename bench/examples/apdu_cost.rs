@@ -1,7 +1,7 @@
 //! Card-side cost of the benchmark APDUs, in process (no pcscd).
 use std::time::Instant;
 fn main() {
-    let mut card = tests::DirectCard::operational_with_credit(100_000_000);
+    let mut card = testkit::DirectCard::operational_with_credit(100_000_000);
     card.verify("123456");
     for _ in 0..70 {
         card.print(1, 1);

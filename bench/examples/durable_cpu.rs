@@ -6,18 +6,19 @@ fn main() {
     let dir = std::path::Path::new("/dev/shm/pcmeter-cpu");
     std::fs::create_dir_all(dir).unwrap();
     let store = JournalStore::open(DirMedium::new(dir).unwrap(), "card").unwrap();
-    let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
-    card.process(&tests::select_apdu());
-    let mut opts = tests::vector_options();
+    let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
+    let mut card =
+        Applet::manufacture(platform, &testkit::vector_keys().issuer.public(), testkit::VECTOR_SERIAL).unwrap();
+    card.process(&testkit::select_apdu());
+    let mut opts = testkit::vector_options();
     opts.profile.initial_credit = 100_000_000_000;
-    for a in tests::personalization_apdus(&tests::vector_keys(), &opts) {
+    for a in testkit::personalization_apdus(&testkit::vector_keys(), &opts) {
         card.process(&a);
     }
-    let verify = tests::verify_apdu("123456");
+    let verify = testkit::verify_apdu("123456");
     card.process(&verify);
     card.process(&[0x00, 0x44, 0x00, 0x00]);
-    let ind = tests::indicium_apdu(1, 1);
+    let ind = testkit::indicium_apdu(1, 1);
     for _ in 0..3 {
         let n = 5000;
         let t = Instant::now();

@@ -57,19 +57,20 @@ pub fn run(n: usize, runs: usize) {
     raw.sync_all().unwrap();
 
     let store = JournalStore::open(DirMedium::new(&dir).unwrap(), "card").unwrap();
-    let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
+    let platform = SimPlatform::new(store, Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
+    let mut card =
+        Applet::manufacture(platform, &testkit::vector_keys().issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
-    ok(card.process(&tests::select_apdu()));
-    let mut opts = tests::vector_options();
+    ok(card.process(&testkit::select_apdu()));
+    let mut opts = testkit::vector_options();
     opts.profile.initial_credit = 100_000_000_000;
-    for a in tests::personalization_apdus(&tests::vector_keys(), &opts) {
+    for a in testkit::personalization_apdus(&testkit::vector_keys(), &opts) {
         ok(card.process(&a));
     }
-    let verify = tests::verify_apdu("123456");
+    let verify = testkit::verify_apdu("123456");
     ok(card.process(&verify));
     ok(card.process(&[0x00, 0x44, 0x00, 0x00]));
-    let ind = tests::indicium_apdu(1, 1);
+    let ind = testkit::indicium_apdu(1, 1);
     // The disk's sync rate drifts over seconds: alternate the raw limit and
     // the indicia in short rounds and keep the best of each.
     let rounds = runs * 4;

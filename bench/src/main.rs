@@ -49,17 +49,17 @@ fn best_of<F: FnMut() -> Duration>(runs: usize, mut f: F) -> Duration {
 type SimApplet = Applet<SimPlatform<MemoryStore>>;
 
 fn operational_applet() -> SimApplet {
-    let keys = tests::vector_keys();
-    let mut opts = tests::vector_options();
+    let keys = testkit::vector_keys();
+    let mut opts = testkit::vector_options();
     opts.profile.initial_credit = 100_000_000_000;
-    let platform = SimPlatform::new(MemoryStore::new(), Entropy::Os, SimClock::fixed(tests::FIXTURE_TIME));
-    let mut a = Applet::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap();
+    let platform = SimPlatform::new(MemoryStore::new(), Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
+    let mut a = Applet::manufacture(platform, &keys.issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
-    ok(a.process(&tests::select_apdu()));
-    for apdu in tests::personalization_apdus(&keys, &opts) {
+    ok(a.process(&testkit::select_apdu()));
+    for apdu in testkit::personalization_apdus(&keys, &opts) {
         ok(a.process(&apdu));
     }
-    let verify = tests::verify_apdu("123456");
+    let verify = testkit::verify_apdu("123456");
     ok(a.process(&verify));
     ok(a.process(&[0x00, 0x44, 0x00, 0x00]));
     a
@@ -69,11 +69,11 @@ fn operational_applet() -> SimApplet {
 /// a 1 MiB message streamed into the card, and the raw SHA-256 rate of 1 MiB.
 fn postmark_rates(applet: &mut SimApplet, n: usize, runs: usize, mib_n: usize) -> (f64, f64, f64) {
     use apdu_specs::x509::Usage;
-    use tests::pki::{self, ext_apdu};
-    let mut ca = pki::ca_for(&tests::vector_keys());
+    use testkit::pki::{self, ext_apdu};
+    let mut ca = pki::ca_for(&testkit::vector_keys());
     let mut send = |a: &[u8]| applet.process(a);
     pki::register_raw(&mut send, &mut ca);
-    assert_eq!(&send(&tests::verify_apdu("123456"))[..], [0x90, 0x00]);
+    assert_eq!(&send(&testkit::verify_apdu("123456"))[..], [0x90, 0x00]);
     pki::certify_raw(&mut send, &mut ca, 0, Usage::Postmark);
     let postmark = ext_apdu([0x80, 0x56, 0x00, 0x00], &[9u8; 32]);
     let ok = |r: &[u8]| assert_eq!(&r[r.len() - 2..], [0x90, 0x00], "postmark refused");
@@ -134,7 +134,7 @@ fn main() {
 
     // Indicia through the full APDU path on the memory store.
     let mut applet = operational_applet();
-    let ind = tests::indicium_apdu(1, 1);
+    let ind = testkit::indicium_apdu(1, 1);
     let ind_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {
@@ -155,7 +155,7 @@ fn main() {
     std::hint::black_box(applet.process(&ind));
     let peak_indicium = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     // Peak heap of the largest command: a 262-byte rate table chained in.
-    let table = tests::signed_table(2, tests::FIXTURE_TIME - 1, |_| {});
+    let table = testkit::signed_table(2, testkit::FIXTURE_TIME - 1, |_| {});
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     for (i, chunk) in table.chunks(255).enumerate() {
@@ -169,11 +169,13 @@ fn main() {
 
     // The same through host-driver's typed API (in-process transport).
     let keys = pcmeter::simulated::AuthorityKeys::from_seed("bench");
-    let mut sim =
-        pcmeter::simulated::operational(&keys, &pcmeter::simulated::Options::at(tests::FIXTURE_TIME, 100_000_000_000))
-            .unwrap();
+    let mut sim = pcmeter::simulated::operational(
+        &keys,
+        &pcmeter::simulated::Options::at(testkit::FIXTURE_TIME, 100_000_000_000),
+    )
+    .unwrap();
     sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
-    let piece = tests::piece(1, 1);
+    let piece = testkit::piece(1, 1);
     let host_time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {

@@ -4,7 +4,7 @@
 use card_sim::vpcd::{EchoCard, Shared};
 use host_driver::transport::{CardTransaction, Transport};
 use std::time::{Duration, Instant};
-use tests::pcsc_rig::PcscRig;
+use testkit::pcsc_rig::PcscRig;
 
 /// Best of three timed loops of `n` round trips, each in one transaction that
 /// first sends `prelude` (untimed). A host session ends with a logout and a
@@ -30,7 +30,7 @@ fn round_trips(rig: &PcscRig, prelude: &[Vec<u8>], apdu: &[u8], expect_len: usiz
 
 /// Runs the PC/SC section and prints its rows.
 pub fn run(n: usize) {
-    let _slot = tests::pcsc_rig::slot();
+    let _slot = testkit::pcsc_rig::slot();
     let mut rig = PcscRig::start();
     let records = 60u16;
     let audit_len = usize::from(records) * apdu_specs::audit::RECORD_LEN;
@@ -51,7 +51,7 @@ pub fn run(n: usize) {
     ];
 
     // The meter card, with 70 indicia in its audit log and the PIN to be verified.
-    let mut card = tests::DirectCard::operational_with_credit(100_000_000);
+    let mut card = testkit::DirectCard::operational_with_credit(100_000_000);
     card.verify("123456");
     for _ in 0..70 {
         assert_eq!(card.print(1, 1).1, 0x9000);
@@ -60,7 +60,7 @@ pub fn run(n: usize) {
     let meter_card = std::sync::Arc::new(std::sync::Mutex::new(card.card));
 
     // Echo and meter alternate twice on the one slot; the best of each counts.
-    let session = [tests::select_apdu(), tests::verify_apdu("123456")];
+    let session = [testkit::select_apdu(), testkit::verify_apdu("123456")];
     let mut echo = vec![0f64; cases.len()];
     let mut meter = vec![0f64; cases.len()];
     for _ in 0..2 {
@@ -83,6 +83,6 @@ pub fn run(n: usize) {
             if overhead <= 0.25 { "met" } else { "NOT met" }
         );
     }
-    let ind = round_trips(&rig, &session, &tests::indicium_apdu(1, 1), 126, n);
+    let ind = round_trips(&rig, &session, &testkit::indicium_apdu(1, 1), 126, n);
     println!("| pcscd + vpcd, indicia (one round trip each) | {ind:.0} /s | reported | — |");
 }

@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tests::oracle::{Oracle, fresh_card, operational_store, split_apdus};
+use testkit::oracle::{Oracle, fresh_card, operational_store, split_apdus};
 
 static STORE: OnceLock<card_sim::MemoryStore> = OnceLock::new();
 

@@ -25,7 +25,7 @@ impl card_core::iso::Handler for Echo {
 fuzz_target!(|data: &[u8]| {
     let _ = iso7816::command::CommandView::try_from(data);
     let mut layer = card_core::iso::IsoLayer::default();
-    for apdu in tests::oracle::split_apdus(data) {
+    for apdu in testkit::oracle::split_apdus(data) {
         let r = layer.process(apdu, &mut Echo);
         assert!(r.len() >= 2);
     }

@@ -29,7 +29,7 @@ impl CardTransaction for Tx<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let responses: Vec<Vec<u8>> = tests::oracle::split_apdus(data).into_iter().map(<[u8]>::to_vec).collect();
+    let responses: Vec<Vec<u8>> = testkit::oracle::split_apdus(data).into_iter().map(<[u8]>::to_vec).collect();
     let mut m = Meter::new(Script(responses));
     let _ = m.select();
     let _ = m.run(|tx| tx.registers());
@@ -37,6 +37,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = m.run(|tx| tx.rate_table());
     let _ = m.run(|tx| tx.public_keys());
     let _ = m.run(|tx| tx.audit_log());
-    let _ = m.run(|tx| tx.print_indicium(&tests::piece(1, 20)));
+    let _ = m.run(|tx| tx.print_indicium(&testkit::piece(1, 20)));
     let _ = m.run(|tx| tx.pin_status());
 });

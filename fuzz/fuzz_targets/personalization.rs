@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tests::oracle::{accepts_only_authentic, blank_store};
+use testkit::oracle::{accepts_only_authentic, blank_store};
 
 /// The starting card and the key that must have signed what it accepts.
 static FIXTURE: OnceLock<(card_sim::MemoryStore, [u8; 65])> = OnceLock::new();
@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = apdu_specs::perso::Profile::parse_body(s.body);
     }
     let _ = apdu_specs::perso::Profile::parse_body(data);
-    let (store, key) = FIXTURE.get_or_init(|| (blank_store(), tests::vector_keys().issuer.public()));
+    let (store, key) = FIXTURE.get_or_init(|| (blank_store(), testkit::vector_keys().issuer.public()));
     accepts_only_authentic(store, false, [0x80, 0xE2, 0, 0], data, apdu_specs::signed::DOMAIN_PERSONALIZATION, key);
 });

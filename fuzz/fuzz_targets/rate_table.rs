@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tests::oracle::{accepts_only_authentic, operational_store};
+use testkit::oracle::{accepts_only_authentic, operational_store};
 
 /// The starting card and the key that must have signed what it accepts.
 static FIXTURE: OnceLock<(card_sim::MemoryStore, [u8; 65])> = OnceLock::new();
@@ -16,6 +16,6 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(apdu_specs::rates::RateTable::parse_body(&t.encode_body()).as_ref(), Ok(&t));
     }
-    let (store, key) = FIXTURE.get_or_init(|| (operational_store(), tests::vector_keys().authority.public()));
+    let (store, key) = FIXTURE.get_or_init(|| (operational_store(), testkit::vector_keys().authority.public()));
     accepts_only_authentic(store, true, [0x80, 0x62, 0, 0], data, apdu_specs::signed::DOMAIN_RATE_TABLE, key);
 });

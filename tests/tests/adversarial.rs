@@ -7,7 +7,7 @@ use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
 use apdu_specs::sw::Sw;
 use card_core::platform::Store;
 use card_core::state::{Secrets, records};
-use tests::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
+use testkit::{DirectCard, FIXTURE_TIME, signed_table, vector_keys};
 
 /// Attack: a rate table the authority really signed, but for another message
 /// kind (domain separation), or with a valid signature from another key.
@@ -34,9 +34,9 @@ fn attack_resigned_and_cross_domain_rate_tables() {
 /// (device, postal and slot keys; whole, and any 8-byte window of them).
 #[test]
 fn attack_private_keys_never_appear_in_any_response() {
-    let services = tests::services::prepared(100_000);
-    let mut card = tests::oracle::fresh_card(&services.store, true);
-    let mut keys = tests::oracle::secrets(card.platform_mut().store_ref());
+    let services = testkit::services::prepared(100_000);
+    let mut card = testkit::oracle::fresh_card(&services.store, true);
+    let mut keys = testkit::oracle::secrets(card.platform_mut().store_ref());
     let mut responses = Vec::new();
     let mut send = |apdu: &[u8]| {
         let r = card.process(apdu);
@@ -44,10 +44,10 @@ fn attack_private_keys_never_appear_in_any_response() {
         r
     };
     for pin in ["000000", "123456"] {
-        send(&tests::verify_apdu(pin));
+        send(&testkit::verify_apdu(pin));
     }
     for class in 1..=3 {
-        send(&tests::indicium_apdu(class, 50));
+        send(&testkit::indicium_apdu(class, 50));
     }
     for tag in [0xDF20u16, 0xDF21, 0xDF22, 0xDF23, 0xDF24] {
         send(&[0x00, 0xCA, (tag >> 8) as u8, tag as u8, 0x00]);
@@ -55,7 +55,7 @@ fn attack_private_keys_never_appear_in_any_response() {
     }
     send(&[0x00, 0xCB, 0xDF, 0x25, 0x06, 0, 0, 0, 0, 0, 64, 0x00]);
     for slot in 0..apdu_specs::certs::SLOT_COUNT {
-        send(&tests::pki::ext_apdu([0x80, 0x4A, 0x00, slot], &[]));
+        send(&testkit::pki::ext_apdu([0x80, 0x4A, 0x00, slot], &[]));
     }
     // UPDATE CA ANCHOR last: after it the slot certificates are no longer under
     // the current anchor, and the slots rightly serve nothing (9402).
@@ -63,7 +63,7 @@ fn attack_private_keys_never_appear_in_any_response() {
     commands.sort_by_key(|c| c.spec.ins == apdu_specs::commands::ins::UPDATE_CA_ANCHOR);
     for command in commands {
         // SELECT and RESET RETRY COUNTER drop the verified PIN: verify before each.
-        send(&tests::verify_apdu("123456"));
+        send(&testkit::verify_apdu("123456"));
         let answer = send(&command.apdu(65_536));
         if command.spec.is_value() {
             assert!(
@@ -74,7 +74,7 @@ fn attack_private_keys_never_appear_in_any_response() {
             );
         }
     }
-    for k in tests::oracle::secrets(card.platform_mut().store_ref()) {
+    for k in testkit::oracle::secrets(card.platform_mut().store_ref()) {
         if !keys.contains(&k) {
             keys.push(k);
         }
@@ -161,12 +161,12 @@ fn tamper_leaves_no_key_or_pin_bytes_in_the_state_file() {
         let dir = std::env::temp_dir().join(format!("pcmeter-tamper-{}-{hmac_variant}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let keys = AuthorityKeys::from_seed("tamper scrub");
-        let mut opts = tests::vector_options();
+        let mut opts = testkit::vector_options();
         opts.profile.hmac_variant = hmac_variant;
         let store = JournalStore::open(DirMedium::new(&dir).unwrap(), "card.pcmj").unwrap();
         let platform = SimPlatform::new(store, Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
         let shared =
-            SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap());
+            SharedCard::new(SimCard::manufacture(platform, &keys.issuer.public(), testkit::VECTOR_SERIAL).unwrap());
         let mut meter = Meter::connect(InProcessTransport::new(shared.clone())).unwrap();
         let up = bring_up(&mut meter, &keys, &opts).unwrap();
         meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
@@ -240,13 +240,13 @@ fn a_power_cut_during_tamper_still_scrubs_the_keys_at_the_next_power_on() {
     let store = JournalStore::open(FaultMedium::new(), "card").unwrap();
     let mut card = Applet::manufacture(
         SimPlatform::new(store, Entropy::seeded(4), clock.clone()),
-        &tests::vector_keys().issuer.public(),
-        tests::VECTOR_SERIAL,
+        &testkit::vector_keys().issuer.public(),
+        testkit::VECTOR_SERIAL,
     )
     .unwrap();
-    let mut setup = vec![tests::select_apdu()];
-    setup.extend(tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()));
-    setup.extend([tests::verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
+    let mut setup = vec![testkit::select_apdu()];
+    setup.extend(testkit::personalization_apdus(&testkit::vector_keys(), &testkit::vector_options()));
+    setup.extend([testkit::verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
     for a in &setup {
         let r = card.process(a);
         assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
@@ -267,7 +267,7 @@ fn a_power_cut_during_tamper_still_scrubs_the_keys_at_the_next_power_on() {
             card.platform_mut().store().medium_mut().arm(n, mode);
             let _ = card.tamper();
             let mut card = power_on(power_off(card));
-            card.process(&tests::select_apdu());
+            card.process(&testkit::select_apdu());
             let r = card.process(&[0x00, 0xCA, 0xDF, 0x21, 0x00]);
             let status = apdu_specs::registers::Status::parse(&r[..r.len() - 2]).unwrap();
             let mut medium = power_off(card);

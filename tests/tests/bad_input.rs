@@ -8,7 +8,7 @@ use apdu_specs::perso::Profile;
 use apdu_specs::signed::{self, DOMAIN_PERSONALIZATION, Signed};
 use apdu_specs::sw::Sw;
 use authority::SigningKeyPair;
-use tests::{DirectCard, VECTOR_SERIAL, vector_keys, vector_options};
+use testkit::{DirectCard, VECTOR_SERIAL, vector_keys, vector_options};
 
 #[test]
 fn malformed_apdus_get_6700_and_change_nothing() {
@@ -101,7 +101,7 @@ fn commands_in_the_wrong_lifecycle_state_get_6985() {
     let mut c = DirectCard::blank();
     let before = c.snapshot();
     assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
-    assert_eq!(c.update_rates(&tests::signed_table(2, 0, |_| {})), Sw::CONDITIONS_NOT_SATISFIED);
+    assert_eq!(c.update_rates(&testkit::signed_table(2, 0, |_| {})), Sw::CONDITIONS_NOT_SATISFIED);
     assert_eq!(c.snapshot(), before);
 
     let mut c = DirectCard::operational();

@@ -21,8 +21,8 @@ use host_driver::certificates::{CrlAt, DeliveryKey, encrypt_to, verify_postmark}
 use host_driver::{CardStatus, Meter, MeterError};
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use sha2::{Digest, Sha256};
-use tests::FIXTURE_TIME;
-use tests::pki::{self, Scratch, changes_nothing, charges, openssl, slots};
+use testkit::FIXTURE_TIME;
+use testkit::pki::{self, Scratch, changes_nothing, charges, openssl, slots};
 
 struct Fixture {
     meter: Meter<InProcessTransport>,
@@ -592,7 +592,7 @@ fn an_agent_certificate_without_path_length_zero_is_refused() {
 /// length `path`, signed by `issuer` under the test CA's name.
 fn agent_like(issuer: &SigningKeyPair, key: &[u8], path: Option<u64>) -> Vec<u8> {
     use apdu_specs::oid;
-    use tests::forge::tlv;
+    use testkit::forge::tlv;
     let mut bc = tlv::boolean(true);
     if let Some(p) = path {
         bc.extend_from_slice(&tlv::small_unsigned(p));

@@ -6,7 +6,7 @@
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use std::path::Path;
 use std::process::Command;
-use tests::{FIXTURE_TIME, piece};
+use testkit::{FIXTURE_TIME, piece};
 
 const MAC_METER: &[u8; 12] = b"PCM-CLI-MAC1";
 
@@ -36,8 +36,8 @@ fn verify(pcmeter: &Path, indicium: &[u8], trust: &[&str]) -> (bool, String) {
 
 #[test]
 fn pcmeter_verify_trusts_only_the_key_the_user_supplies_for_ecdsa_and_hmac_indicia() {
-    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
-    let dir = tests::pki::Scratch::new("cli-verify");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = testkit::pki::Scratch::new("cli-verify");
     let (ecdsa, _, postal) = indicium("cli-a", false);
     let (_, _, other_postal) = indicium("cli-b", false);
     let (hmac, mac_keys, _) = indicium("cli-c", true);

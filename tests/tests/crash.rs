@@ -14,13 +14,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tests::pcsc_rig::{PcscRig, READER, slot};
+use testkit::pcsc_rig::{PcscRig, READER, slot};
 
 const KILLS: usize = 50;
 
 fn start(state: &Path, issuer: Option<&[u8; 65]>) -> Child {
-    let mut cmd = Command::new(tests::workspace_bin("card-sim", "pcmeter-card"));
-    cmd.arg("--state").arg(state).args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "error"]);
+    let mut cmd = Command::new(testkit::workspace_bin("card-sim", "pcmeter-card"));
+    cmd.arg("--state").arg(state).args(["--fixed-time", &testkit::FIXTURE_TIME.to_string(), "--log", "error"]);
     if let Some(k) = issuer {
         cmd.args(["--issuer-key", &hex::encode(k)]);
     }
@@ -59,7 +59,7 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("card.pcmj");
     let keys = AuthorityKeys::from_seed("crash");
-    let opts = Options::at(tests::FIXTURE_TIME, 1_000_000_000);
+    let opts = Options::at(testkit::FIXTURE_TIME, 1_000_000_000);
 
     let rig = PcscRig::start();
     let mut daemon = start(&state, Some(&keys.issuer.public()));
@@ -85,7 +85,7 @@ fn sigkill_at_random_moments_loses_nothing_and_creates_nothing() {
         });
         let mut this_cycle = 0u32;
         loop {
-            match meter.run(|tx| tx.print_indicium(&tests::piece(1, 1))) {
+            match meter.run(|tx| tx.print_indicium(&testkit::piece(1, 1))) {
                 Ok(ind) => {
                     received.push(ind);
                     this_cycle += 1;

@@ -9,15 +9,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::pcsc_rig::{PcscRig, slot};
+use testkit::pcsc_rig::{PcscRig, slot};
 
 fn daemon_bin() -> PathBuf {
-    tests::workspace_bin("card-sim", "pcmeter-card")
+    testkit::workspace_bin("card-sim", "pcmeter-card")
 }
 
 fn start(state: &Path, issuer: Option<&[u8; 65]>) -> Child {
     let mut cmd = Command::new(daemon_bin());
-    cmd.arg("--state").arg(state).args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "warn"]);
+    cmd.arg("--state").arg(state).args(["--fixed-time", &testkit::FIXTURE_TIME.to_string(), "--log", "warn"]);
     if let Some(k) = issuer {
         cmd.args(["--issuer-key", &hex::encode(k)]);
     }
@@ -44,7 +44,7 @@ fn the_daemon_keeps_its_state_across_restarts_and_pcscd_restarts() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("card.img");
     let keys = AuthorityKeys::from_seed("daemon");
-    let opts = Options::at(tests::FIXTURE_TIME, 10_000);
+    let opts = Options::at(testkit::FIXTURE_TIME, 10_000);
 
     let mut rig = PcscRig::start();
     let daemon = start(&state, Some(&keys.issuer.public()));
@@ -52,8 +52,8 @@ fn the_daemon_keeps_its_state_across_restarts_and_pcscd_restarts() {
     let mut meter = Meter::connect(rig.transport()).unwrap();
     let up = bring_up(&mut meter, &keys, &opts).unwrap();
     meter.run(|tx| tx.verify_pin(&up.pin)).unwrap();
-    meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap();
-    meter.run(|tx| tx.print_indicium(&tests::piece(2, 20))).unwrap();
+    meter.run(|tx| tx.print_indicium(&testkit::piece(1, 20))).unwrap();
+    meter.run(|tx| tx.print_indicium(&testkit::piece(2, 20))).unwrap();
     drop(meter);
     terminate(daemon);
     rig.wait_card(false);
@@ -116,7 +116,7 @@ fn bad_state_paths_are_refused_with_the_path_named() {
 /// Sends one raw APDU to the card in the virtual reader over a fresh PC/SC connection.
 fn transmit_once(apdu: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
     let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
-    let reader = std::ffi::CString::new(tests::pcsc_rig::READER).expect("reader name");
+    let reader = std::ffi::CString::new(testkit::pcsc_rig::READER).expect("reader name");
     let card = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)?;
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let answer = card.transmit(apdu, &mut buf).map(<[u8]>::to_vec);
@@ -136,7 +136,7 @@ fn an_apdu_too_long_for_vpcd_does_not_knock_the_card_out() {
     let rig = PcscRig::start();
     let daemon = KillOnDrop(Some(start(&dir.join("card.pcmj"), Some(&keys.issuer.public()))));
     rig.wait_card(true);
-    assert!(transmit_once(&tests::select_apdu()).unwrap().ends_with(&[0x90, 0x00]));
+    assert!(transmit_once(&testkit::select_apdu()).unwrap().ends_with(&[0x90, 0x00]));
 
     // Extended case 3 with 65,535 data bytes: 65,542 bytes, more than a vpcd frame holds.
     let mut oversize = vec![0x00, 0xDA, 0x00, 0x00, 0x00, 0xFF, 0xFF];
@@ -145,7 +145,7 @@ fn an_apdu_too_long_for_vpcd_does_not_knock_the_card_out() {
     let refused = Instant::now();
     let mut last: String;
     loop {
-        match transmit_once(&tests::select_apdu()) {
+        match transmit_once(&testkit::select_apdu()) {
             Ok(r) if r.ends_with(&[0x90, 0x00]) => break,
             Ok(r) => last = hex::encode_upper(r),
             Err(e) => last = e.to_string(),

@@ -10,7 +10,7 @@ use card_core::Applet;
 use card_sim::journal::FORMAT_VERSION;
 use card_sim::{DirMedium, Entropy, JournalStore, SimClock, SimPlatform};
 use std::path::PathBuf;
-use tests::{DirectCard, FIXTURE_TIME};
+use testkit::{DirectCard, FIXTURE_TIME};
 
 fn fixture(version: u16) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/journal-v{version}.pcmj"))
@@ -23,16 +23,17 @@ fn write_current_fixture(path: &PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let store = JournalStore::open_with_capacity(DirMedium::new(&dir).unwrap(), "card", 8192).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(5), SimClock::fixed(FIXTURE_TIME));
-    let mut card = Applet::manufacture(platform, &tests::vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
+    let mut card =
+        Applet::manufacture(platform, &testkit::vector_keys().issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
-    ok(card.process(&tests::select_apdu()));
-    for a in tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()) {
+    ok(card.process(&testkit::select_apdu()));
+    for a in testkit::personalization_apdus(&testkit::vector_keys(), &testkit::vector_options()) {
         ok(card.process(&a));
     }
-    let verify = tests::verify_apdu("123456");
+    let verify = testkit::verify_apdu("123456");
     ok(card.process(&verify));
     ok(card.process(&[0x00, 0x44, 0x00, 0x00]));
-    let ind = tests::indicium_apdu(1, 20);
+    let ind = testkit::indicium_apdu(1, 20);
     for _ in 0..3 {
         ok(card.process(&ind));
     }

@@ -1,5 +1,5 @@
 //! Host protocol errors with a transport that answers with canned bytes.
-//! The typed-API suite itself is in `tests/src/suite.rs` and runs in
+//! The typed-API suite itself is in `testkit/src/suite.rs` and runs in
 //! `host_suite.rs` (in process) and `pcsc.rs` (through pcscd).
 
 use apdu_specs::command::GetData;
@@ -8,7 +8,7 @@ use apdu_specs::sw::Sw;
 use host_driver::channel::CommandApdu;
 use host_driver::transport::{CardTransaction, Transport, TransportError};
 use host_driver::{Ambiguity, CardStatus, Meter, MeterError, ProtocolError};
-use tests::scripted::{Log, ScriptedCard};
+use testkit::scripted::{Log, ScriptedCard};
 
 /// A transport answering with fixed bytes.
 struct Canned(Vec<u8>);
@@ -74,7 +74,7 @@ fn refusing(ins: u8, sw: Sw) -> (ScriptedCard, Log) {
 fn a_6cxx_answer_to_a_value_command_is_never_resent_so_nothing_is_charged_twice() {
     let (card, log) = refusing(ins::PRINT_INDICIUM, Sw::wrong_le(124));
     let mut meter = Meter::new(card);
-    let err = meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap_err();
+    let err = meter.run(|tx| tx.print_indicium(&testkit::piece(1, 20))).unwrap_err();
     assert_eq!(log.sent_with_ins(ins::PRINT_INDICIUM), 1, "PRINT INDICIUM re-sent after 6C7C: {err}");
     assert!(
         matches!(
@@ -110,7 +110,7 @@ fn a_value_command_lost_in_transit_is_reported_unknown_and_never_retried() {
         if apdu.get(1) == Some(&ins::PRINT_INDICIUM) { Err(TransportError::Timeout) } else { Ok(vec![0x90, 0x00]) }
     });
     let mut meter = Meter::new(card);
-    let err = meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap_err();
+    let err = meter.run(|tx| tx.print_indicium(&testkit::piece(1, 20))).unwrap_err();
     assert!(
         matches!(err, MeterError::OutcomeUnknown { cause: Ambiguity::Transport(TransportError::Timeout), .. }),
         "{err:?}"
@@ -129,7 +129,7 @@ fn with_session_logs_out_and_ends_the_session_on_success_and_on_error() {
     let err = meter
         .with_session(|s| {
             s.verify_pin(&pin)?;
-            s.print_indicium(&tests::piece(1, 20))
+            s.print_indicium(&testkit::piece(1, 20))
         })
         .unwrap_err();
     assert!(matches!(err, MeterError::Card(CardStatus::InsufficientFunds)), "{err:?}");

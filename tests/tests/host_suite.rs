@@ -1,10 +1,10 @@
-//! The typed-API suite (`tests/src/suite.rs`) on the in-process transport;
+//! The typed-API suite (`testkit/src/suite.rs`) on the in-process transport;
 //! `pcsc.rs` runs the same list through pcscd.
 
-use tests::suite::InProcessRig;
+use testkit::suite::InProcessRig;
 
 fn fresh(test: impl FnOnce(&mut InProcessRig)) {
     test(&mut InProcessRig::default());
 }
 
-tests::suite_tests!(InProcessRig, fresh);
+testkit::suite_tests!(InProcessRig, fresh);

@@ -9,7 +9,7 @@ use apdu_specs::sw::Sw;
 use apdu_specs::tags;
 use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
-use tests::{DirectCard, FIXTURE_TIME, signed_table};
+use testkit::{DirectCard, FIXTURE_TIME, signed_table};
 
 fn postal_key(c: &mut DirectCard) -> [u8; 65] {
     let keys = c.get(tags::PUBLIC_KEYS);
@@ -91,7 +91,7 @@ fn the_mac_variant_verifies_with_the_diversified_key() {
     let piece = apdu_specs::mailpiece::MailPiece {
         rate_class: 1,
         weight_grams: 20,
-        date: tests::FIXTURE_DATE,
+        date: testkit::FIXTURE_DATE,
         origin: *b"10001",
         destination: *b"94105",
     };

@@ -18,15 +18,15 @@ use host_driver::certificates::{CrlAt, CrlError, verify_crl, verify_postmark};
 use host_driver::verify::{IndiciumKey, VerifyError, verify_indicium};
 use host_driver::{CardStatus, MeterError};
 use proptest::prelude::*;
-use tests::FIXTURE_TIME;
-use tests::forge::{self, PkiMeter};
-use tests::pki::{self, changes_nothing, slots};
+use testkit::FIXTURE_TIME;
+use testkit::forge::{self, PkiMeter};
+use testkit::pki::{self, changes_nothing, slots};
 
 #[test]
 fn attack_high_s_twin_of_an_indicium_is_refused_offline() {
     let mut f = PkiMeter::new("malleable indicium");
     let postal = f.meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap();
-    let indicium = f.meter.run(|tx| tx.print_indicium(&tests::piece(1, 20))).unwrap();
+    let indicium = f.meter.run(|tx| tx.print_indicium(&testkit::piece(1, 20))).unwrap();
     verify_indicium(&indicium, IndiciumKey::Ecdsa(&postal)).unwrap();
     let twin = forge::indicium_twin(&indicium);
     assert_ne!(twin, indicium);
@@ -125,7 +125,7 @@ fn signatures_of_a_working_day(f: &mut PkiMeter) -> Vec<(&'static str, [u8; 64])
     pki::certified(&mut f.meter, &mut f.ca, slots::SIGNATURE, Usage::Signature).unwrap();
     pki::certified(&mut f.meter, &mut f.ca, slots::POSTMARK, Usage::Postmark).unwrap();
     for i in 0..48u32 {
-        let indicium = f.meter.run(|tx| tx.print_indicium(&tests::piece(1, 1 + i % 40))).unwrap();
+        let indicium = f.meter.run(|tx| tx.print_indicium(&testkit::piece(1, 1 + i % 40))).unwrap();
         out.push(("indicium", indicium[indicium.len() - 64..].try_into().unwrap()));
     }
     for i in 0..16u8 {

@@ -11,8 +11,8 @@ use apdu_specs::signed::Signed;
 use apdu_specs::sw::Sw;
 use apdu_specs::{Service, tags};
 use card_sim::MemoryStore;
-use tests::oracle::fresh_card;
-use tests::services::{self, Services, ValidCommand};
+use testkit::oracle::fresh_card;
+use testkit::services::{self, Services, ValidCommand};
 
 type Card = card_core::Applet<card_sim::SimPlatform>;
 
@@ -231,7 +231,7 @@ fn a_debt_is_collected_before_the_next_value_service() {
 /// SHA-256 for anyone at the reader). HASH needs the PIN like every service.
 #[test]
 fn hash_needs_the_pin() {
-    let mut c = tests::DirectCard::operational();
+    let mut c = testkit::DirectCard::operational();
     let before = c.snapshot();
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x00, 0x00])), Sw::SECURITY_STATUS_NOT_SATISFIED);
     assert_eq!(Sw(c.sw(&[0x80, ins::HASH, 0x01, 0x00, 0x03, 1, 2, 3])), Sw::SECURITY_STATUS_NOT_SATISFIED);

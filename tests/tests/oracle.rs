@@ -13,9 +13,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use tests::oracle::{Oracle, fresh_card};
-use tests::services::{self, Services};
-use tests::{FIXTURE_TIME, signed_table};
+use testkit::oracle::{Oracle, fresh_card};
+use testkit::services::{self, Services};
+use testkit::{FIXTURE_TIME, signed_table};
 
 /// Sequences per run.
 const CASES: u32 = 128;
@@ -33,9 +33,9 @@ fn table_commands(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + 
 fn valid(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
     prop_oneof![
         8 => table_commands(services),
-        4 => (1u8..=4, 0u32..2500).prop_map(|(c, g)| vec![tests::indicium_apdu(c, g)]),
-        1 => Just(vec![tests::verify_apdu("123456")]),
-        1 => Just(vec![tests::verify_apdu("000000")]),
+        4 => (1u8..=4, 0u32..2500).prop_map(|(c, g)| vec![testkit::indicium_apdu(c, g)]),
+        1 => Just(vec![testkit::verify_apdu("123456")]),
+        1 => Just(vec![testkit::verify_apdu("000000")]),
         1 => Just(vec![vec![0x00, 0x20, 0xFF, 0x81]]),
         1 => prop_oneof![Just(0xDF20u16), Just(0xDF21), Just(0xDF22), Just(0xDF23), Just(0xDF24), any::<u16>()]
             .prop_map(|t| vec![vec![0x00, 0xCA, (t >> 8) as u8, t as u8, 0x00]]),
@@ -47,11 +47,11 @@ fn valid(services: &Services) -> impl Strategy<Value = Vec<Vec<u8>>> + use<> {
             vec![a]
         }),
         1 => Just(vec![vec![0x00, 0xC0, 0x00, 0x00, 0x00]]),
-        1 => Just(vec![tests::select_apdu()]),
+        1 => Just(vec![testkit::select_apdu()]),
         1 => (1u32..6, any::<bool>()).prop_map(|(v, chained)| {
             let t = signed_table(v, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 60 + v);
             if chained {
-                tests::chained_apdus([0x80, 0x62, 0, 0], &t)
+                testkit::chained_apdus([0x80, 0x62, 0, 0], &t)
             } else {
                 vec![capdu::encode([0x80, 0x62, 0, 0], &t, 0, true).unwrap()]
             }
@@ -131,7 +131,7 @@ fn the_oracle_holds_after_every_apdu_of_random_sequences() {
         if let proptest::test_runner::TestError::Fail(_, seq) = &e {
             let mut card = fresh_card(&store, true);
             println!(
-                "# minimal failing sequence, from the card of tests::services::prepared(1_000_000) with the PIN verified"
+                "# minimal failing sequence, from the card of testkit::services::prepared(1_000_000) with the PIN verified"
             );
             for a in seq {
                 let r = card.process(a);

@@ -9,8 +9,8 @@ use host_driver::transport::{CardTransaction, Transport};
 use host_driver::{Meter, Pin};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::pcsc_rig::{PcscRig, READER, slot};
-use tests::suite;
+use testkit::pcsc_rig::{PcscRig, READER, slot};
+use testkit::suite;
 
 fn with_rig(f: impl FnOnce(&mut PcscRig)) {
     let _slot = slot();
@@ -19,14 +19,14 @@ fn with_rig(f: impl FnOnce(&mut PcscRig)) {
 }
 
 // The whole typed-API suite, a second time, through pcscd + vpcd.
-tests::suite_tests!(PcscRig, with_rig);
+testkit::suite_tests!(PcscRig, with_rig);
 
 #[test]
 fn transcript_vectors_pass_through_a_real_reader() {
     with_rig(|rig| {
-        let vf = tests::foundation_vectors();
+        let vf = testkit::foundation_vectors();
         for t in &vf.transcripts {
-            rig.plug(tests::vector_card(&vf));
+            rig.plug(testkit::vector_card(&vf));
             let mut transport = rig.transport();
             let lineage = vf.lineage(&t.name);
             for (i, tr) in lineage.iter().enumerate() {
@@ -53,12 +53,12 @@ fn run(cmd: &str, args: &[&str]) -> String {
 #[test]
 fn opensc_tool_reads_the_atr_and_the_status() {
     with_rig(|rig| {
-        let vf = tests::foundation_vectors();
-        rig.plug(tests::vector_card(&vf));
+        let vf = testkit::foundation_vectors();
+        rig.plug(testkit::vector_card(&vf));
         let atr = run("opensc-tool", &["-r", "0", "-a"]);
         let expected: Vec<String> = card_sim::sim::atr().iter().map(|b| format!("{b:02x}")).collect();
         assert!(atr.contains(&expected.join(":")), "ATR: {atr}");
-        let select = hex::encode_upper(tests::select_apdu());
+        let select = hex::encode_upper(testkit::select_apdu());
         let out = run("opensc-tool", &["-r", "0", "-s", &select, "-s", "00CADF2100"]);
         assert_eq!(out.matches("SW1=0x90, SW2=0x00").count(), 2, "{out}");
         // The documented status layout: lifecycle 03 (PERSONALIZATION) first.
@@ -72,7 +72,7 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apdu-specs/vectors
 /// The script and its expected SWs: the opening steps of the `personalize`
 /// transcript, up to the first STORE DATA.
 fn script_from_vectors() -> (String, Vec<String>) {
-    let vf = tests::foundation_vectors();
+    let vf = testkit::foundation_vectors();
     let t = vf.transcript("personalize").unwrap();
     let mut text = String::from(
         "# Generated from apdu-specs/vectors/foundation.apdu (transcript `personalize`).\n# Run: scriptor -r \"Virtual PCD 00 00\" blank-card.script\n",
@@ -100,8 +100,8 @@ fn scriptor_runs_the_kept_script_with_the_expected_status_words() {
         "script is stale: PCMETER_WRITE_VECTORS=1 cargo test -p tests --test pcsc scriptor"
     );
     with_rig(|rig| {
-        let vf = tests::foundation_vectors();
-        rig.plug(tests::vector_card(&vf));
+        let vf = testkit::foundation_vectors();
+        rig.plug(testkit::vector_card(&vf));
         let out = run("scriptor", &["-r", READER, SCRIPT]);
         // A response may span lines; its status word ends the line that carries " : meaning".
         let got: Vec<String> = out
@@ -120,11 +120,11 @@ fn scriptor_runs_the_kept_script_with_the_expected_status_words() {
 #[test]
 fn a_round_trip_through_pcscd_takes_less_than_5_ms() {
     with_rig(|rig| {
-        let vf = tests::foundation_vectors();
-        rig.plug(tests::vector_card(&vf));
+        let vf = testkit::foundation_vectors();
+        rig.plug(testkit::vector_card(&vf));
         let mut transport = rig.transport();
         let mut tx = transport.begin().unwrap();
-        tx.transmit(&tests::select_apdu()).unwrap();
+        tx.transmit(&testkit::select_apdu()).unwrap();
         let mut times = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
@@ -162,7 +162,7 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
                         s.verify_pin(&pin).unwrap();
                         let before = s.registers().unwrap().count(Service::Postage);
                         for _ in 0..3 {
-                            s.print_indicium(&tests::piece(1, 20)).unwrap();
+                            s.print_indicium(&testkit::piece(1, 20)).unwrap();
                             printed += 1;
                         }
                         let after = s.registers().unwrap().count(Service::Postage);
@@ -185,7 +185,7 @@ fn two_clients_in_transactions_never_interleave_and_every_indicium_counts_once()
 
 #[test]
 fn the_cli_lists_readers_and_prints_through_a_reader() {
-    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
     with_rig(|rig| {
         let up = suite::up(rig, 10_000, |o| o.profile.meter_id = String::from("PCM-CLI-0001"));
         drop(up.meter);
@@ -210,7 +210,7 @@ fn the_cli_lists_readers_and_prints_through_a_reader() {
                 "--to",
                 "94105",
             ])
-            .args(["--date", &tests::FIXTURE_DATE.to_string(), "--out"])
+            .args(["--date", &testkit::FIXTURE_DATE.to_string(), "--out"])
             .arg(&png)
             .env("PCMETER_PIN", "123456")
             .output()

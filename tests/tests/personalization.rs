@@ -13,7 +13,7 @@ use card_core::Applet;
 use card_core::platform::{Store, WriteSet};
 use card_core::state::{CardState, Counters, records};
 use card_sim::{Entropy, MemoryStore, SimCard, SimClock, SimPlatform};
-use tests::{DirectCard, FIXTURE_TIME, VECTOR_SERIAL, vector_keys, vector_options};
+use testkit::{DirectCard, FIXTURE_TIME, VECTOR_SERIAL, vector_keys, vector_options};
 
 /// A second card from the same factory.
 const OTHER_SERIAL: CardSerial = CardSerial(*b"PCMV0002");
@@ -27,7 +27,7 @@ fn profile_for(serial: CardSerial) -> Vec<u8> {
 }
 
 fn fci(c: &mut DirectCard) -> Fci {
-    let (data, sw) = c.send(&tests::select_apdu());
+    let (data, sw) = c.send(&testkit::select_apdu());
     assert_eq!(Sw(sw), Sw::OK);
     Fci::parse(&data).unwrap()
 }
@@ -129,7 +129,7 @@ fn the_daemon_refuses_a_serial_its_state_file_contradicts() {
     drop(Applet::manufacture(platform, &vector_keys().issuer.public(), VECTOR_SERIAL).unwrap());
 
     // Refused before it reaches vpcd: no reader is involved.
-    let mut daemon = std::process::Command::new(tests::workspace_bin("card-sim", "pcmeter-card"))
+    let mut daemon = std::process::Command::new(testkit::workspace_bin("card-sim", "pcmeter-card"))
         .arg("--state")
         .arg(dir.join("card.pcmj"))
         .args(["--serial", &OTHER_SERIAL.to_string(), "--vpcd", "127.0.0.1:1"])

@@ -5,13 +5,13 @@ use apdu_specs::sw::Sw;
 use card_core::Applet;
 use card_core::platform::{Platform, RecordId, Store, StoreError, WriteSet};
 use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
-use tests::{DirectCard, FIXTURE_TIME, signed_table};
+use testkit::{DirectCard, FIXTURE_TIME, signed_table};
 
 #[test]
 fn each_state_change_without_the_pin_gets_6982_and_changes_nothing() {
     // ACTIVATE in PERSONALIZATION.
     let mut c = DirectCard::blank();
-    for a in tests::personalization_apdus(&tests::vector_keys(), &tests::vector_options()) {
+    for a in testkit::personalization_apdus(&testkit::vector_keys(), &testkit::vector_options()) {
         assert_eq!(c.sw(&a), Sw::OK);
     }
     let before = c.snapshot();
@@ -118,15 +118,15 @@ impl Store for FlakyStore {
 
 #[test]
 fn the_pin_is_not_compared_unless_the_decrement_was_committed() {
-    let keys = tests::vector_keys();
+    let keys = testkit::vector_keys();
     let platform = SimPlatform::new(FlakyStore::default(), Entropy::seeded(3), SimClock::fixed(FIXTURE_TIME));
-    let mut applet = Applet::manufacture(platform, &keys.issuer.public(), tests::VECTOR_SERIAL).unwrap();
+    let mut applet = Applet::manufacture(platform, &keys.issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let send = |a: &[u8], applet: &mut Applet<SimPlatform<FlakyStore>>| {
         let r = applet.process(a);
         u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
     };
-    assert_eq!(send(&tests::select_apdu(), &mut applet), Sw::OK);
-    for a in tests::personalization_apdus(&keys, &tests::vector_options()) {
+    assert_eq!(send(&testkit::select_apdu(), &mut applet), Sw::OK);
+    for a in testkit::personalization_apdus(&keys, &testkit::vector_options()) {
         assert_eq!(send(&a, &mut applet), Sw::OK);
     }
     let verify = {

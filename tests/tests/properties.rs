@@ -6,7 +6,7 @@ use apdu_specs::capdu;
 use apdu_specs::commands::ins;
 use apdu_specs::sw::Sw;
 use proptest::prelude::*;
-use tests::{DirectCard, FIXTURE_TIME, documented, signed_table};
+use testkit::{DirectCard, FIXTURE_TIME, documented, signed_table};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }

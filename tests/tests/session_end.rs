@@ -15,8 +15,8 @@ use pcmeter::simulated::{AuthorityKeys, Options, bring_up};
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use tests::pcsc_rig::{PcscRig, READER, slot};
-use tests::pki::{self, slots};
+use testkit::pcsc_rig::{PcscRig, READER, slot};
+use testkit::pki::{self, slots};
 
 const METER_ID: &str = "PCM-SESSN-01";
 const PIN: &str = "123456";
@@ -26,10 +26,10 @@ struct Daemon(Child);
 
 impl Daemon {
     fn start(state: &Path, issuer: &[u8; 65]) -> Self {
-        let child = Command::new(tests::workspace_bin("card-sim", "pcmeter-card"))
+        let child = Command::new(testkit::workspace_bin("card-sim", "pcmeter-card"))
             .arg("--state")
             .arg(state)
-            .args(["--fixed-time", &tests::FIXTURE_TIME.to_string(), "--log", "warn"])
+            .args(["--fixed-time", &testkit::FIXTURE_TIME.to_string(), "--log", "warn"])
             .args(["--issuer-key", &hex::encode(issuer)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,7 +60,7 @@ impl Drop for KillOnDrop {
 fn cli_print(pcmeter: &Path, out: &Path, class: u8, extra: &[&str]) -> Output {
     Command::new(pcmeter)
         .args(["--reader", READER, "print", "--class", &class.to_string(), "--weight", "20"])
-        .args(["--from", "10001", "--to", "94105", "--date", &tests::FIXTURE_DATE.to_string(), "--out"])
+        .args(["--from", "10001", "--to", "94105", "--date", &testkit::FIXTURE_DATE.to_string(), "--out"])
         .arg(out)
         .args(extra)
         .env("PCMETER_PIN", PIN)
@@ -103,10 +103,10 @@ fn sign_data_apdu() -> Vec<u8> {
 /// (SELECT itself clears the verified state), then with it.
 fn another_client_gets_nothing_for_free() {
     let attacker = OtherClient::connect();
-    assert_eq!(attacker.send(&tests::indicium_apdu(1, 20)), Sw::CONDITIONS_NOT_SATISFIED, "PRINT without SELECT");
+    assert_eq!(attacker.send(&testkit::indicium_apdu(1, 20)), Sw::CONDITIONS_NOT_SATISFIED, "PRINT without SELECT");
     assert_eq!(attacker.send(&sign_data_apdu()), Sw::CONDITIONS_NOT_SATISFIED, "SIGN DATA without SELECT");
-    assert_eq!(attacker.send(&tests::select_apdu()), Sw::OK);
-    assert_eq!(attacker.send(&tests::indicium_apdu(1, 20)), Sw::SECURITY_STATUS_NOT_SATISFIED, "PRINT after SELECT");
+    assert_eq!(attacker.send(&testkit::select_apdu()), Sw::OK);
+    assert_eq!(attacker.send(&testkit::indicium_apdu(1, 20)), Sw::SECURITY_STATUS_NOT_SATISFIED, "PRINT after SELECT");
     assert_eq!(attacker.send(&sign_data_apdu()), Sw::SECURITY_STATUS_NOT_SATISFIED, "SIGN DATA after SELECT");
     attacker.leave();
 }
@@ -120,12 +120,12 @@ impl Drop for Scratch {
 
 #[test]
 fn a_verified_pin_does_not_outlive_the_cli_session() {
-    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
     let _slot = slot();
     let dir = Scratch(std::env::temp_dir().join(format!("pcmeter-session-end-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let keys = AuthorityKeys::from_seed("session-end");
-    let mut opts = Options::at(tests::FIXTURE_TIME, 100_000);
+    let mut opts = Options::at(testkit::FIXTURE_TIME, 100_000);
     opts.profile.meter_id = String::from(METER_ID);
     opts.profile.pin = String::from(PIN);
 
@@ -166,7 +166,7 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
     // 3. A client killed (SIGKILL) while it holds its verified session: pcscd
     // resets the card for it, because it held the transaction.
     let mut holder = KillOnDrop(
-        Command::new(tests::workspace_bin("tests", "pcsc-session-holder"))
+        Command::new(testkit::workspace_bin("testkit", "pcsc-session-holder"))
             .env("PCMETER_PIN", PIN)
             .stdout(Stdio::piped())
             .spawn()
@@ -198,19 +198,19 @@ fn a_verified_pin_does_not_outlive_the_cli_session() {
 /// committed) but no label is written, and the error says so.
 #[test]
 fn pcmeter_print_checks_the_indicium_against_the_key_the_user_trusts() {
-    let pcmeter = tests::workspace_bin("pcmeter", "pcmeter");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
     let _slot = slot();
     let dir = Scratch(std::env::temp_dir().join(format!("pcmeter-print-trust-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let mut rig = PcscRig::start();
 
     // An ECDSA meter, and a postal key that is not this meter's.
-    let up = tests::suite::up(&mut rig, 10_000, |o| o.profile.pin = String::from(PIN));
+    let up = testkit::suite::up(&mut rig, 10_000, |o| o.profile.pin = String::from(PIN));
     drop(up.meter);
     let foreign = {
         let mut sim = pcmeter::simulated::operational(
             &AuthorityKeys::from_seed("someone else"),
-            &Options::at(tests::FIXTURE_TIME, 0),
+            &Options::at(testkit::FIXTURE_TIME, 0),
         )
         .unwrap();
         sim.meter.run(|tx| tx.public_keys()).unwrap().postal.unwrap()
@@ -224,7 +224,7 @@ fn pcmeter_print_checks_the_indicium_against_the_key_the_user_trusts() {
     assert!(!label.exists(), "no label for an indicium that does not verify");
 
     // An HMAC meter: its indicium is checked with the MAC key the user holds.
-    let up = tests::suite::up(&mut rig, 10_000, |o| {
+    let up = testkit::suite::up(&mut rig, 10_000, |o| {
         o.profile.pin = String::from(PIN);
         o.profile.hmac_variant = true;
         o.profile.meter_id = String::from("PCM-HMAC-CLI");

@@ -12,9 +12,9 @@ use apdu_specs::postmark::{Token, Verdict};
 use apdu_specs::x509::{self, Certificate, CertificateProfile, Template, Usage};
 use host_driver::certificates::{CrlAt, CrlError, PostmarkCheckError, verify_crl, verify_postmark};
 use host_driver::{CardStatus, MeterError};
-use tests::FIXTURE_TIME;
-use tests::forge::{self, PkiMeter, TestTsa, TokenBuilder, tlv};
-use tests::pki::{self, changes_nothing, slots};
+use testkit::FIXTURE_TIME;
+use testkit::forge::{self, PkiMeter, TestTsa, TokenBuilder, tlv};
+use testkit::pki::{self, changes_nothing, slots};
 
 const DAY: u64 = 86_400;
 /// An extension no PCMeter verifier knows (under the PCMeter arc).

@@ -20,7 +20,9 @@ use card_sim::journal::fault::{CrashMode, FaultMedium};
 use card_sim::{Entropy, SimClock, SimPlatform};
 use host_driver::verify::verify_audit_chain;
 use std::collections::BTreeMap;
-use tests::{FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options, verify_apdu};
+use testkit::{
+    FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options, verify_apdu,
+};
 
 /// Tear points of the whole campaign, as the README states them.
 const README_TEAR_POINTS: usize = 360;
@@ -99,7 +101,7 @@ struct Scenario {
 fn fresh_medium(clock: &SimClock) -> FaultMedium {
     let store = JournalStore::open(FaultMedium::new(), NAME).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(11), clock.clone());
-    let card = Applet::manufacture(platform, &vector_keys().issuer.public(), tests::VECTOR_SERIAL).unwrap();
+    let card = Applet::manufacture(platform, &vector_keys().issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let mut m = power_off(card);
     m.reboot();
     m
@@ -124,7 +126,7 @@ fn scenarios() -> Vec<Scenario> {
     let personalized = advance(blank.clone(), &clock, &to_perso);
     let operational =
         advance(personalized.clone(), &clock, &[select_apdu(), verify_apdu("123456"), vec![0x00, 0x44, 0x00, 0x00]]);
-    let indicium = tests::indicium_apdu(1, 20);
+    let indicium = testkit::indicium_apdu(1, 20);
     let table = signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 80);
     let late = SimClock::fixed(FIXTURE_TIME + 91 * 86_400);
     let mut list = vec![
@@ -165,7 +167,7 @@ fn scenarios() -> Vec<Scenario> {
             pre: operational.clone(),
             clock: clock.clone(),
             setup: vec![select_apdu(), verify_apdu("123456")],
-            command: tests::chained_apdus([0x80, 0x62, 0x00, 0x00], &table),
+            command: testkit::chained_apdus([0x80, 0x62, 0x00, 0x00], &table),
             output: false,
         },
         Scenario {
@@ -181,7 +183,7 @@ fn scenarios() -> Vec<Scenario> {
     list
 }
 
-use tests::pki::ext_apdu as ext;
+use testkit::pki::ext_apdu as ext;
 
 /// Slots of the certified pre-state.
 const PM: u8 = 0;
@@ -197,16 +199,16 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     use apdu_specs::certs::AgentRequest;
     use apdu_specs::x509::{Certificate, Usage};
     let keys = vector_keys();
-    let mut ca = tests::pki::ca_for(&keys);
+    let mut ca = testkit::pki::ca_for(&keys);
     let mut card = power_on(operational, clock);
     let mut send = |a: &[u8]| card.process(a);
-    let meter_id = tests::pki::register_raw(&mut send, &mut ca);
+    let meter_id = testkit::pki::register_raw(&mut send, &mut ca);
     assert_eq!(sw(&send(&verify_apdu("123456"))), Sw::OK);
-    let subject = tests::pki::subject("tearing");
-    let pm_cert = tests::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark);
-    let agent_cert = tests::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent);
-    let (_, pending_cert) = tests::pki::request_raw(&mut send, &mut ca, PENDING, Usage::Signature);
-    tests::pki::certify_raw(&mut send, &mut ca, SIG, Usage::Signature);
+    let subject = testkit::pki::subject("tearing");
+    let pm_cert = testkit::pki::certify_raw(&mut send, &mut ca, PM, Usage::Postmark);
+    let agent_cert = testkit::pki::certify_raw(&mut send, &mut ca, AGENT, Usage::Agent);
+    let (_, pending_cert) = testkit::pki::request_raw(&mut send, &mut ca, PENDING, Usage::Signature);
+    testkit::pki::certify_raw(&mut send, &mut ca, SIG, Usage::Signature);
     let enc_public: [u8; 65] =
         get(&mut card, &ext([0x00, 0x46, 0x00, ENC], &[Usage::Encryption as u8])).try_into().unwrap();
     let digest = [0x42u8; 32];
@@ -286,7 +288,7 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
 /// Sets DR on a stored card (the stand-in for spending or the remote recharge).
 fn with_funds(medium: FaultMedium, clock: &SimClock, dr: u64) -> FaultMedium {
     let mut card = power_on(medium, clock);
-    tests::services::set_funds(card.platform_mut().store(), dr);
+    testkit::services::set_funds(card.platform_mut().store(), dr);
     let mut m = power_off(card);
     m.reboot();
     m
@@ -440,7 +442,7 @@ fn a_read_only_medium_refuses_commits_and_keeps_the_state() {
     ro.set_read_only(true);
     let store = JournalStore::open(ro, NAME).unwrap();
     let platform = SimPlatform::new(store, Entropy::seeded(1), s.clock.clone());
-    assert!(Applet::manufacture(platform, &vector_keys().issuer.public(), tests::VECTOR_SERIAL).is_err());
+    assert!(Applet::manufacture(platform, &vector_keys().issuer.public(), testkit::VECTOR_SERIAL).is_err());
 }
 
 /// Attack: PIN brute force with power cuts. The attacker guesses PINs and

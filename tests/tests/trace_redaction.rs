@@ -7,8 +7,8 @@ use host_driver::{Meter, Pin};
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tests::scripted::ScriptedCard;
-use tests::{FIXTURE_TIME, piece};
+use testkit::scripted::ScriptedCard;
+use testkit::{FIXTURE_TIME, piece};
 
 fn meter(credit: u64) -> pcmeter::simulated::SimulatedMeter {
     operational(&AuthorityKeys::from_seed("trace-tests"), &Options::at(FIXTURE_TIME, credit)).unwrap()

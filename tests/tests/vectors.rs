@@ -10,16 +10,16 @@ use std::sync::Arc;
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../apdu-specs/vectors/foundation.apdu");
 
 fn generated_block(begin: &str) -> String {
-    let keys = tests::vector_keys();
+    let keys = testkit::vector_keys();
     let mut out = String::new();
     match begin {
         "fixture" => {
             out.push_str(&format!("! anchor {}\n", hex::encode_upper(keys.issuer.public())));
-            out.push_str(&format!("! serial {}\n", tests::VECTOR_SERIAL));
-            out.push_str(&format!("! time {}\n", tests::FIXTURE_TIME));
+            out.push_str(&format!("! serial {}\n", testkit::VECTOR_SERIAL));
+            out.push_str(&format!("! time {}\n", testkit::FIXTURE_TIME));
         }
         _ => {
-            for a in tests::personalization_apdus(&keys, &tests::vector_options()) {
+            for a in testkit::personalization_apdus(&keys, &testkit::vector_options()) {
                 out.push_str(&format!("> {}\n< 9000\n", hex::encode_upper(a)));
             }
         }
@@ -51,10 +51,10 @@ fn generated_parts_match_the_generator() {
 
 #[test]
 fn transcripts_pass_on_the_card_directly() {
-    let vf = tests::foundation_vectors();
+    let vf = testkit::foundation_vectors();
     assert!(vf.transcripts.len() >= 2);
     for t in &vf.transcripts {
-        let steps = tests::replay_on_card(&vf, &t.name);
+        let steps = testkit::replay_on_card(&vf, &t.name);
         let steps = steps.unwrap_or_else(|m| panic!("direct replay: {m:?}"));
         println!("transcript {}: {} exchanges on the applet", t.name, steps.len());
     }
@@ -62,12 +62,12 @@ fn transcripts_pass_on_the_card_directly() {
 
 #[test]
 fn transcripts_pass_through_the_host_transport() {
-    let vf = tests::foundation_vectors();
+    let vf = testkit::foundation_vectors();
     for t in &vf.transcripts {
-        let shared = SharedCard::new(tests::vector_card(&vf));
+        let shared = SharedCard::new(testkit::vector_card(&vf));
         let mut transport = InProcessTransport::new(Arc::clone(&shared));
         let cycle = Arc::clone(&shared);
-        let steps = tests::replay(
+        let steps = testkit::replay(
             &vf,
             &t.name,
             |c| {
@@ -90,12 +90,16 @@ fn transcripts_pass_through_the_host_transport() {
 
 #[test]
 fn every_status_word_in_the_vectors_is_documented() {
-    let vf = tests::foundation_vectors();
+    let vf = testkit::foundation_vectors();
     for t in &vf.transcripts {
-        for (step, r) in tests::replay_on_card(&vf, &t.name).unwrap() {
+        for (step, r) in testkit::replay_on_card(&vf, &t.name).unwrap() {
             let sw = Sw::from_response(&r).unwrap();
             let ins = step.capdu.get(1).copied().unwrap_or(0);
-            assert!(tests::documented(&step.capdu, sw), "line {}: SW {sw} not documented for INS {ins:02X}", step.line);
+            assert!(
+                testkit::documented(&step.capdu, sw),
+                "line {}: SW {sw} not documented for INS {ins:02X}",
+                step.line
+            );
         }
     }
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 
 fn main() -> Result<(), String> {
     let pin = Pin::new(&std::env::var("PCMETER_PIN").map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let transport = PcscTransport::connect(tests::pcsc_rig::READER, false).map_err(|e| e.to_string())?;
+    let transport = PcscTransport::connect(testkit::pcsc_rig::READER, false).map_err(|e| e.to_string())?;
     let mut meter = Meter::connect(transport).map_err(|e| e.to_string())?;
     let mut session = meter.transaction().map_err(|e| e.to_string())?;
     session.verify_pin(&pin).map_err(|e| e.to_string())?;
