@@ -1,25 +1,31 @@
 //! Minimal BER-TLV (ISO/IEC 7816-4 §5.2): one- or two-byte tags, definite
 //! lengths up to 65535 (`82 xx xx`). Used for FCI, personalization data and
-//! the signed envelope.
+//! the signed envelope. The length octets are `der`'s [`Length`] (minimal
+//! form, as X.690 DER); only the ISO two-byte tags are read here.
 
+use crate::asn1::der_error;
 use crate::codec::FormatError;
 use alloc::vec::Vec;
+use der::{Decode, Encode, Length, Reader, SliceReader};
 
-/// Appends one data object.
+/// Longest value a data object may carry (`82 FF FF`).
+pub const MAX_VALUE_LEN: usize = 0xFFFF;
+
+/// Appends one data object. Every producer keeps values within
+/// [`MAX_VALUE_LEN`] (commands and responses are far smaller); a longer value
+/// is cut there, so the object stays well formed.
 pub fn put(out: &mut Vec<u8>, tag: u16, value: &[u8]) {
     let [hi, lo] = tag.to_be_bytes();
     if hi != 0 {
         out.push(hi);
     }
     out.push(lo);
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len <= 0xFF {
-        out.extend_from_slice(&[0x81, len as u8]);
-    } else {
-        let l = (len.min(0xFFFF) as u16).to_be_bytes();
-        out.extend_from_slice(&[0x82, l[0], l[1]]);
+    let value = value.get(..MAX_VALUE_LEN).unwrap_or(value);
+    // A length below 2^16 always encodes (at most `82 xx xx`).
+    let length = Length::try_from(value.len()).unwrap_or(Length::ZERO);
+    if length.encode_to_vec(out).is_err() {
+        out.push(0);
+        return;
     }
     out.extend_from_slice(value);
 }
@@ -74,31 +80,25 @@ fn take_one(data: &[u8]) -> Result<(u16, &[u8], &[u8]), FormatError> {
     } else {
         (u16::from(*first), rest)
     };
-    let (l0, rest) = rest.split_first().ok_or(FormatError::Truncated("length"))?;
-    let (len, rest) = match *l0 {
-        l if l < 0x80 => (usize::from(l), rest),
-        0x81 => {
-            let (l1, rest) = rest.split_first().ok_or(FormatError::Truncated("length"))?;
-            if *l1 < 0x80 {
-                return Err(FormatError::Invalid("length (not minimal)"));
-            }
-            (usize::from(*l1), rest)
-        }
-        0x82 => {
-            let bytes = rest.get(..2).ok_or(FormatError::Truncated("length"))?;
-            let len = usize::from(u16::from_be_bytes([*bytes.first().unwrap_or(&0), *bytes.get(1).unwrap_or(&0)]));
-            if len < 0x100 {
-                return Err(FormatError::Invalid("length (not minimal)"));
-            }
-            (len, rest.get(2..).unwrap_or(&[]))
-        }
-        _ => return Err(FormatError::Invalid("length")),
-    };
+    let (len, rest) = length(rest)?;
     if rest.len() < len {
         return Err(FormatError::Truncated("value"));
     }
     let (value, rest) = rest.split_at(len);
     Ok((tag, value, rest))
+}
+
+/// Reads the length octets with `der` (minimal form only) and refuses a value
+/// longer than [`MAX_VALUE_LEN`].
+fn length(data: &[u8]) -> Result<(usize, &[u8]), FormatError> {
+    let mut reader = SliceReader::new(data).map_err(der_error("length"))?;
+    let length = Length::decode(&mut reader).map_err(der_error("length"))?;
+    let len = usize::try_from(u32::from(length)).map_err(|_| FormatError::Invalid("length"))?;
+    if len > MAX_VALUE_LEN {
+        return Err(FormatError::Invalid("length"));
+    }
+    let read = usize::try_from(u32::from(reader.position())).map_err(|_| FormatError::Invalid("length"))?;
+    Ok((len, data.get(read..).unwrap_or(&[])))
 }
 
 /// Parses all objects; fails on any malformed object or duplicate tag.
@@ -139,5 +139,23 @@ mod tests {
         assert!(parse_unique(&[0x80, 0x81, 0x05, 1, 2, 3, 4, 5]).is_err());
         assert!(parse_unique(&[0x80, 0x83, 0, 0, 1]).is_err());
         assert!(parse_unique(&[0x80, 0x00, 0x80, 0x00]).is_err());
+        assert!(parse_unique(&[0x80, 0x82, 0x00, 0xFF]).is_err(), "82 form for a length below 256");
+        assert!(parse_unique(&[0x80, 0x80]).is_err(), "indefinite length");
+        assert!(parse_unique(&[0x80, 0x83, 0x01, 0x00, 0x00]).is_err(), "a value longer than 65535");
+    }
+
+    #[test]
+    fn length_octets_are_minimal() {
+        for (len, octets) in [
+            (0usize, &[0x00][..]),
+            (127, &[0x7F]),
+            (128, &[0x81, 0x80]),
+            (255, &[0x81, 0xFF]),
+            (256, &[0x82, 0x01, 0x00]),
+            (65535, &[0x82, 0xFF, 0xFF]),
+        ] {
+            let enc = encode(0x80, &alloc::vec![0; len]);
+            assert_eq!(&enc[1..1 + octets.len()], octets, "{len}");
+        }
     }
 }
