@@ -10,7 +10,7 @@ pub(crate) use change::StateChange;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{
-    CardState, CertState, Config, Counters, Factory, FactoryRecord, KeySlot, PinState, Rates, Secrets, Slot,
+    CardState, CertState, Config, Counters, Factory, FactoryRecord, PinState, Rates, ResidentSlot, Secrets, Slot,
     decode_rate_table, records, slot_record,
 };
 use alloc::vec::Vec;
@@ -62,7 +62,7 @@ pub(crate) struct State {
     pub(crate) card: CardState,
     pub(crate) counters: Counters,
     pub(crate) rates: Rates,
-    pub(crate) slots: Vec<KeySlot>,
+    pub(crate) slots: Vec<ResidentSlot>,
     pub(crate) cert: CertState,
 }
 
@@ -127,8 +127,8 @@ fn read_record<P: Platform, T>(
 }
 
 /// A key slot as RAM keeps it: the record without its certificate.
-fn load_key_slot(bytes: &[u8]) -> Result<KeySlot, FormatError> {
-    Slot::decode(bytes).map(|slot| KeySlot::from(&slot))
+fn load_key_slot(bytes: &[u8]) -> Result<ResidentSlot, FormatError> {
+    Slot::decode(bytes).map(|slot| ResidentSlot::from(&slot))
 }
 
 /// Migrates the factory record of a card made before card serials: draws a

@@ -2,7 +2,7 @@
 //! rewrites only what it changes (an indicium writes the counters record and
 //! one cell of the audit ring). Each record starts with a format byte.
 //!
-//! RAM keeps what commands need often ([`KeySlot`], parsed [`Rates`]); the
+//! RAM keeps what commands need often ([`ResidentSlot`], parsed [`Rates`]); the
 //! large records (certificates, the signed rate-table envelopes) stay in the
 //! store and are read when a command needs them.
 
@@ -558,7 +558,7 @@ impl Slot {
 /// its certificate, which stays in the store until a command reads it. The
 /// private key is wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct KeySlot {
+pub struct ResidentSlot {
     /// State.
     #[zeroize(skip)]
     pub state: SlotState,
@@ -575,19 +575,19 @@ pub struct KeySlot {
     pub verified_under: Option<u32>,
 }
 
-impl Default for KeySlot {
+impl Default for ResidentSlot {
     fn default() -> Self {
         Self { state: SlotState::Empty, usage: None, secret: None, public: None, verified_under: None }
     }
 }
 
-impl core::fmt::Debug for KeySlot {
+impl core::fmt::Debug for ResidentSlot {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("KeySlot").field("state", &self.state).field("usage", &self.usage).finish_non_exhaustive()
+        f.debug_struct("ResidentSlot").field("state", &self.state).field("usage", &self.usage).finish_non_exhaustive()
     }
 }
 
-impl KeySlot {
+impl ResidentSlot {
     /// The full slot record: this slot with `certificate`.
     pub fn with_certificate(&self, certificate: Option<Vec<u8>>) -> Slot {
         Slot {
@@ -601,7 +601,7 @@ impl KeySlot {
     }
 }
 
-impl From<&Slot> for KeySlot {
+impl From<&Slot> for ResidentSlot {
     fn from(slot: &Slot) -> Self {
         Self {
             state: slot.state,

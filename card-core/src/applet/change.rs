@@ -275,7 +275,7 @@ mod tests {
     use crate::handlers::Ascending;
     use crate::platform::RecordId;
     use crate::soft_engine::{NoEntropy, SoftEngine, verifier};
-    use crate::state::{Factory, KeySlot, Rates};
+    use crate::state::{Factory, Rates, ResidentSlot};
     use alloc::collections::BTreeMap;
     use apdu_specs::certs::{SLOT_COUNT, SlotState};
     use apdu_specs::perso::CardSerial;
@@ -336,7 +336,7 @@ mod tests {
             card: CardState::default(),
             counters: Counters::default(),
             rates: Rates::default(),
-            slots: (0..SLOT_COUNT).map(|_| KeySlot::default()).collect(),
+            slots: (0..SLOT_COUNT).map(|_| ResidentSlot::default()).collect(),
             cert: CertState::default(),
         };
         let platform = TestPlatform { crypto: verifier(), store: TestStore::default() };

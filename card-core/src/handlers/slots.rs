@@ -3,7 +3,7 @@
 
 use crate::applet::{Core, StateChange};
 use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey, Store, StoreError};
-use crate::state::{KeySlot, Slot, slot_record};
+use crate::state::{ResidentSlot, Slot, slot_record};
 use alloc::vec::Vec;
 use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
 use apdu_specs::csr;
@@ -26,7 +26,7 @@ pub(crate) struct CertifiedSlot {
 }
 
 impl<P: Platform> Core<P> {
-    pub(crate) fn slot(&self, n: u8) -> Result<&KeySlot, Sw> {
+    pub(crate) fn slot(&self, n: u8) -> Result<&ResidentSlot, Sw> {
         self.state.slots.get(usize::from(n)).ok_or(Sw::WRONG_P1P2)
     }
 
