@@ -1,8 +1,8 @@
 //! ECIES over any [`CryptoEngine`]: ephemeral P-256 ECDH, HKDF-SHA-256 (RFC
 //! 5869, built on the engine's HMAC) and AES-256-GCM. The blob layout and
 //! KDF inputs are specified in `apdu_specs::certs::ecies`. The card uses it
-//! to decrypt (DECRYPT) and to deliver agent-issued keys; the host uses the
-//! same code to encrypt to a slot and to open a delivered key.
+//! to decrypt (DECRYPT) and to deliver agent-issued keys; the host has its
+//! own implementation (`host_driver::ecies`), tested against this one.
 
 use crate::platform::{CryptoEngine, CryptoError, SecretKey};
 use alloc::vec::Vec;

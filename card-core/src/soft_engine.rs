@@ -29,7 +29,8 @@ impl EntropySource for NoEntropy {
     }
 }
 
-/// A verification-only engine, for hosts and the authority.
+/// A verification-only engine (tests check the card's verdicts with it; the
+/// host and the authority verify with `host_driver::signature`).
 pub fn verifier() -> SoftEngine<NoEntropy> {
     SoftEngine::new(NoEntropy)
 }
