@@ -95,14 +95,7 @@ pub fn prepared(credit: u64) -> Services {
     let mut store = card.into_platform().into_store();
     set_funds(&mut store, credit);
 
-    let delivery = host_driver::certificates::DeliveryKey::generate().expect("delivery key");
-    let agent_request = AgentRequest {
-        subject: &subject,
-        not_after: FIXTURE_TIME + 86_400,
-        usage: Usage::Signature,
-        delivery_key: delivery.public,
-    }
-    .encode();
+    let agent_request = signature_agent_request(&subject);
     let revoke =
         authority::orders::revocation_order(&keys.authority, &meter_id, slots::POSTMARK, &pm_public, 1, FIXTURE_TIME);
     let next_ca = authority::SigningKeyPair::from_seed("services next CA").public();
@@ -157,6 +150,14 @@ pub fn prepared(credit: u64) -> Services {
         commands.push(c);
     }
     Services { store, commands }
+}
+
+/// An AGENT ISSUE request for a one-day signature certificate for `subject`,
+/// delivered to a fresh host key.
+pub fn signature_agent_request(subject: &[u8]) -> Vec<u8> {
+    let delivery = host_driver::certificates::DeliveryKey::generate().expect("delivery key");
+    AgentRequest { subject, not_after: FIXTURE_TIME + 86_400, usage: Usage::Signature, delivery_key: delivery.public }
+        .encode()
 }
 
 /// Sets DR of a stored card to `dr`, keeping AR_p + AR_c + DR == CT: money

@@ -196,7 +196,6 @@ const PENDING: u8 = 4;
 /// certified, signature and encryption keys, a key with an issued but not
 /// installed certificate; and the material the commands need.
 fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scenario> {
-    use apdu_specs::certs::AgentRequest;
     use apdu_specs::x509::{Certificate, Usage};
     let keys = vector_keys();
     let mut ca = testkit::pki::ca_for(&keys);
@@ -218,14 +217,7 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let mut pre = power_off(card);
     pre.reboot();
 
-    let delivery = host_driver::certificates::DeliveryKey::generate().unwrap();
-    let agent_request = AgentRequest {
-        subject: &subject,
-        not_after: FIXTURE_TIME + 86_400,
-        usage: Usage::Signature,
-        delivery_key: delivery.public,
-    }
-    .encode();
+    let agent_request = testkit::services::signature_agent_request(&subject);
     let blob = host_driver::certificates::encrypt_to(&enc_public, b"sealed for the card").unwrap();
     let next_ca = authority::SigningKeyPair::from_seed("tearing next CA").public();
     let anchor = authority::orders::anchor_update(&keys.authority, &meter_id, 1, &next_ca);
