@@ -20,6 +20,8 @@ pub const DOMAIN_CERTIFICATE_REQUEST: &[u8] = b"PCMeter certificate request v1";
 pub const DOMAIN_CA_ANCHOR: &[u8] = b"PCMeter CA anchor v1";
 /// Domain of the authority's revocation order (Fig. 6).
 pub const DOMAIN_REVOCATION_ORDER: &[u8] = b"PCMeter revocation order v1";
+/// Domain of the card's revocation request (Fig. 6, 602).
+pub const DOMAIN_REVOCATION_REQUEST: &[u8] = b"PCMeter revocation request v1";
 /// Domain of the card's revocation confirmation.
 pub const DOMAIN_REVOCATION_CONFIRMATION: &[u8] = b"PCMeter revocation confirmation v1";
 
@@ -258,6 +260,50 @@ impl RevocationOrder {
     }
 }
 
+/// The card's device-signed request to revoke a slot's key (Fig. 6, 602):
+/// `meter ID 12 | slot 1 | reason 1 | time 8 | public key 65`.
+/// The authority verifies it (604/606) and answers with a [`RevocationOrder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRequest {
+    /// Meter ID.
+    pub meter_id: [u8; 12],
+    /// Slot to revoke.
+    pub slot: u8,
+    /// CRL reason code (RFC 5280 §5.3.1) the user gives.
+    pub reason: u8,
+    /// Card time of the request.
+    pub time: u64,
+    /// The slot's public key (uncompressed SEC1).
+    pub public_key: [u8; 65],
+}
+
+impl RevocationRequest {
+    /// Encodes the body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.put(&self.meter_id);
+        v.put_u8(self.slot);
+        v.put_u8(self.reason);
+        v.put_u64(self.time);
+        v.put(&self.public_key);
+        v
+    }
+
+    /// Decodes the body.
+    pub fn parse(body: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(body);
+        let request = Self {
+            meter_id: r.array("meter id")?,
+            slot: r.u8("slot")?,
+            reason: r.u8("reason")?,
+            time: r.u64("time")?,
+            public_key: r.array("public key")?,
+        };
+        r.finish()?;
+        Ok(request)
+    }
+}
+
 /// The card's signed confirmation of a revocation:
 /// `meter ID 12 | slot 1 | time 8 | fee 4 | paid 1 | public key 65`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -489,6 +535,9 @@ mod tests {
         let order = RevocationOrder { meter_id: [1; 12], slot: 2, reason: 1, time: 7, public_key: [4; 65] };
         assert_eq!(RevocationOrder::parse(&order.encode()).unwrap(), order);
         assert!(RevocationOrder::parse(&order.encode()[..80]).is_err());
+        let request = RevocationRequest { meter_id: [1; 12], slot: 2, reason: 1, time: 7, public_key: [4; 65] };
+        assert_eq!(RevocationRequest::parse(&request.encode()).unwrap(), request);
+        assert!(RevocationRequest::parse(&request.encode()[1..]).is_err());
         let confirmation =
             RevocationConfirmation { meter_id: [1; 12], slot: 2, time: 7, fee: 100, paid: false, public_key: [4; 65] };
         assert_eq!(RevocationConfirmation::parse(&confirmation.encode()).unwrap(), confirmation);

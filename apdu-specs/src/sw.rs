@@ -65,6 +65,11 @@ impl Sw {
     pub const PROFILE_FOR_ANOTHER_CARD: Sw = Sw(0x9407);
     /// The personalization profile's not-after time is past at the card time; nothing was changed.
     pub const PROFILE_EXPIRED: Sw = Sw(0x9408);
+    /// The inspection deadline is past: value services are refused until an
+    /// acknowledged inspection or a recharge moves it; nothing was changed.
+    pub const INSPECTION_OVERDUE: Sw = Sw(0x9409);
+    /// The payment exceeds the credit remaining on the line of credit (906); nothing was changed.
+    pub const INSUFFICIENT_CREDIT: Sw = Sw(0x940A);
 
     /// `61xx`: `remaining` bytes are waiting for GET RESPONSE (`6100` for 256 or more).
     pub fn more_available(remaining: usize) -> Sw {
@@ -155,6 +160,8 @@ impl Sw {
             0x9406 => "use not allowed by the slot or its certificate",
             0x9407 => "personalization profile bound to another card",
             0x9408 => "personalization profile expired",
+            0x9409 => "inspection overdue",
+            0x940A => "insufficient credit",
             0x6F00 => "internal error",
             _ => "unknown status",
         }
