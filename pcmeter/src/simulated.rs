@@ -1,14 +1,21 @@
 //! A personalized, activated meter on a simulated card, with the authority
 //! keys that made it. Used by `pcmeter demo`, the tests and the benchmarks.
+//! A meter can also live in a state file (the durable journal store that
+//! `pcmeter-card --state` serves): [`create_state_file`], [`open_state_file`].
 
 use apdu_specs::FormatError;
 use apdu_specs::perso::CardSerial;
 use authority::keys::KeyError;
 use authority::profile::{ProfileBuilder, sign_profile};
 use authority::{MasterMacKey, SigningKeyPair, default_rate_table, sign_rate_table};
-use card_sim::{Entropy, InProcessTransport, SharedCard, SimCard, SimClock, SimError, draw_serial};
+use card_sim::journal::JournalError;
+use card_sim::{
+    DirMedium, Entropy, InProcessTransport, JournalStore, SharedCard, SimCard, SimClock, SimError, SimPlatform,
+    draw_serial,
+};
 use host_driver::transport::Transport;
 use host_driver::{Meter, MeterError, Pin};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The authority side of a meter: issuer (personalization), authority
@@ -90,6 +97,18 @@ pub enum FixtureError {
     /// Meter call failed.
     #[error("meter: {0}")]
     Meter(#[from] MeterError),
+    /// The state file could not be opened or created.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The state file's directory is unusable.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// `create_state_file` was given a file that already holds a card.
+    #[error("{0}: a card state already exists there")]
+    Exists(PathBuf),
+    /// `open_state_file` was given a file that holds no card.
+    #[error("{0}: no simulated meter there (make one with `pcmeter sim create`)")]
+    Missing(PathBuf),
 }
 
 /// A meter and its handles.
@@ -182,4 +201,58 @@ pub fn operational(keys: &AuthorityKeys, opts: &Options) -> Result<SimulatedMete
         puk: up.puk,
         signed_profile: up.signed_profile,
     })
+}
+
+/// The durable store of a simulated meter kept in a state file.
+pub type StateStore = JournalStore<DirMedium>;
+
+/// The in-process transport to a meter kept in a state file.
+pub type StateTransport = InProcessTransport<StateStore>;
+
+/// Opens the journal store of `path` (the store holds `<path>.lock` while it lives).
+fn open_store(path: &Path) -> Result<StateStore, FixtureError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| FixtureError::Io(path.to_path_buf(), std::io::ErrorKind::InvalidInput.into()))?;
+    let medium = DirMedium::new(dir).map_err(|e| FixtureError::Io(dir.to_path_buf(), e))?;
+    Ok(JournalStore::open(medium, name)?)
+}
+
+/// The card behind an in-process transport, selected (`transport_mut().card()` gives its controls).
+fn connect(card: SimCard<StateStore>) -> Result<Meter<StateTransport>, FixtureError> {
+    Ok(Meter::connect(InProcessTransport::new(SharedCard::new(card)))?)
+}
+
+/// Manufactures a card in the new state file `path`, then personalizes and
+/// activates it as [`bring_up`] does (PIN not verified afterwards). The file
+/// is the one `pcmeter-card --state` serves.
+pub fn create_state_file(
+    path: &Path,
+    keys: &AuthorityKeys,
+    opts: &Options,
+) -> Result<(Meter<StateTransport>, BroughtUp), FixtureError> {
+    let store = open_store(path)?;
+    if !store.is_empty() {
+        return Err(FixtureError::Exists(path.to_path_buf()));
+    }
+    let serial = match opts.card_serial {
+        Some(serial) => serial,
+        None => draw_serial(&mut Entropy::Os)?,
+    };
+    let platform = SimPlatform::new(store, opts.entropy.clone(), opts.clock.clone());
+    let mut meter = connect(SimCard::manufacture(platform, &keys.issuer.public(), serial)?)?;
+    let up = bring_up(&mut meter, keys, opts)?;
+    Ok((meter, up))
+}
+
+/// Opens the simulated meter kept in the state file `path`, powered on and selected.
+pub fn open_state_file(path: &Path, clock: SimClock) -> Result<Meter<StateTransport>, FixtureError> {
+    let store = open_store(path)?;
+    if store.is_empty() {
+        return Err(FixtureError::Missing(path.to_path_buf()));
+    }
+    let platform = SimPlatform::new(store, Entropy::Os, clock);
+    connect(SimCard::from_platform(platform)?)
 }
