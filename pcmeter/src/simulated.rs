@@ -249,6 +249,9 @@ pub fn create_state_file(
 
 /// Opens the simulated meter kept in the state file `path`, powered on and selected.
 pub fn open_state_file(path: &Path, clock: SimClock) -> Result<Meter<StateTransport>, FixtureError> {
+    if !path.is_file() {
+        return Err(FixtureError::Missing(path.to_path_buf()));
+    }
     let store = open_store(path)?;
     if store.is_empty() {
         return Err(FixtureError::Missing(path.to_path_buf()));

@@ -2,6 +2,14 @@
 //! supplies (review item 14): the postal public key or the meter's MAC key,
 //! from a file or a flag. ECDSA and HMAC indicia both verify against the
 //! right key and fail against any other.
+//!
+//! The scripted session of issue 13: a `--sim` meter made by `pcmeter sim
+//! create`, then status, postmark + verify-postmark (+ `openssl ts
+//! -verify`), the certificate flow, sign, decrypt, revoke and audit-log,
+//! each step's exit code and `--json` output checked against its schema in
+//! docs/schemas/; bad input gets its documented exit code and charges
+//! nothing. The same session runs through pcscd, with `pcmeter-card --state`
+//! serving the file `sim create` made.
 
 use pcmeter::simulated::{AuthorityKeys, Options, operational};
 use std::path::Path;
@@ -63,4 +71,457 @@ fn pcmeter_verify_trusts_only_the_key_the_user_supplies_for_ecdsa_and_hmac_indic
 
     let (ok, out) = verify(&pcmeter, &ecdsa, &[]);
     assert!(!ok && out.contains("--postal-key"), "no trust material, no verdict: {out}");
+}
+
+// ------------------------------------------------------------ the scripted CLI session (issue 13)
+
+use serde_json::Value;
+use std::path::PathBuf;
+use testkit::pcsc_rig::{PcscRig, READER, slot};
+use testkit::pki::{Scratch, openssl};
+
+const PIN: &str = "246810";
+
+/// A strict validator for the JSON Schema subset docs/schemas/ uses: a
+/// keyword it does not know fails the test, so no part of a schema goes unchecked.
+mod schema {
+    use serde_json::Value;
+
+    fn workspace() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    }
+
+    /// The schema docs/schemas/NAME.json.
+    pub fn load(name: &str) -> Value {
+        let path = workspace().join("docs/schemas").join(format!("{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap()
+    }
+
+    /// Checks `value` against schema NAME; panics with the path of the first violation.
+    pub fn check(name: &str, value: &Value) {
+        let root = load(name);
+        if let Err(e) = validate(&root, &root, value, "$") {
+            panic!("{name}.json: {e}\n{value:#}");
+        }
+    }
+
+    fn type_matches(t: &str, v: &Value) -> bool {
+        match t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_u64() || v.is_i64(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            other => panic!("unknown type {other}"),
+        }
+    }
+
+    fn format_ok(f: &str, s: &str) -> bool {
+        match f {
+            "hex" => s.bytes().all(|b| b.is_ascii_hexdigit()) && s.len() % 2 == 0,
+            "date-time" => {
+                let b = s.as_bytes();
+                b.len() == 20
+                    && b[19] == b'Z'
+                    && [4, 7].iter().all(|&i| b[i] == b'-')
+                    && b[10] == b'T'
+                    && [13, 16].iter().all(|&i| b[i] == b':')
+                    && b.iter().enumerate().all(|(i, c)| [4, 7, 10, 13, 16, 19].contains(&i) || c.is_ascii_digit())
+            }
+            other => panic!("unknown format {other}"),
+        }
+    }
+
+    pub fn validate(root: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+        let s = schema.as_object().ok_or_else(|| format!("{at}: schema is not an object"))?;
+        for (key, rule) in s {
+            match key.as_str() {
+                "$schema" | "$id" | "title" | "description" | "$defs" => {}
+                "$ref" => {
+                    let name = rule.as_str().and_then(|r| r.strip_prefix("#/$defs/")).expect("local $ref");
+                    validate(root, &root["$defs"][name], v, at)?;
+                }
+                "type" => {
+                    let types: Vec<&str> = match rule {
+                        Value::String(t) => vec![t.as_str()],
+                        Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+                        _ => panic!("type"),
+                    };
+                    if !types.iter().any(|t| type_matches(t, v)) {
+                        return Err(format!("{at}: {v} is not {types:?}"));
+                    }
+                }
+                "properties" | "required" | "additionalProperties" => {
+                    let Some(o) = v.as_object() else { continue };
+                    match key.as_str() {
+                        "properties" => {
+                            for (name, sub) in rule.as_object().unwrap() {
+                                if let Some(x) = o.get(name) {
+                                    validate(root, sub, x, &format!("{at}.{name}"))?;
+                                }
+                            }
+                        }
+                        "required" => {
+                            for name in rule.as_array().unwrap() {
+                                let name = name.as_str().unwrap();
+                                if !o.contains_key(name) {
+                                    return Err(format!("{at}: missing {name}"));
+                                }
+                            }
+                        }
+                        _ => {
+                            let known = s.get("properties").and_then(Value::as_object);
+                            for (name, x) in o {
+                                if known.is_some_and(|k| k.contains_key(name)) {
+                                    continue;
+                                }
+                                match rule {
+                                    Value::Bool(false) => return Err(format!("{at}: unexpected property {name}")),
+                                    Value::Bool(true) => {}
+                                    sub => validate(root, sub, x, &format!("{at}.{name}"))?,
+                                }
+                            }
+                        }
+                    }
+                }
+                "items" => {
+                    for (i, x) in v.as_array().into_iter().flatten().enumerate() {
+                        validate(root, rule, x, &format!("{at}[{i}]"))?;
+                    }
+                }
+                "enum" => {
+                    if !rule.as_array().unwrap().contains(v) {
+                        return Err(format!("{at}: {v} not in {rule}"));
+                    }
+                }
+                "const" => {
+                    if rule != v {
+                        return Err(format!("{at}: {v} is not {rule}"));
+                    }
+                }
+                "minimum" => {
+                    if v.as_f64().is_some_and(|x| x < rule.as_f64().unwrap()) {
+                        return Err(format!("{at}: {v} below {rule}"));
+                    }
+                }
+                "format" => {
+                    if let Some(text) = v.as_str()
+                        && !format_ok(rule.as_str().unwrap(), text)
+                    {
+                        return Err(format!("{at}: {text:?} is not {rule}"));
+                    }
+                }
+                "oneOf" => {
+                    let n = rule.as_array().unwrap().iter().filter(|sub| validate(root, sub, v, at).is_ok()).count();
+                    if n != 1 {
+                        return Err(format!("{at}: {v} matches {n} of oneOf"));
+                    }
+                }
+                other => panic!("the validator does not know keyword {other}: add it before using it"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_validator_refuses_what_the_schemas_forbid() {
+        let s = load("sign");
+        let good = serde_json::json!({ "slot": 2, "sha256": "AB", "signature": "x.sig" });
+        assert!(validate(&s, &s, &good, "$").is_ok());
+        for bad in [
+            serde_json::json!({ "slot": 2, "sha256": "AB" }),
+            serde_json::json!({ "slot": 2, "sha256": "AB", "signature": "x.sig", "extra": 1 }),
+            serde_json::json!({ "slot": -1, "sha256": "AB", "signature": "x.sig" }),
+            serde_json::json!({ "slot": 2, "sha256": "XYZ", "signature": "x.sig" }),
+            serde_json::json!({ "slot": "2", "sha256": "AB", "signature": "x.sig" }),
+        ] {
+            assert!(validate(&s, &s, &bad, "$").is_err(), "{bad}");
+        }
+    }
+}
+
+/// One run of the CLI.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts success and checks the JSON output against schema `name`.
+    fn ok(self, name: &str) -> Value {
+        assert_eq!(self.code, 0, "{name}: {}{}", self.stdout, self.stderr);
+        let v = self.json();
+        schema::check(name, &v);
+        v
+    }
+
+    /// Asserts the documented exit code and a JSON error naming `needle`.
+    fn fails(self, code: i32, needle: &str) -> Value {
+        assert_eq!(self.code, code, "{}{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "expected {needle:?} in: {}", self.stderr);
+        let v = self.json();
+        schema::check("error", &v);
+        v
+    }
+}
+
+/// The CLI with a given meter selection, PIN in the environment, config file pointed at nothing.
+struct Cli {
+    bin: PathBuf,
+    dir: PathBuf,
+    select: Vec<String>,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_pin(args, PIN)
+    }
+
+    fn run_pin(&self, args: &[&str], pin: &str) -> Run {
+        let out = Command::new(&self.bin)
+            .args(&self.select)
+            .args(args)
+            .current_dir(&self.dir)
+            .env("PCMETER_PIN", pin)
+            .env("PCMETER_CONFIG", self.dir.join("no-config.toml"))
+            .output()
+            .expect("pcmeter runs");
+        Run {
+            code: out.status.code().expect("exit code"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn registers(&self) -> Value {
+        self.run(&["--json", "status"]).ok("status")["registers"].clone()
+    }
+}
+
+/// Creates a simulated meter `name` in `dir` with `credit`.
+fn sim_create(bin: &Path, dir: &Path, name: &str, credit: &str) -> (Cli, Value) {
+    let cli = Cli { bin: bin.to_path_buf(), dir: dir.to_path_buf(), select: vec![] };
+    let created = cli.run(&["--json", "sim", "create", name, "--credit", credit, "--pin", PIN]).ok("sim-create");
+    (Cli { select: vec!["--sim".into(), name.into()], ..cli }, created)
+}
+
+/// The session every path runs (in process with --sim, and through pcscd): status, postmark and
+/// verify-postmark (and openssl ts -verify), keys, sign (and openssl dgst -verify), audit-log,
+/// and bad input that charges nothing. `fees` is what the slot services charge.
+fn scripted_session(cli: &Cli, dir: &Path) {
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let status = cli.run(&["--json", "status"]).ok("status");
+    assert_eq!(status["lifecycle"], "OPERATIONAL");
+    let certified: Vec<(u64, String)> = status["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "certified")
+        .map(|s| (s["slot"].as_u64().unwrap(), s["usage"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(
+        certified.contains(&(0, "postmark".into())) && certified.contains(&(2, "signature".into())),
+        "{certified:?}"
+    );
+    let text = cli.run(&["status"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("| DR     descending register (funds)"), "{}", text.stdout);
+    assert!(text.stdout.contains("AR_p + AR_c + DR == CT: holds"), "{}", text.stdout);
+
+    // Postmark: charged 25 once; the reply verifies here and with openssl.
+    std::fs::write(dir.join("contract.txt"), b"the contract, as agreed").unwrap();
+    let before = cli.registers();
+    let pm = cli.run(&["--json", "postmark", &file("contract.txt")]).ok("postmark");
+    let after = cli.registers();
+    assert_eq!(after["descending"].as_u64().unwrap() + 25, before["descending"].as_u64().unwrap());
+    assert_eq!(after["postmark_serial"], pm["serial"]);
+    assert!(after["balanced"].as_bool().unwrap());
+    let tsr = file("contract.txt.tsr");
+    assert_eq!(pm["reply"], tsr.as_str());
+    let ca = file("ca.pem");
+    let v = cli.run(&["--json", "verify-postmark", &file("contract.txt"), &tsr, "--ca", &ca]).ok("verify-postmark");
+    assert_eq!(v["verdict"], "valid");
+    let o = openssl(dir, &["ts", "-verify", "-in", &tsr, "-data", &file("contract.txt"), "-CAfile", &ca]);
+    assert!(o.ok && o.output.contains("Verification: OK"), "{}", o.output);
+
+    // A tampered token, another file, a malformed reply: exit 7, nothing charged (verification is off the card).
+    let mut reply = std::fs::read(&tsr).unwrap();
+    let n = reply.len();
+    reply[n - 20] ^= 0x01;
+    std::fs::write(dir.join("tampered.tsr"), &reply).unwrap();
+    cli.run(&["--json", "verify-postmark", &file("contract.txt"), &file("tampered.tsr"), "--ca", &ca])
+        .fails(7, "NOT VALID");
+    let o =
+        openssl(dir, &["ts", "-verify", "-in", &file("tampered.tsr"), "-data", &file("contract.txt"), "-CAfile", &ca]);
+    assert!(!o.ok, "openssl must refuse the tampered token too: {}", o.output);
+    std::fs::write(dir.join("other.txt"), b"another contract").unwrap();
+    let e = cli.run(&["--json", "verify-postmark", &file("other.txt"), &tsr, "--ca", &ca]).fails(7, "digest-mismatch");
+    assert_eq!(e["error"]["kind"], "invalid");
+    std::fs::write(dir.join("junk.tsr"), b"not a token").unwrap();
+    cli.run(&["--json", "verify-postmark", &file("contract.txt"), &file("junk.tsr"), "--ca", &ca])
+        .fails(7, "malformed postmark token");
+    cli.run(&["--json", "verify-postmark", &file("contract.txt"), &file("missing.tsr"), "--ca", &ca])
+        .fails(3, "missing.tsr");
+    assert_eq!(cli.registers(), after, "verification charges nothing");
+
+    // Sign: the signature verifies with openssl under the slot certificate's key.
+    let sig = cli.run(&["--json", "sign", &file("contract.txt"), "--out", &file("contract.sig")]).ok("sign");
+    assert_eq!(sig["slot"], 2);
+    let keys = cli.run(&["--json", "keys"]).ok("keys");
+    let slot2 = &keys["slots"][2];
+    assert_eq!(slot2["state"], "certified");
+    let public = hex::decode(slot2["public_key"].as_str().unwrap()).unwrap();
+    std::fs::write(dir.join("signer.pub"), authority::ca::pem("PUBLIC KEY", &apdu_specs::x509::spki(&public).unwrap()))
+        .unwrap();
+    let o = openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            &file("signer.pub"),
+            "-signature",
+            &file("contract.sig"),
+            &file("contract.txt"),
+        ],
+    );
+    assert!(o.ok && o.output.contains("Verified OK"), "{}", o.output);
+
+    // Bad input charges nothing: a wrong PIN (5), a malformed certificate (3), a missing file (3).
+    let regs = cli.registers();
+    let e = cli.run_pin(&["--json", "postmark", &file("contract.txt"), "--out", &file("x.tsr")], "999999");
+    let e = e.fails(5, "wrong PIN");
+    assert!(e["error"]["status_word"].as_str().unwrap().starts_with("63C"), "{e}");
+    std::fs::write(dir.join("garbage.pem"), b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+    cli.run(&["--json", "cert", "install", "--slot", "3", &file("garbage.pem")]).fails(3, "garbage.pem");
+    cli.run(&["--json", "sign", &file("nothing.txt"), "--out", &file("n.sig")]).fails(3, "nothing.txt");
+    assert_eq!(cli.registers(), regs, "refusals charge nothing");
+
+    // The audit log: every record, chain verified.
+    let log = cli.run(&["--json", "audit-log"]).ok("audit-log");
+    assert_eq!(log["records"].as_array().unwrap().len() as u64, log["head"]["records"].as_u64().unwrap());
+    assert!(log["records"].as_array().unwrap().iter().any(|r| r["event"] == "ServiceCharged" && r["service"] == "postmark"), "{log}");
+    cli.run(&["--json", "rates", "show"]).ok("rates-show");
+}
+
+#[test]
+fn a_scripted_session_on_a_sim_meter_checks_every_output_and_exit_code() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = Scratch::new("cli-session");
+    let (cli, created) = sim_create(&bin, &dir.0, "meter.pcmj", "50");
+    assert_eq!(created["credit"], 5_000);
+    for name in ["ca.pem", "postal.pem", "authority.pem", "issuer.pem", "meter.pcmj.test-authority/README.txt"] {
+        assert!(dir.0.join(name).is_file(), "{name} written");
+    }
+    let o = openssl(&dir.0, &["x509", "-in", "ca.pem", "-noout", "-subject"]);
+    assert!(o.ok && o.output.contains("Test CA"), "{}", o.output);
+    let o = openssl(&dir.0, &["pkey", "-pubin", "-in", "postal.pem", "-noout"]);
+    assert!(o.ok, "{}", o.output);
+    // Two slots certified at creation: 2 × (key 0.50 + request 2.00 + install 1.00).
+    assert_eq!(cli.registers()["descending"], 5_000 - 700);
+
+    scripted_session(&cli, &dir.0);
+
+    // The certificate flow for a new encryption slot, then DECRYPT of a message sent to it.
+    let file = |name: &str| dir.0.join(name).to_str().unwrap().to_owned();
+    cli.run(&["--json", "keys", "generate", "--slot", "3", "--usage", "encryption"]).ok("keys-generate");
+    let challenge =
+        cli.run(&["--json", "sim", "challenge"]).ok("sim-challenge")["challenge"].as_str().unwrap().to_owned();
+    let req = cli
+        .run(&["--json", "cert", "request", "--slot", "3", "--challenge", &challenge, "--out", &file("enc.csr")])
+        .ok("cert-request");
+    assert_eq!(req["usage"], "encryption");
+    let o = openssl(&dir.0, &["req", "-in", "enc.csr", "-noout", "-verify"]);
+    assert!(o.ok && o.output.contains("verify OK"), "{}", o.output);
+    cli.run(&["--json", "sim", "issue", &file("enc.csr.envelope"), "--out", &file("enc.pem")]).ok("sim-issue");
+    // The same challenge cannot be used twice (the CA consumed it).
+    cli.run(&["--json", "sim", "issue", &file("enc.csr.envelope"), "--out", &file("again.pem")]).fails(3, "refused");
+    cli.run(&["--json", "cert", "install", "--slot", "3", &file("enc.pem")]).ok("cert-install");
+    let public: [u8; 65] =
+        hex::decode(cli.run(&["--json", "keys"]).ok("keys")["slots"][3]["public_key"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let blob = host_driver::certificates::encrypt_to(&public, b"for the meter's eyes only").unwrap();
+    std::fs::write(dir.0.join("secret.bin"), blob).unwrap();
+    cli.run(&["--json", "decrypt", &file("secret.bin"), "--out", &file("secret.txt")]).ok("decrypt");
+    assert_eq!(std::fs::read(dir.0.join("secret.txt")).unwrap(), b"for the meter's eyes only");
+
+    // Revocation with an authority order: the slot is revoked and the fee paid.
+    cli.run(&["--json", "sim", "revocation-order", "--slot", "3", "--out", &file("rev.order")])
+        .ok("sim-revocation-order");
+    let r = cli.run(&["--json", "revoke", &file("rev.order"), "--out", &file("rev.conf")]).ok("revoke");
+    assert_eq!((r["slot"].as_u64(), r["paid"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(cli.run(&["--json", "keys"]).ok("keys")["slots"][3]["state"], "revoked");
+    cli.run(&["--json", "revoke", &file("rev.order"), "--out", &file("rev2.conf")]).fails(5, "SW");
+}
+
+#[test]
+fn insufficient_funds_is_exit_6_and_charges_nothing() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = Scratch::new("cli-funds");
+    // 7.00 pays exactly for the two certified slots: nothing is left.
+    let (cli, _) = sim_create(&bin, &dir.0, "poor.pcmj", "7");
+    let regs = cli.registers();
+    assert_eq!(regs["descending"], 0);
+    std::fs::write(dir.0.join("f.txt"), b"x").unwrap();
+    let e = cli.run(&["--json", "postmark", "f.txt"]).fails(6, "insufficient funds");
+    assert_eq!(e["error"]["status_word"], "9401");
+    assert!(!dir.0.join("f.txt.tsr").exists());
+    assert_eq!(cli.registers(), regs);
+    // No meter there: exit 4; a second sim create on the same file: exit 3.
+    Cli { select: vec!["--sim".into(), "absent.pcmj".into()], ..cli }
+        .run(&["--json", "status"])
+        .fails(4, "no simulated meter");
+    let again = Cli { bin: bin.clone(), dir: dir.0.clone(), select: vec![] };
+    again.run(&["--json", "sim", "create", "poor.pcmj"]).fails(3, "already exists");
+}
+
+/// The real `pcmeter-card` daemon serving a state file, stopped with SIGTERM when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_same_session_through_pcscd_on_the_file_sim_create_made() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let card = testkit::workspace_bin("card-sim", "pcmeter-card");
+    let _slot = slot();
+    let dir = Scratch::new("cli-pcsc");
+    let (_, created) = sim_create(&bin, &dir.0, "served.pcmj", "50");
+    let rig = PcscRig::start();
+    let daemon = Daemon(
+        Command::new(card)
+            .arg("--state")
+            .arg(dir.0.join("served.pcmj"))
+            .args(["--log", "warn"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("pcmeter-card starts"),
+    );
+    rig.wait_card(true);
+    let cli = Cli { bin: bin.clone(), dir: dir.0.clone(), select: vec!["--reader".into(), READER.into()] };
+    let status = cli.run(&["--json", "status"]).ok("status");
+    assert_eq!(status["meter_id"], created["meter_id"]);
+    assert_eq!(status["card_serial"], created["card_serial"]);
+    assert_eq!(status["reader"], READER);
+    scripted_session(&cli, &dir.0);
+    // The meter found by its ID too.
+    let by_id = Cli { select: vec!["--meter-id".into(), created["meter_id"].as_str().unwrap().into()], ..cli };
+    by_id.run(&["--json", "keys"]).ok("keys");
+    drop(daemon);
+    rig.wait_card(false);
 }

@@ -3,6 +3,7 @@
 use super::error::{CliError, CliResult};
 use super::meter::{AnyTransport, CliMeter, session};
 use super::output::{Report, rfc3339};
+use apdu_specs::audit::Event;
 use apdu_specs::certs::{SLOT_COUNT, SlotInfo, SlotState};
 use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
@@ -207,10 +208,14 @@ pub fn audit_log(meter: &mut CliMeter) -> CliResult<Report> {
                 r.amount,
                 hex::encode(r.detail)
             );
+            let service = (r.event == Event::ServiceCharged)
+                .then(|| Service::from_code(r.detail[0]).ok().map(Service::name))
+                .flatten();
             serde_json::json!({
                 "seq": r.seq,
                 "time": rfc3339(r.time),
                 "event": format!("{:?}", r.event),
+                "service": service,
                 "amount": r.amount,
                 "detail": hex::encode_upper(r.detail),
             })
