@@ -120,7 +120,7 @@ mod schema {
 
     fn format_ok(f: &str, s: &str) -> bool {
         match f {
-            "hex" => s.bytes().all(|b| b.is_ascii_hexdigit()) && s.len() % 2 == 0,
+            "hex" => s.bytes().all(|b| b.is_ascii_hexdigit()) && s.len().is_multiple_of(2),
             "date-time" => {
                 let b = s.as_bytes();
                 b.len() == 20
@@ -408,7 +408,10 @@ fn scripted_session(cli: &Cli, dir: &Path) {
     // The audit log: every record, chain verified.
     let log = cli.run(&["--json", "audit-log"]).ok("audit-log");
     assert_eq!(log["records"].as_array().unwrap().len() as u64, log["head"]["records"].as_u64().unwrap());
-    assert!(log["records"].as_array().unwrap().iter().any(|r| r["event"] == "ServiceCharged" && r["service"] == "postmark"), "{log}");
+    assert!(
+        log["records"].as_array().unwrap().iter().any(|r| r["event"] == "ServiceCharged" && r["service"] == "postmark"),
+        "{log}"
+    );
     cli.run(&["--json", "rates", "show"]).ok("rates-show");
 }
 
