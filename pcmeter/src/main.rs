@@ -90,6 +90,24 @@ enum Cmd {
         #[command(flatten)]
         trust: Trust,
     },
+    /// Serve RFC 3161 timestamps over HTTP (POST application/timestamp-query),
+    /// each a postmark charged on the card; PIN from $PCMETER_PIN or one line
+    /// of standard input.
+    Tsa {
+        /// Address to listen on (loopback unless --allow-remote).
+        #[arg(long, default_value = "127.0.0.1:3161")]
+        listen: std::net::SocketAddr,
+        /// Listen on a non-loopback address: whoever reaches it spends the meter's funds.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Postmark slot (default: the first slot holding a postmark certificate).
+        #[arg(long)]
+        slot: Option<u8>,
+        /// Serve a fresh simulated meter in process instead of a reader; its
+        /// CA and signer certificates are written to DIR/ca.pem and DIR/tsa.pem.
+        #[arg(long, value_name = "DIR")]
+        demo_sim: Option<PathBuf>,
+    },
     /// Render indicium bytes as a Data Matrix (PNG or SVG by extension).
     Render {
         /// Indicium bytes, hex.
@@ -296,6 +314,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let body = key.verify(&bytes).map_err(|e| format!("NOT VALID: {e}"))?;
             println!("valid indicium: {body:#?}");
         }
+        Cmd::Tsa { listen, allow_remote, slot, demo_sim } => {
+            serve_tsa(&cli, *listen, *allow_remote, *slot, demo_sim.as_deref())?
+        }
         Cmd::Render { indicium, out } => {
             let bytes = hex::decode(indicium.trim()).map_err(|e| format!("indicium: {e}"))?;
             write_symbol(out, &bytes)?;
@@ -303,6 +324,63 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `pcmeter tsa`: binds (loopback unless allowed), then serves until stopped.
+fn serve_tsa(
+    cli: &Cli,
+    listen: std::net::SocketAddr,
+    allow_remote: bool,
+    slot: Option<u8>,
+    demo_sim: Option<&Path>,
+) -> Result<(), String> {
+    use pcmeter::tsa::{Stamper, find_postmark_slot, sim};
+    if !listen.ip().is_loopback() && !allow_remote {
+        return Err(format!(
+            "refusing to listen on {listen}: not a loopback address (pass --allow-remote to serve other hosts)"
+        ));
+    }
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("{listen}: {e}"))?;
+    match demo_sim {
+        Some(dir) => {
+            let keys = pcmeter::simulated::AuthorityKeys::generate().map_err(|e| e.to_string())?;
+            let up = sim::certified_sim_meter(&keys, 1_000_000).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for (name, pem) in
+                [("ca.pem", up.ca.certificate_pem()), ("tsa.pem", authority::ca::pem("CERTIFICATE", &up.certificate))]
+            {
+                let path = dir.join(name);
+                std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            let stamper = Stamper::new(up.meter.pin.clone(), sim::POSTMARK_SLOT);
+            run_tsa(listener, up.meter.meter, stamper)
+        }
+        None => {
+            let pin = read_pin()?;
+            let mut m = meter(cli)?;
+            let slot = match slot {
+                Some(n) => n,
+                None => find_postmark_slot(&mut m)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no slot holds a postmark certificate (give --slot)")?,
+            };
+            run_tsa(listener, m, Stamper::new(pin, slot))
+        }
+    }
+}
+
+/// Serves until the process is stopped; the address goes to standard output first.
+fn run_tsa<T: Transport + Send + 'static>(
+    listener: std::net::TcpListener,
+    meter: Meter<T>,
+    stamper: pcmeter::tsa::Stamper,
+) -> Result<(), String> {
+    use std::io::Write;
+    let server = pcmeter::tsa::TsaServer::start(listener, meter, stamper, pcmeter::tsa::Limits::default())
+        .map_err(|e| e.to_string())?;
+    println!("timestamp authority on http://{}/", server.local_addr());
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    server.wait().map_err(|e| e.to_string())
 }
 
 /// SIGINT and SIGTERM end the process at once, with the conventional
