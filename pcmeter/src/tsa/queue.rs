@@ -117,6 +117,7 @@ impl<T: Transport + Send + 'static> MeterQueue<T> {
     ) -> Result<R, QueueError> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let wrapped: Job<T> = Box::new(move |meter| {
+            // The caller blocks on `answer` until this is sent: it cannot be gone.
             let _ = reply.send(job(meter));
         });
         self.jobs.send(wrapped).map_err(|_| QueueError::Stopped)?;

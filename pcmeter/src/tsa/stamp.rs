@@ -23,11 +23,6 @@ impl Stamper {
         Self { pin, slot }
     }
 
-    /// The postmark slot.
-    pub fn slot(&self) -> u8 {
-        self.slot
-    }
-
     /// One charged postmark for `query`, as a TimeStampToken (DER).
     pub fn stamp<T: Transport>(&self, meter: &mut Meter<T>, query: &Query) -> Result<Vec<u8>, Refusal> {
         let (parts, certificate) = meter
