@@ -746,8 +746,10 @@ with P1 = 01. Reset, power loss, deselection and the command that consumes the d
 current CA anchor, inside its validity, postmark profile), takes the digest, its own time, the next postmark \\
 serial and the meter ID, debits the fee and commits, then builds the RFC 3161 TSTInfo and the signed attributes \\
 (contentType, messageDigest, signingCertificateV2 with the slot certificate's SHA-256) and signs them with the slot \\
-key. The host wraps the parts and the certificate into CMS SignedData (`postmark.rs`).",
-        c_data: "P1 00: SHA-256 digest (32 bytes). P1 01: none.",
+key. The host wraps the parts and the certificate into CMS SignedData (`postmark.rs`). An RFC 3161 nonce \
+after the digest is copied into TSTInfo unchanged.",
+        c_data: "P1 00: SHA-256 digest (32 bytes), then an optional nonce. P1 01: an optional nonce. The nonce is one \
+DER INTEGER (`02 len content`, 1 to 32 content octets, minimal encoding) and nothing after it.",
         r_data: "TSTInfo ‖ signed attributes (SET) ‖ OCTET STRING raw r‖s, all DER.",
         status_words: &[
             (Sw::OK, "postmark returned; serial and registers updated"),
@@ -762,6 +764,8 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
                 "no HASH stream (P1 01), inspection overdue, or card clock behind its floor",
             ),
             (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
+            (Sw::WRONG_LENGTH, "P1 00 with fewer than 32 bytes, or a nonce TLV cut short or followed by more bytes"),
+            (Sw::BAD_DATA, "the bytes after the digest are not an INTEGER of 1 to 32 octets in minimal encoding"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
     },

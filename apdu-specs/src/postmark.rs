@@ -24,6 +24,63 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
+/// Most content octets of a [`Nonce`] (RFC 3161 leaves the size open; OpenSSL sends 8).
+pub const MAX_NONCE_LEN: usize = 32;
+
+/// An RFC 3161 nonce: the content octets of a DER INTEGER (two's complement,
+/// minimal encoding), 1 to [`MAX_NONCE_LEN`] octets. The card copies it into
+/// TSTInfo unchanged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Nonce {
+    len: u8,
+    octets: [u8; MAX_NONCE_LEN],
+}
+
+impl Nonce {
+    /// A nonce from the content octets of an INTEGER: refused unless they are
+    /// the minimal encoding and at most [`MAX_NONCE_LEN`] octets.
+    pub fn new(content: &[u8]) -> Result<Self, FormatError> {
+        let mut octets = [0; MAX_NONCE_LEN];
+        octets.get_mut(..content.len()).ok_or(FormatError::TooLarge("nonce"))?.copy_from_slice(content);
+        let len = u8::try_from(content.len()).map_err(|_| FormatError::TooLarge("nonce"))?;
+        let nonce = Self { len, octets };
+        // `der`'s decoder refuses an empty or non-minimal INTEGER.
+        asn1::decode::<IntRef<'_>>(&nonce.to_der(), "nonce")?;
+        Ok(nonce)
+    }
+
+    /// Decodes exactly one DER INTEGER (tag, length, content) as a nonce.
+    pub fn from_der(bytes: &[u8]) -> Result<Self, FormatError> {
+        let int: IntRef<'_> = asn1::decode(bytes, "nonce")?;
+        Self::new(int.as_bytes())
+    }
+
+    /// The content octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.octets.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// The DER INTEGER (tag `02`, length, content): at most 32 content octets,
+    /// so the length is always one octet.
+    pub fn to_der(&self) -> Vec<u8> {
+        [&[0x02, self.len], self.as_bytes()].concat()
+    }
+
+    fn int_ref(&self) -> Result<IntRef<'_>, FormatError> {
+        IntRef::new(self.as_bytes()).map_err(asn1::der_error("nonce"))
+    }
+}
+
+impl core::fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Nonce(")?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
 /// What the card stamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postmark {
@@ -35,6 +92,8 @@ pub struct Postmark {
     pub serial: u64,
     /// Meter ID.
     pub meter_id: [u8; 12],
+    /// The requester's nonce, echoed in TSTInfo.
+    pub nonce: Option<Nonce>,
 }
 
 // ------------------------------------------------------------ the ASN.1
@@ -197,7 +256,7 @@ impl Postmark {
             gen_time: asn1::generalized_time(self.time, "genTime")?,
             accuracy: Some(Accuracy { seconds: Some(1), millis: None, micros: None }),
             ordering: false,
-            nonce: None,
+            nonce: self.nonce.as_ref().map(Nonce::int_ref).transpose()?,
             tsa: Some(GeneralName::DirectoryName(Name::from_der(tsa_name).map_err(asn1::der_error("TSA name"))?)),
             extensions: Some(alloc::vec![RawExtension {
                 extn_id: raw_oid(oid::METER_ID_EXTENSION, "meter id extension")?,
@@ -275,9 +334,28 @@ impl<'a> SignedParts<'a> {
     }
 }
 
+/// Whether a token carries its signer certificate (RFC 3161 `certReq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerCertificate {
+    /// In SignedData's `certificates`.
+    Carried,
+    /// Left out: the verifier has it (SignerInfo and signingCertificateV2 still name it).
+    Omitted,
+}
+
 /// Wraps the card's parts and the signer certificate into an RFC 3161
-/// TimeStampToken (CMS ContentInfo with SignedData).
+/// TimeStampToken (CMS ContentInfo with SignedData) that carries the certificate.
 pub fn wrap_token(parts: &SignedParts<'_>, certificate: &[u8]) -> Result<Vec<u8>, FormatError> {
+    wrap_token_with(parts, certificate, SignerCertificate::Carried)
+}
+
+/// [`wrap_token`], with the certificate carried or left out. [`Token::parse`]
+/// (PCMeter's profile) reads only tokens that carry it.
+pub fn wrap_token_with(
+    parts: &SignedParts<'_>,
+    certificate: &[u8],
+    carry: SignerCertificate,
+) -> Result<Vec<u8>, FormatError> {
     let der_error = asn1::der_error("TimeStampToken");
     let cert = Certificate::parse(certificate)?;
     let signature = x509::ecdsa_der_from_raw(&parts.signature)?;
@@ -307,7 +385,10 @@ pub fn wrap_token(parts: &SignedParts<'_>, certificate: &[u8]) -> Result<Vec<u8>
                 e_content_type: oid::TST_INFO,
                 e_content: Some(octets(parts.tst_info, "TSTInfo")?),
             },
-            certificates: Some(one(certificate)?),
+            certificates: match carry {
+                SignerCertificate::Carried => Some(one(certificate)?),
+                SignerCertificate::Omitted => None,
+            },
             crls: None,
             signer_infos: one(&signer_info)?,
         },
@@ -326,6 +407,8 @@ pub struct TstInfo {
     pub serial: u64,
     /// genTime, Unix seconds.
     pub time: u64,
+    /// The nonce, when the request carried one.
+    pub nonce: Option<Nonce>,
 }
 
 impl TstInfo {
@@ -342,7 +425,8 @@ impl TstInfo {
         check_sha256(&t.message_imprint.hash_algorithm, "imprint algorithm")?;
         let digest =
             t.message_imprint.hashed_message.as_bytes().try_into().map_err(|_| FormatError::Invalid("imprint"))?;
-        Ok(Self { digest, serial: t.serial_number, time: t.gen_time.to_unix_duration().as_secs() })
+        let nonce = t.nonce.map(|n| Nonce::new(n.as_bytes())).transpose()?;
+        Ok(Self { digest, serial: t.serial_number, time: t.gen_time.to_unix_duration().as_secs(), nonce })
     }
 }
 
@@ -512,4 +596,41 @@ pub fn validate(token: &Token<'_>, message_digest: &[u8; 32], ca_key: &[u8], cry
         return Verdict::DigestMismatch;
     }
     Verdict::Valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tsa_name() -> Vec<u8> {
+        x509::name(&[(oid::COMMON_NAME, "PCMeter TSA")]).unwrap()
+    }
+
+    #[test]
+    fn the_nonce_travels_into_tst_info_and_back() {
+        let nonce = Nonce::new(&[0x00, 0x9A, 0x01, 0x02]).unwrap();
+        let stamp =
+            Postmark { digest: [7; 32], time: 1_795_435_200, serial: 9, meter_id: *b"PCM-NONCE-01", nonce: None };
+        let without = TstInfo::parse(&stamp.tst_info(&tsa_name()).unwrap()).unwrap();
+        assert_eq!(without.nonce, None);
+        let der = Postmark { nonce: Some(nonce), ..stamp }.tst_info(&tsa_name()).unwrap();
+        let with = TstInfo::parse(&der).unwrap();
+        assert_eq!(with.nonce, Some(nonce));
+        assert_eq!((with.digest, with.serial, with.time), ([7; 32], 9, 1_795_435_200));
+        // The INTEGER sits in TSTInfo as it was given.
+        assert!(der.windows(6).any(|w| w == [0x02, 0x04, 0x00, 0x9A, 0x01, 0x02]));
+    }
+
+    #[test]
+    fn nonces_are_minimal_integers_of_at_most_32_octets() {
+        assert_eq!(Nonce::new(&[0x7F; 32]).unwrap().as_bytes(), &[0x7F; 32]);
+        assert_eq!(Nonce::new(&[0x80]).unwrap().to_der(), [0x02, 0x01, 0x80]);
+        assert_eq!(Nonce::from_der(&[0x02, 0x02, 0x00, 0x80]).unwrap().as_bytes(), &[0x00, 0x80]);
+        assert_eq!(Nonce::new(&[0x01; 33]), Err(FormatError::TooLarge("nonce")));
+        for refused in [&[][..], &[0x00, 0x01], &[0xFF, 0xFF]] {
+            assert!(Nonce::new(refused).is_err(), "{refused:02x?}");
+        }
+        assert!(Nonce::from_der(&[0x04, 0x01, 0x01]).is_err());
+        assert!(Nonce::from_der(&[0x02, 0x01, 0x01, 0x00]).is_err());
+    }
 }

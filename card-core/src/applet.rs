@@ -333,7 +333,7 @@ impl<P: Platform> Core<P> {
                 Hash::Start => self.admitted(&c)?.hash_start(),
                 Hash::Absorb(data) => self.admitted(&c)?.hash_update(data),
             },
-            Command::Postmark(c) => self.admitted(&c)?.postmark(c.slot.number(), c.digest),
+            Command::Postmark(c) => self.admitted(&c)?.postmark(c.slot.number(), c.digest, c.nonce),
             Command::ValidatePostmark(c) => self.admitted(&c)?.validate_postmark(c.digest, c.token),
             Command::VerifyCertificate(c) => self.admitted(&c)?.verify_certificate(c.path),
             Command::UpdateCaAnchor(c) => self.admitted(&c)?.update_ca_anchor(c.order),

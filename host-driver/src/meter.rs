@@ -30,7 +30,7 @@ use apdu_specs::command::{
 use apdu_specs::commands::MAX_COMMAND_DATA;
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
-use apdu_specs::postmark::{self, SignedParts, Verdict};
+use apdu_specs::postmark::{self, Nonce, SignedParts, Verdict};
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::{Registers, Status};
 use apdu_specs::signed::Signed;
@@ -294,21 +294,27 @@ impl<'a, T: Transport + 'a> Transaction<'a, T> {
         Ok(())
     }
 
-    /// POSTMARK with a digest (`Some`) or the HASH stream (`None`); returns the card's signed parts.
-    pub fn postmark_parts(&mut self, slot: u8, digest: Option<&[u8; 32]>) -> Result<Vec<u8>, MeterError> {
-        self.send(&Postmark { slot: key_slot(slot)?, digest: digest.copied() })
+    /// POSTMARK with a digest (`Some`) or the HASH stream (`None`), and an
+    /// RFC 3161 nonce for TSTInfo if any; returns the card's signed parts.
+    pub fn postmark_parts(
+        &mut self,
+        slot: u8,
+        digest: Option<&[u8; 32]>,
+        nonce: Option<&Nonce>,
+    ) -> Result<Vec<u8>, MeterError> {
+        self.send(&Postmark { slot: key_slot(slot)?, digest: digest.copied(), nonce: nonce.copied() })
     }
 
     /// A cryptographic postmark of a digest: the card's parts wrapped with the slot certificate into an RFC 3161 token.
     pub fn postmark_digest(&mut self, slot: u8, digest: &[u8; 32]) -> Result<Vec<u8>, MeterError> {
-        let parts = self.postmark_parts(slot, Some(digest))?;
+        let parts = self.postmark_parts(slot, Some(digest), None)?;
         self.wrap_postmark(slot, &parts)
     }
 
     /// A cryptographic postmark of a message hashed on the card.
     pub fn postmark_message(&mut self, slot: u8, message: &[u8]) -> Result<Vec<u8>, MeterError> {
         self.hash_message(message)?;
-        let parts = self.postmark_parts(slot, None)?;
+        let parts = self.postmark_parts(slot, None, None)?;
         self.wrap_postmark(slot, &parts)
     }
 

@@ -3,7 +3,8 @@
 //! The library part of the `pcmeter` command, where the host driver and the
 //! simulator meet: a personalized meter on a simulated card
 //! ([`simulated`], also the tests' and benchmarks' fixture), the demo
-//! ([`demo`]) and the Data Matrix renderer ([`render`]).
+//! ([`demo`]), the Data Matrix renderer ([`render`]) and the RFC 3161
+//! timestamp authority ([`tsa`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -11,3 +12,4 @@
 pub mod demo;
 pub mod render;
 pub mod simulated;
+pub mod tsa;

@@ -239,7 +239,7 @@ impl TestTsa {
     /// The TSTInfo of a postmark of `digest` at the fixture time.
     pub fn tst_info(&self, digest: &[u8; 32]) -> Vec<u8> {
         let subject = Certificate::parse(&self.certificate).expect("certificate").subject;
-        Postmark { digest: *digest, time: FIXTURE_TIME, serial: 1, meter_id: *b"PCM-TSA-TEST" }
+        Postmark { digest: *digest, time: FIXTURE_TIME, serial: 1, meter_id: *b"PCM-TSA-TEST", nonce: None }
             .tst_info(&subject)
             .expect("TSTInfo")
     }

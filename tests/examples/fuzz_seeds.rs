@@ -68,7 +68,7 @@ fn pki_seeds() {
     let agent = pki::certified(&mut meter, &mut ca, 1, Usage::Agent).unwrap();
     meter.run(|tx| tx.generate_key_pair(2, Usage::Signature)).unwrap();
     let request = pki::request(&mut meter, &mut ca, 2);
-    let parts = meter.run(|tx| tx.postmark_parts(0, Some(&[3; 32]))).unwrap();
+    let parts = meter.run(|tx| tx.postmark_parts(0, Some(&[3; 32]), None)).unwrap();
     let token = meter.run(|tx| tx.postmark_digest(0, &[3; 32])).unwrap();
     ca.revoke(&apdu_specs::x509::Certificate::parse(&pm).unwrap().serial, 1, testkit::FIXTURE_TIME).unwrap();
     let crl = ca.crl(testkit::FIXTURE_TIME, 86_400).unwrap();

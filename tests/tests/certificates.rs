@@ -252,7 +252,7 @@ fn postmark_of_a_streamed_message_and_serials() {
     let token = f.meter.run(|tx| tx.postmark_message(slots::POSTMARK, &message)).unwrap();
     assert_eq!(verify_postmark(&token, &message, &f.ca.public_key(), None).unwrap(), Verdict::Valid);
     // The stream is consumed: a second postmark without HASH is refused, uncharged.
-    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None)));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None, None)));
     assert!(matches!(e, MeterError::Card(CardStatus::ConditionsNotSatisfied)), "{e:?}");
     let before = f.meter.run(|tx| tx.registers()).unwrap().postmark_serial;
     f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &[1; 32])).unwrap();
@@ -452,11 +452,11 @@ fn a_reset_drops_the_hash_stream_and_the_pin() {
     f.card.lock().unwrap().reset().unwrap();
     assert!(matches!(f.meter.run(|tx| tx.registers()), Err(MeterError::PinStateLost)));
     assert!(matches!(
-        f.meter.run(|tx| tx.postmark_parts(slots::POSTMARK, None)),
+        f.meter.run(|tx| tx.postmark_parts(slots::POSTMARK, None, None)),
         Err(MeterError::Card(CardStatus::PinRequired))
     ));
     f.meter.run(|tx| tx.verify_pin(&f.pin)).unwrap();
-    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None)));
+    let e = changes_nothing(&mut f.meter, |m| m.run(|tx| tx.postmark_parts(slots::POSTMARK, None, None)));
     assert!(matches!(e, MeterError::Card(CardStatus::ConditionsNotSatisfied)), "{e:?}");
 }
 
@@ -466,7 +466,7 @@ fn forged_token(certificate: &[u8], secret: &[u8], digest: [u8; 32], time: u64, 
     use apdu_specs::postmark::{self, Postmark, SignedParts};
     use card_core::CryptoEngine;
     let cert = Certificate::parse(certificate).unwrap();
-    let tst = Postmark { digest, time, serial: 4242, meter_id }.tst_info(&cert.subject).unwrap();
+    let tst = Postmark { digest, time, serial: 4242, meter_id, nonce: None }.tst_info(&cert.subject).unwrap();
     let attributes =
         postmark::signed_attributes(&Sha256::digest(&tst).into(), &Sha256::digest(certificate).into()).unwrap();
     let key = card_core::SecretKey(secret.try_into().unwrap());

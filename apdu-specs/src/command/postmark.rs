@@ -2,7 +2,9 @@
 
 use super::{Apdu, CardCommand, DataSink, KeySlot, spec_of};
 use crate::commands::{CommandSpec, ins};
+use crate::postmark::Nonce;
 use crate::sw::Sw;
+use der::ErrorKind;
 
 /// A SHA-256 digest.
 type Digest = [u8; 32];
@@ -66,13 +68,34 @@ fn digest_p1(digest: &Option<Digest>) -> u8 {
     if digest.is_some() { 0x00 } else { 0x01 }
 }
 
-/// POSTMARK with a slot's postmark key: of a digest, or of the HASH stream.
+/// POSTMARK with a slot's postmark key: of a digest, or of the HASH stream,
+/// with an optional requester nonce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postmark {
     /// The postmark slot (P2).
     pub slot: KeySlot,
     /// The digest from the host, or `None` for the HASH stream.
     pub digest: Option<Digest>,
+    /// The RFC 3161 nonce to echo in TSTInfo, after the digest as a DER INTEGER.
+    pub nonce: Option<Nonce>,
+}
+
+/// The optional nonce after the digest: nothing, or exactly one DER INTEGER
+/// of 1 to 32 content octets. A TLV cut short (a lone byte included) or
+/// followed by more bytes is `6700`; another tag, a non-minimal encoding or a
+/// longer nonce is `6A80`.
+fn nonce_field(rest: &[u8]) -> Result<Option<Nonce>, Sw> {
+    match rest.len() {
+        0 => return Ok(None),
+        1 => return Err(Sw::WRONG_LENGTH),
+        _ => {}
+    }
+    Nonce::from_der(rest).map(Some).map_err(|e| match e {
+        crate::FormatError::Der { kind: ErrorKind::Incomplete { .. } | ErrorKind::TrailingData { .. }, .. } => {
+            Sw::WRONG_LENGTH
+        }
+        _ => Sw::BAD_DATA,
+    })
 }
 
 impl TryFrom<&Apdu<'_>> for Postmark {
@@ -81,10 +104,7 @@ impl TryFrom<&Apdu<'_>> for Postmark {
     fn try_from(apdu: &Apdu<'_>) -> Result<Self, Sw> {
         let slot = KeySlot::new(apdu.p2)?;
         let (digest, rest) = digest_or_stream(apdu)?;
-        if !rest.is_empty() {
-            return Err(Sw::WRONG_LENGTH);
-        }
-        Ok(Self { slot, digest })
+        Ok(Self { slot, digest, nonce: nonce_field(rest)? })
     }
 }
 
@@ -98,6 +118,9 @@ impl CardCommand for Postmark {
     fn write_data(&self, out: &mut impl DataSink) {
         if let Some(digest) = &self.digest {
             out.put(digest);
+        }
+        if let Some(nonce) = &self.nonce {
+            out.put(&nonce.to_der());
         }
     }
 }

@@ -82,8 +82,12 @@ fn every_command_parses_back_from_its_encoding() {
     round_trip!(InstallCertificate, InstallCertificate { slot: slot(2), der: &[0x30, 0] });
     round_trip!(Hash, Hash::Start);
     round_trip!(Hash, Hash::Absorb(b"message"));
-    round_trip!(Postmark, Postmark { slot: slot(0), digest: Some([1; 32]) });
-    round_trip!(Postmark, Postmark { slot: slot(0), digest: None });
+    let nonce = |content: &[u8]| Some(crate::postmark::Nonce::new(content).unwrap());
+    round_trip!(Postmark, Postmark { slot: slot(0), digest: Some([1; 32]), nonce: None });
+    round_trip!(Postmark, Postmark { slot: slot(0), digest: None, nonce: None });
+    round_trip!(Postmark, Postmark { slot: slot(1), digest: Some([1; 32]), nonce: nonce(&[0x00, 0x80, 7]) });
+    round_trip!(Postmark, Postmark { slot: slot(1), digest: None, nonce: nonce(&[0x7F; 32]) });
+    round_trip!(Postmark, Postmark { slot: slot(1), digest: None, nonce: nonce(&[0xFF]) });
     round_trip!(ValidatePostmark, ValidatePostmark { digest: Some([2; 32]), token: &[0x30, 1, 0] });
     round_trip!(ValidatePostmark, ValidatePostmark { digest: None, token: &[0x30, 1, 0] });
     round_trip!(VerifyCertificate, VerifyCertificate { path: &[0x30, 0] });
@@ -128,6 +132,25 @@ fn refusals_keep_their_status_words() {
     assert_eq!(Hash::try_from(&apdu(2, 0, &[])).unwrap_err(), Sw::WRONG_P1P2);
     assert_eq!(Postmark::try_from(&apdu(0, 0, &[0; 33])).unwrap_err(), Sw::WRONG_LENGTH);
     assert_eq!(Postmark::try_from(&apdu(0, 0, &[0; 31])).unwrap_err(), Sw::WRONG_LENGTH);
+    let with_nonce = |tail: &[u8]| [&[0u8; 32][..], tail].concat();
+    for (tail, sw, why) in [
+        (&[0x02, 0x02, 0x01][..], Sw::WRONG_LENGTH, "nonce cut short"),
+        (&[0x02, 0x01, 0x01, 0x00], Sw::WRONG_LENGTH, "bytes after the nonce"),
+        (&[0x04, 0x01, 0x01], Sw::BAD_DATA, "not an INTEGER"),
+        (&[0x02, 0x00], Sw::BAD_DATA, "empty INTEGER"),
+        (&[0x02, 0x02, 0x00, 0x01], Sw::BAD_DATA, "non-minimal INTEGER"),
+        (&[0x02, 0x02, 0xFF, 0x80], Sw::BAD_DATA, "non-minimal negative INTEGER"),
+        (&[0x02, 0x81, 0x01, 0x01], Sw::BAD_DATA, "long-form length"),
+    ] {
+        let data = with_nonce(tail);
+        let by_digest = Apdu { p1: 0, p2: 0, data: &data, ne: 0 };
+        assert_eq!(Postmark::try_from(&by_digest).unwrap_err(), sw, "{why}");
+        let by_stream = Apdu { p1: 1, p2: 0, data: tail, ne: 0 };
+        assert_eq!(Postmark::try_from(&by_stream).unwrap_err(), sw, "{why}, HASH stream");
+    }
+    let long = [&[0x02, 33, 0x01][..], &[0; 32]].concat();
+    let long = Apdu { p1: 1, p2: 0, data: &long, ne: 0 };
+    assert_eq!(Postmark::try_from(&long).unwrap_err(), Sw::BAD_DATA, "33-octet nonce");
     assert_eq!(Postmark::try_from(&apdu(2, 8, &[])).unwrap_err(), Sw::WRONG_P1P2, "slot before P1");
     assert_eq!(ValidatePostmark::try_from(&apdu(0, 1, &[0; 40])).unwrap_err(), Sw::WRONG_P1P2);
     assert_eq!(SignData::try_from(&apdu(1, 0, &[0; 31])).unwrap_err(), Sw::WRONG_LENGTH);

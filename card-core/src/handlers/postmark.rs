@@ -4,7 +4,7 @@ use super::slots::CertifiedSlot;
 use crate::applet::Core;
 use crate::platform::{CryptoEngine, EngineCheck, Platform, Sha256State};
 use alloc::vec::Vec;
-use apdu_specs::postmark::{self, Postmark, SignedParts, Token};
+use apdu_specs::postmark::{self, Nonce, Postmark, SignedParts, Token};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
 use apdu_specs::x509::{Certificate, Usage};
@@ -28,7 +28,7 @@ impl<P: Platform> Core<P> {
         }
     }
 
-    pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>) -> Result<Vec<u8>, Sw> {
+    pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>, nonce: Option<Nonce>) -> Result<Vec<u8>, Sw> {
         let CertifiedSlot { secret: key, certificate, .. } = self.certified_slot(n, Usage::Postmark)?;
         if digest.is_none() && self.hash.is_none() {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
@@ -44,8 +44,9 @@ impl<P: Platform> Core<P> {
         // Debit, serial, count and audit record are durable before anything is signed.
         self.commit(change)?;
 
-        let tst_info =
-            Postmark { digest, time: now, serial, meter_id }.tst_info(&tsa_name).map_err(|_| Sw::INTERNAL_ERROR)?;
+        let tst_info = Postmark { digest, time: now, serial, meter_id, nonce }
+            .tst_info(&tsa_name)
+            .map_err(|_| Sw::INTERNAL_ERROR)?;
         let crypto = self.platform.crypto();
         let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]))
             .map_err(|_| Sw::INTERNAL_ERROR)?;

@@ -12,6 +12,7 @@ pub mod postmark;
 pub mod print;
 pub mod sim;
 pub mod status;
+pub mod tsa;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -147,6 +148,9 @@ pub enum Command {
         #[command(flatten)]
         trust: print::Trust,
     },
+    /// Serve RFC 3161 timestamps over HTTP (POST application/timestamp-query),
+    /// each a postmark charged on the card.
+    Tsa(tsa::TsaArgs),
     /// Render indicium bytes as a Data Matrix (PNG or SVG by extension).
     Render {
         /// Indicium bytes, hex.
@@ -259,5 +263,6 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::Print(args) => print::print(&mut open()?, args),
         Command::Verify { indicium, trust } => print::verify(indicium, trust),
         Command::Render { indicium, out } => print::render(indicium, out),
+        Command::Tsa(args) => tsa::serve(&target, args),
     }
 }
