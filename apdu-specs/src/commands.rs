@@ -7,12 +7,12 @@
 use crate::certs::RevocationRequest;
 use crate::command::{self, Command, Parser};
 use crate::credit::PaymentCertificate;
-use crate::inspection::InspectionReport;
-use crate::recharge::{RechargeReceipt, RechargeRequest};
-use crate::signed::envelope_len;
 use crate::indicium::IndiciumAlgorithm;
+use crate::inspection::InspectionReport;
 use crate::lifecycle::{Lifecycle, StateSet};
+use crate::recharge::{RechargeReceipt, RechargeRequest};
 use crate::service::Service;
+use crate::signed::envelope_len;
 use crate::sw::Sw;
 use alloc::format;
 use alloc::string::String;
@@ -590,10 +590,7 @@ With too little in DR nothing changes.",
                 "bad date, postcode, weight outside the class, or mailing date before today / more than 30 days ahead",
             ),
             (Sw::NOT_FOUND, "rate class not in the table"),
-            (
-                Sw::CONDITIONS_NOT_SATISFIED,
-                "card clock behind its floor, or a register outgrew its indicium field",
-            ),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor, or a register outgrew its indicium field"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],
     },
@@ -800,10 +797,7 @@ key. The host wraps the parts and the certificate into CMS SignedData (`postmark
             (Sw::CERT_NOT_FROM_CA, "the slot certificate is not signed by the current CA anchor; nothing changed"),
             (Sw::CERT_OUTSIDE_VALIDITY, "the slot certificate is expired or not yet valid; nothing changed"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a postmark slot"),
-            (
-                Sw::CONDITIONS_NOT_SATISFIED,
-                "no HASH stream (P1 01), or card clock behind its floor",
-            ),
+            (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],

@@ -190,7 +190,8 @@ pub struct PaymentCertificate {
 
 impl PaymentCertificate {
     /// Longest encoded body (every text at its longest).
-    pub const MAX_LEN: usize = 4 + 1 + MAX_NAME_LEN + 12 + 32 + 8 + 8 + 3 + 1 + 8 + 1 + MAX_NAME_LEN + 1 + MAX_REFERENCE_LEN;
+    pub const MAX_LEN: usize =
+        4 + 1 + MAX_NAME_LEN + 12 + 32 + 8 + 8 + 3 + 1 + 8 + 1 + MAX_NAME_LEN + 1 + MAX_REFERENCE_LEN;
 
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {

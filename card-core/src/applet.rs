@@ -13,12 +13,12 @@ use crate::state::{
     CardState, CertState, Config, Counters, CreditState, Factory, FactoryRecord, OrderState, PinState, Rates,
     ResidentSlot, Secrets, Slot, decode_credit_line, decode_rate_table, records, slot_record,
 };
-use apdu_specs::credit::CreditLine;
 use alloc::vec::Vec;
 use apdu_specs::FormatError;
 use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::command::{CardCommand, Command, Hash, SelectResponse};
 use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
+use apdu_specs::credit::CreditLine;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::perso::CardSerial;
 use apdu_specs::signed::Signed;

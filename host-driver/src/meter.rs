@@ -28,8 +28,8 @@ use apdu_specs::command::{
     ResetRetryCounter, Revoke, Select, SignData, SignInput, SignInspectionReport, StoreData, UpdateCaAnchor,
     UpdateRates, ValidatePostmark, Verify, VerifyCertificate, VerifyOp,
 };
-use apdu_specs::credit::{CreditStatus, PaymentRequest};
 use apdu_specs::commands::MAX_COMMAND_DATA;
+use apdu_specs::credit::{CreditStatus, PaymentRequest};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::postmark::{self, SignedParts, Verdict};

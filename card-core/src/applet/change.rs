@@ -11,9 +11,9 @@ use crate::state::{
     CardState, CertState, Config, Counters, CreditState, OrderState, PinState, Secrets, Slot, audit_cell, receipt_cell,
     records, slot_record,
 };
-use apdu_specs::credit::CreditLine;
 use alloc::vec::Vec;
 use apdu_specs::audit::{Event, Record};
+use apdu_specs::credit::CreditLine;
 use apdu_specs::rates::RateTable;
 use apdu_specs::sw::Sw;
 

@@ -65,7 +65,11 @@ impl<P: Platform> Core<P> {
             flags: self.state.card.flags,
             deadline: self.state.card.inspection_deadline,
             registers: counters.regs,
-            audit_head: Head { records: counters.audit_records, hash: counters.audit_head, oldest: self.audit_oldest() },
+            audit_head: Head {
+                records: counters.audit_records,
+                hash: counters.audit_head,
+                oldest: self.audit_oldest(),
+            },
         }
         .encode();
         self.volatile.last_report = None;
