@@ -199,9 +199,17 @@ pub fn blank_store() -> MemoryStore {
 
 /// Powers a card on from a copy of `store`, selected, with the PIN verified when `verify`.
 pub fn fresh_card(store: &MemoryStore, verify: bool) -> card_core::Applet<card_sim::SimPlatform> {
+    card_with_entropy(store, verify, 3)
+}
+
+/// As [`fresh_card`], its random source seeded with `seed`. A card built up
+/// under one seed and then run under the same seed would draw its random
+/// stream again (a recharge nonce equal to a key generated before): the
+/// fixtures build with another seed than [`fresh_card`] runs with.
+pub fn card_with_entropy(store: &MemoryStore, verify: bool, seed: u64) -> card_core::Applet<card_sim::SimPlatform> {
     let platform = card_sim::SimPlatform::new(
         store.clone(),
-        card_sim::Entropy::seeded(3),
+        card_sim::Entropy::seeded(seed),
         card_sim::SimClock::fixed(crate::FIXTURE_TIME),
     );
     let mut a = card_core::Applet::power_on(platform).expect("stored card powers on");

@@ -4,7 +4,7 @@
 //! of the authority protocols (S2, lines of credit); and the test set-up
 //! that moves the funds of a stored card.
 
-use crate::oracle::{fresh_card, operational_store};
+use crate::oracle::{card_with_entropy, operational_store};
 use crate::pki::{self, ext_apdu};
 use crate::{FIXTURE_TIME, vector_keys};
 use apdu_specs::certs::AgentRequest;
@@ -163,7 +163,7 @@ fn valid(ins: u8, header: [u8; 4], data: Vec<u8>) -> ValidCommand {
 pub fn prepared(credit: u64) -> Services {
     let keys = vector_keys();
     let mut ca = pki::ca_for(&keys);
-    let mut card = fresh_card(&operational_store(), true);
+    let mut card = card_with_entropy(&operational_store(), true, 11);
     let mut send = |a: &[u8]| card.process(a);
     let meter_id = pki::register_raw(&mut send, &mut ca);
     send(&crate::verify_apdu("123456"));
@@ -310,4 +310,59 @@ pub fn set_funds(store: &mut impl Store, dr: u64) {
     let mut set = WriteSet::new();
     set.put(records::COUNTERS, counters.encode());
     store.commit(&set).expect("commit");
+}
+
+/// A meter on a card powered from a copy of `store`, over the in-process
+/// transport (PIN not verified), with the card's clock and power controls.
+pub struct StoredMeter {
+    /// The typed API.
+    pub meter: host_driver::Meter<card_sim::InProcessTransport>,
+    /// Power and reset controls.
+    pub card: std::sync::Arc<std::sync::Mutex<card_sim::SharedCard>>,
+    /// The card clock, at the fixture time.
+    pub clock: card_sim::SimClock,
+}
+
+impl StoredMeter {
+    /// Powers a card on from a copy of `store` and selects it.
+    pub fn on(store: &MemoryStore) -> Self {
+        let clock = card_sim::SimClock::fixed(FIXTURE_TIME);
+        let platform = card_sim::SimPlatform::new(store.clone(), card_sim::Entropy::seeded(5), clock.clone());
+        let card = card_sim::SharedCard::new(card_sim::SimCard::from_platform(platform).expect("stored card"));
+        let transport = card_sim::InProcessTransport::new(std::sync::Arc::clone(&card));
+        let meter = host_driver::Meter::connect(transport).expect("meter selects");
+        Self { meter, card, clock }
+    }
+
+    /// The device public key of the card.
+    pub fn device_key(&mut self) -> [u8; 65] {
+        self.meter.run(|tx| tx.public_keys()).expect("public keys").device
+    }
+
+    /// The meter ID of the card.
+    pub fn meter_id(&mut self) -> [u8; 12] {
+        self.meter.fci().and_then(|f| f.meter_id).expect("personalized")
+    }
+
+    /// Cuts the power and powers the card on again (volatile state is lost), then re-selects.
+    pub fn power_cycle(&mut self) {
+        {
+            let mut card = self.card.lock().expect("card");
+            card.power_off();
+            card.power_on().expect("power on");
+        }
+        self.meter.recover().expect("re-selected");
+    }
+}
+
+/// Runs `f` with the PIN verified (`123456`).
+pub fn with_pin<R>(
+    meter: &mut host_driver::Meter<card_sim::InProcessTransport>,
+    f: impl FnOnce(&mut host_driver::Transaction<'_, card_sim::InProcessTransport>) -> Result<R, host_driver::MeterError>,
+) -> Result<R, host_driver::MeterError> {
+    let pin = host_driver::Pin::new("123456").expect("PIN");
+    meter.run(|tx| {
+        tx.verify_pin(&pin)?;
+        f(tx)
+    })
 }
