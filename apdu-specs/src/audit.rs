@@ -34,7 +34,7 @@ pub enum Event {
     PinChanged = 5,
     /// PIN unblocked with the PUK.
     PinUnblocked = 6,
-    /// Card locked (detail: the status flag that caused it).
+    /// Card locked (detail: the status flag that caused it; for an authority order, then its sequence 4 and reason 1).
     Locked = 7,
     /// Tamper input fired.
     Tampered = 8,
@@ -46,6 +46,16 @@ pub enum Event {
     DebtRecorded = 11,
     /// The debt was collected before a value service (amount: the debt; detail: the service's code).
     DebtCollected = 12,
+    /// Remote recharge credited (amount: the credit; detail: NT 4, next inspection deadline 8).
+    Recharged = 13,
+    /// Inspection acknowledged (detail: next inspection deadline 8, authority time 8).
+    Inspected = 14,
+    /// Unlocked by an authority order (detail: the flag cleared, order sequence 4, reason 1).
+    Unlocked = 15,
+    /// Line of credit installed (amount: the line; detail: line serial 8, credit forfeited from the old line 8).
+    CreditLineInstalled = 16,
+    /// Payment under the line of credit (amount: the payment; detail: payment serial 4, credit remaining 8).
+    Payment = 17,
 }
 
 impl Event {
@@ -65,6 +75,11 @@ impl Event {
             PukChanged,
             DebtRecorded,
             DebtCollected,
+            Recharged,
+            Inspected,
+            Unlocked,
+            CreditLineInstalled,
+            Payment,
         ]
         .into_iter()
         .find(|e| *e as u8 == b)

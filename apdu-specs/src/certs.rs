@@ -278,6 +278,9 @@ pub struct RevocationRequest {
 }
 
 impl RevocationRequest {
+    /// Encoded length.
+    pub const LEN: usize = 12 + 1 + 1 + 8 + 65;
+
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::new();
@@ -536,6 +539,7 @@ mod tests {
         assert_eq!(RevocationOrder::parse(&order.encode()).unwrap(), order);
         assert!(RevocationOrder::parse(&order.encode()[..80]).is_err());
         let request = RevocationRequest { meter_id: [1; 12], slot: 2, reason: 1, time: 7, public_key: [4; 65] };
+        assert_eq!(request.encode().len(), RevocationRequest::LEN);
         assert_eq!(RevocationRequest::parse(&request.encode()).unwrap(), request);
         assert!(RevocationRequest::parse(&request.encode()[1..]).is_err());
         let confirmation =

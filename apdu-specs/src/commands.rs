@@ -4,10 +4,15 @@
 //! `secret_data` column to redact traces, and the Markdown reference in
 //! `docs/commands/` is rendered from this table (a test fails when they differ).
 
+use crate::certs::RevocationRequest;
 use crate::command::{self, Command, Parser};
+use crate::credit::PaymentCertificate;
 use crate::indicium::IndiciumAlgorithm;
+use crate::inspection::InspectionReport;
 use crate::lifecycle::{Lifecycle, StateSet};
+use crate::recharge::{RechargeReceipt, RechargeRequest};
 use crate::service::Service;
+use crate::signed::envelope_len;
 use crate::sw::Sw;
 use alloc::format;
 use alloc::string::String;
@@ -78,6 +83,24 @@ pub mod ins {
     pub const DECRYPT: u8 = 0x66;
     /// REVOKE (authority order).
     pub const REVOKE: u8 = 0x68;
+    /// REVOCATION REQUEST (device-signed request, Fig. 6 602).
+    pub const REVOCATION_REQUEST: u8 = 0x6A;
+    /// RECHARGE INIT (S1).
+    pub const RECHARGE_INIT: u8 = 0x72;
+    /// RECHARGE CREDIT (S2 in, S3 out).
+    pub const RECHARGE_CREDIT: u8 = 0x74;
+    /// GET RECHARGE PROOF (a stored S3).
+    pub const GET_RECHARGE_PROOF: u8 = 0x76;
+    /// INSPECTION REPORT.
+    pub const INSPECTION_REPORT: u8 = 0x78;
+    /// INSPECTION ACK.
+    pub const INSPECTION_ACK: u8 = 0x7A;
+    /// LOCK ORDER (authority LOCK / UNLOCK).
+    pub const LOCK_ORDER: u8 = 0x7C;
+    /// INSTALL CREDIT LINE (Fig. 7A).
+    pub const INSTALL_CREDIT_LINE: u8 = 0x7E;
+    /// PAY (Fig. 9).
+    pub const PAY: u8 = 0x4C;
 }
 
 /// Reference data qualifiers (P2 of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER).
@@ -103,6 +126,8 @@ pub enum Security {
     AuthoritySignature,
     /// The current reference data (old PIN or PUK) in the data field.
     ReferenceData,
+    /// PIN verified and the data signed by a personalized credit-issuer key.
+    PinAndCreditIssuerSignature,
 }
 
 impl Security {
@@ -115,6 +140,7 @@ impl Security {
             Self::PinAndAuthoritySignature => "PIN verified, and data signed by the authority key",
             Self::AuthoritySignature => "data signed by the authority key",
             Self::ReferenceData => "current PIN or PUK carried in the data field",
+            Self::PinAndCreditIssuerSignature => "PIN verified, and data signed by a personalized credit-issuer key",
         }
     }
 }
@@ -128,6 +154,8 @@ pub enum Charge {
     Postage,
     /// The rate table's flat fee for a service.
     Fee(Service),
+    /// Credits DR and CT with the amount the authority authorized (a recharge); no fee.
+    Credit,
 }
 
 impl Charge {
@@ -139,6 +167,7 @@ impl Charge {
                 String::from("postage from the rate table (class, weight); AR_p += postage, DR -= postage")
             }
             Self::Fee(s) => format!("rate-table fee for {}; AR_c += fee, DR -= fee", s.name()),
+            Self::Credit => String::from("no fee; DR += amount and CT += amount, as the authority authorized"),
         }
     }
 }
@@ -242,13 +271,18 @@ const O: Lifecycle = Lifecycle::Operational;
 const L: Lifecycle = Lifecycle::Locked;
 
 impl CommandSpec {
-    /// A value command charges the registers, generates a key or revokes one:
+    /// A value command moves money (charges or credits the registers),
+    /// generates a key or revokes one:
     /// the card checks everything it can refuse for (Le included) before it
     /// commits, and the host sends it exactly once, never re-issued.
     pub fn is_value(&self) -> bool {
         !matches!(self.charge, Charge::None)
     }
 }
+
+/// What [`Sw::INSPECTION_OVERDUE`] means for a value service.
+const OVERDUE: &str = "the inspection deadline is past: value services wait for an inspection acknowledgement or a \
+recharge; nothing changed";
 
 /// Status words any command may return, documented once.
 pub const GENERIC_STATUS_WORDS: &[(Sw, &str)] = &[
@@ -284,6 +318,8 @@ pub const PROPRIETARY_STATUS_WORDS: &[Sw] = &[
     Sw::USAGE_NOT_ALLOWED,
     Sw::PROFILE_FOR_ANOTHER_CARD,
     Sw::PROFILE_EXPIRED,
+    Sw::INSPECTION_OVERDUE,
+    Sw::INSUFFICIENT_CREDIT,
 ];
 
 /// Every command of the applet.
@@ -421,7 +457,8 @@ decremented before comparing.",
         slug: "get-data",
         cla: CLA_ISO,
         ins: ins::GET_DATA,
-        p1p2: "tag: `DF20` registers, `DF21` status, `DF22` rate table, `DF23` audit head, `DF24` public keys",
+        p1p2: "tag: `DF20` registers, `DF21` status, `DF22` rate table, `DF23` audit head, `DF24` public keys, \
+`DF26` line-of-credit status, `DF27` line-of-credit envelope",
         states: StateSet::ALL,
         security: Security::None,
         charge: Charge::None,
@@ -432,7 +469,8 @@ decremented before comparing.",
         parse: |apdu| command::GetData::try_from(apdu).map(Command::GetData),
         purpose: "Reads a data object. When TERMINATED only the status `DF21` is served.",
         c_data: "None.",
-        r_data: "The object (layouts in `registers.rs`, `audit.rs`, `signed.rs`; `DF24` is `81` device key, `82` postal key).",
+        r_data: "The object (layouts in `registers.rs`, `audit.rs`, `signed.rs`, `credit.rs`; `DF24` is `81` device key, \
+`82` postal key).",
         status_words: &[(Sw::OK, "object returned"), (Sw::NOT_FOUND, "unknown tag, or the object does not exist yet")],
     },
     CommandSpec {
@@ -545,16 +583,14 @@ With too little in DR nothing changes.",
         status_words: &[
             (Sw::OK, "indicium returned; registers updated"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the postage plus any revocation debt; nothing changed"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
             (
                 Sw::BAD_DATA,
                 "bad date, postcode, weight outside the class, or mailing date before today / more than 30 days ahead",
             ),
             (Sw::NOT_FOUND, "rate class not in the table"),
-            (
-                Sw::CONDITIONS_NOT_SATISFIED,
-                "inspection overdue (the meter locks itself), card clock behind its floor, or a register outgrew its indicium field",
-            ),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor, or a register outgrew its indicium field"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
         ],
     },
@@ -606,7 +642,8 @@ The private key never leaves the card. The fee, the count and the audit record c
         status_words: &[
             (Sw::OK, "key generated"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "the slot holds a certified key (revoke it first), or inspection overdue"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "the slot holds a certified key (revoke it first)"),
             (Sw::BAD_DATA, "unknown usage"),
             (Sw::WRONG_P1P2, "P1 not 00 or slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -656,9 +693,10 @@ issues, so a captured request cannot be replayed. Charged before the signed outp
         status_words: &[
             (Sw::OK, "request returned"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -698,6 +736,7 @@ against the slot usage. Each failed check has its own status word and changes no
             (Sw::NOT_FOUND, "the slot holds no key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
             (Sw::NOT_ENOUGH_MEMORY, "the chain exceeds MAX_COMMAND_DATA"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
@@ -754,15 +793,13 @@ DER INTEGER (`02 len content`, 1 to 32 content octets, minimal encoding) and not
         status_words: &[
             (Sw::OK, "postmark returned; serial and registers updated"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
             (Sw::NOT_FOUND, "the slot holds no certified key"),
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::CERT_NOT_FROM_CA, "the slot certificate is not signed by the current CA anchor; nothing changed"),
             (Sw::CERT_OUTSIDE_VALIDITY, "the slot certificate is expired or not yet valid; nothing changed"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a postmark slot"),
-            (
-                Sw::CONDITIONS_NOT_SATISFIED,
-                "no HASH stream (P1 01), inspection overdue, or card clock behind its floor",
-            ),
+            (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
             (Sw::WRONG_LENGTH, "P1 00 with fewer than 32 bytes, or a nonce TLV cut short or followed by more bytes"),
             (Sw::BAD_DATA, "the bytes after the digest are not an INTEGER of 1 to 32 octets in minimal encoding"),
@@ -795,7 +832,8 @@ check that fails. Charged whenever a verdict is given.",
                 "not a strict TimeStampToken: malformed, digest algorithms other than exactly SHA-256, a signer identifier that is not the certificate's, another policy, or a repeated signed attribute",
             ),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01), or inspection overdue"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "no HASH stream (P1 01)"),
             (Sw::WRONG_P1P2, "P1-P2 other than those listed"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -826,7 +864,8 @@ timestamping/CA certificate below an agent).",
             (Sw::OK, "verdict returned"),
             (Sw::BAD_DATA, "truncated, malformed or not strict DER certificate, none, or more than four"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -894,7 +933,8 @@ not kept.",
                 "malformed request, invalid delivery key, or a notAfter not after the card time or beyond the agent certificate's",
             ),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -926,7 +966,8 @@ committed before the signature is released.",
             (Sw::CERT_OUTSIDE_VALIDITY, "the slot certificate is expired or not yet valid; nothing changed"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not a signature slot"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor"),
             (Sw::WRONG_P1P2, "P1 other than 00/01 or slot out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -956,7 +997,8 @@ not authenticate is refused and not charged; otherwise the fee commits before th
             (Sw::KEY_REVOKED, "the slot is revoked"),
             (Sw::USAGE_NOT_ALLOWED, "the slot is not an encryption slot"),
             (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
-            (Sw::CONDITIONS_NOT_SATISFIED, "inspection overdue, or card clock behind its floor"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock behind its floor"),
             (Sw::WRONG_P1P2, "slot number out of range"),
             (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
@@ -990,6 +1032,283 @@ confirmation is signed by the device key after the commit.",
             (Sw::NOT_FOUND, "the slot is empty"),
             (Sw::KEY_REVOKED, "already revoked"),
             (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+        ],
+    },
+    CommandSpec {
+        name: "REVOCATION REQUEST",
+        slug: "revocation-request",
+        cla: CLA_PROPRIETARY,
+        ins: ins::REVOCATION_REQUEST,
+        p1p2: "`00 nn`: slot nn",
+        states: StateSet::of(&[O, L]),
+        security: Security::Pin,
+        charge: Charge::None,
+        response: ResponseLength::Fixed(envelope_len(RevocationRequest::LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::RequestRevocation::try_from(apdu).map(Command::RequestRevocation),
+        purpose: "The user's request to revoke the key of a slot (Fig. 6, 602), signed by the device key for the \
+authority to check (604/606). Free and stateless: the fee is charged once, by REVOKE, when the authority's order \
+is carried out.",
+        c_data: "CRL reason code, 1 byte (RFC 5280 §5.3.1: 0 to 10, 7 excepted).",
+        r_data: "Signed envelope, domain \"PCMeter revocation request v1\", around meter ID, slot, reason, card time \
+and the slot's public key (`certs.rs`).",
+        status_words: &[
+            (Sw::OK, "request returned"),
+            (Sw::NOT_FOUND, "the slot is empty"),
+            (Sw::KEY_REVOKED, "the slot is already revoked"),
+            (Sw::BAD_DATA, "a reason code RFC 5280 does not define"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock unavailable or behind its floor"),
+            (Sw::WRONG_P1P2, "P1 not 00 or slot number out of range"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "RECHARGE INIT",
+        slug: "recharge-init",
+        cla: CLA_PROPRIETARY,
+        ins: ins::RECHARGE_INIT,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::Pin,
+        charge: Charge::None,
+        response: ResponseLength::Fixed(envelope_len(RechargeRequest::LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::RechargeInit::try_from(apdu).map(Command::RechargeInit),
+        purpose: "Step 1 of the remote recharge (claims 15, 30): the card draws a fresh nonce and returns S1, the \
+device-signed request for `amount` as recharge NT + 1 with its registers. The request lives in RAM only: a reset, \
+power loss, deselection or a newer RECHARGE INIT voids it. Allowed while the inspection is overdue (a recharge ends \
+it) and on a meter locked only for an overdue inspection; refused on a meter locked by the authority or by its \
+register check.",
+        c_data: "Amount, 8 bytes big-endian, non-zero.",
+        r_data: "Signed envelope, domain \"PCMeter recharge request v1\", around S1 (`recharge.rs`).",
+        status_words: &[
+            (Sw::OK, "S1 returned; the request is pending"),
+            (Sw::BAD_DATA, "amount 0"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "locked by the authority or the register check, NT exhausted, or card clock behind its floor",
+            ),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "RECHARGE CREDIT",
+        slug: "recharge-credit",
+        cla: CLA_PROPRIETARY,
+        ins: ins::RECHARGE_CREDIT,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::PinAndAuthoritySignature,
+        charge: Charge::Credit,
+        response: ResponseLength::Fixed(envelope_len(RechargeReceipt::LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::RechargeCredit::try_from(apdu).map(Command::RechargeCredit),
+        purpose: "Step 3 of the remote recharge: checks S2 (authority signature, meter ID, sequence NT + 1, the \
+pending nonce, the amount asked for, new CT = CT + amount, a deadline not in the past), then in one transaction \
+credits DR and CT, increments NT, sets the next inspection deadline (a recharge counts as an inspection and ends an \
+overdue one), appends the audit record and stores the device-signed receipt S3; only then answers S3. The pending \
+request is consumed, so a replayed S2 is refused. The card keeps the receipts of its last 8 recharges for GET \
+RECHARGE PROOF.",
+        c_data: "Signed envelope, domain \"PCMeter recharge authorization v1\", around S2 (`recharge.rs`).",
+        r_data: "Signed envelope, domain \"PCMeter recharge receipt v1\", around S3 (`recharge.rs`).",
+        status_words: &[
+            (Sw::OK, "credited; S3 returned"),
+            (Sw::VERIFICATION_FAILED, "not signed by the authority key (an altered S2); the request stays pending"),
+            (
+                Sw::BAD_DATA,
+                "malformed S2, another meter, sequence, nonce or amount of another request, a new CT other than \
+CT + amount or beyond 40 bits, or a deadline in the past",
+            ),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "no pending request (never asked, already credited, or voided by a reset), locked by the authority or \
+the register check, or card clock behind its floor",
+            ),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "GET RECHARGE PROOF",
+        slug: "get-recharge-proof",
+        cla: CLA_PROPRIETARY,
+        ins: ins::GET_RECHARGE_PROOF,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::None,
+        charge: Charge::None,
+        response: ResponseLength::Fixed(envelope_len(RechargeReceipt::LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::GetRechargeProof::try_from(apdu).map(Command::GetRechargeProof),
+        purpose: "Returns the stored receipt S3 of recharge NT again, for a host whose RECHARGE CREDIT answer was \
+lost. The card keeps the last 8 receipts.",
+        c_data: "The recharge sequence NT, 4 bytes big-endian.",
+        r_data: "Signed envelope, domain \"PCMeter recharge receipt v1\", around S3 (`recharge.rs`), as stored.",
+        status_words: &[
+            (Sw::OK, "receipt returned"),
+            (Sw::NOT_FOUND, "no recharge with that NT, or its receipt is no longer held"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+        ],
+    },
+    CommandSpec {
+        name: "INSPECTION REPORT",
+        slug: "inspection-report",
+        cla: CLA_PROPRIETARY,
+        ins: ins::INSPECTION_REPORT,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::Pin,
+        charge: Charge::None,
+        response: ResponseLength::Fixed(envelope_len(InspectionReport::LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::SignInspectionReport::try_from(apdu).map(Command::SignInspectionReport),
+        purpose: "Signs an inspection report with the device key: meter ID, a fresh nonce, card time, lifecycle, \
+status flags, the deadline in force, all registers and counts, and the audit-log head. The card remembers the \
+SHA-256 of the last report body in RAM (a reset forgets it): INSPECTION ACK must answer that report.",
+        c_data: "None.",
+        r_data: "Signed envelope, domain \"PCMeter inspection report v1\" (`inspection.rs`).",
+        status_words: &[
+            (Sw::OK, "report returned"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "card clock unavailable or behind its floor"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "INSPECTION ACK",
+        slug: "inspection-ack",
+        cla: CLA_PROPRIETARY,
+        ins: ins::INSPECTION_ACK,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::AuthoritySignature,
+        charge: Charge::None,
+        response: ResponseLength::None,
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::AcknowledgeInspection::try_from(apdu).map(Command::AcknowledgeInspection),
+        purpose: "Applies the authority's acknowledgement of the last inspection report: sets the next inspection \
+deadline, which ends an overdue inspection (a meter locked for one returns to OPERATIONAL unless another lock cause \
+holds), and appends the audit record. The report is answered once.",
+        c_data: "Signed envelope, domain \"PCMeter inspection acknowledgement v1\" (`inspection.rs`).",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "deadline set"),
+            (Sw::VERIFICATION_FAILED, "not signed by the authority key"),
+            (Sw::BAD_DATA, "malformed, another meter, another report than the last one, or a deadline in the past"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "no report signed since the last reset (or already answered), or card clock behind its floor",
+            ),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+        ],
+    },
+    CommandSpec {
+        name: "LOCK ORDER",
+        slug: "lock-order",
+        cla: CLA_PROPRIETARY,
+        ins: ins::LOCK_ORDER,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O, L]),
+        security: Security::AuthoritySignature,
+        charge: Charge::None,
+        response: ResponseLength::None,
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::ApplyLockOrder::try_from(apdu).map(Command::ApplyLockOrder),
+        purpose: "Applies an authority LOCK or UNLOCK order. Its sequence must exceed the last order applied (kept \
+persistently). LOCK moves the meter to LOCKED with the authority-lock flag; UNLOCK clears the flag and returns the \
+meter to OPERATIONAL when no other lock cause holds. Each order has its audit record.",
+        c_data: "Signed envelope, domain \"PCMeter lock order v1\" (`inspection.rs`).",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "order applied"),
+            (Sw::VERIFICATION_FAILED, "not signed by the authority key"),
+            (Sw::BAD_DATA, "malformed order or another meter"),
+            (Sw::CONDITIONS_NOT_SATISFIED, "sequence not above the last order applied, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+        ],
+    },
+    CommandSpec {
+        name: "INSTALL CREDIT LINE",
+        slug: "install-credit-line",
+        cla: CLA_PROPRIETARY,
+        ins: ins::INSTALL_CREDIT_LINE,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O]),
+        security: Security::PinAndCreditIssuerSignature,
+        charge: Charge::None,
+        response: ResponseLength::None,
+        chaining: true,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::InstallCreditLine::try_from(apdu).map(Command::InstallCreditLine),
+        purpose: "Installs a line-of-credit certificate (Fig. 7A, 812): signed by the personalized credit-issuer key \
+its issuer key ID names (SHA-256 of the key, first 8 bytes), for this meter, naming the device key as creditor, in \
+the meter's currency, valid now, with a serial above every line installed before. The envelope, its SHA-256 and \
+credit remaining = line are stored in one transaction. A new line replaces the old one: what was left of the old \
+line is no longer spendable on the card (the issuer settles the old line by its payment serials).",
+        c_data: "Signed envelope, domain \"PCMeter line of credit v1\" (`credit.rs`), chained if long.",
+        r_data: "None.",
+        status_words: &[
+            (Sw::OK, "installed"),
+            (Sw::VERIFICATION_FAILED, "no personalized issuer key has that key ID, or its signature does not verify"),
+            (Sw::BAD_DATA, "malformed line, another meter, or another currency or exponent"),
+            (Sw::CERT_KEY_MISMATCH, "the creditor key is not the device key"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "the line is expired or not yet valid"),
+            (
+                Sw::CONDITIONS_NOT_SATISFIED,
+                "serial not above the lines installed before, or card clock behind its floor",
+            ),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
+        ],
+    },
+    CommandSpec {
+        name: "PAY",
+        slug: "pay",
+        cla: CLA_PROPRIETARY,
+        ins: ins::PAY,
+        p1p2: "`00 00`",
+        states: StateSet::of(&[O]),
+        security: Security::Pin,
+        charge: Charge::Fee(Service::PaymentCertificate),
+        response: ResponseLength::UpTo(envelope_len(PaymentCertificate::MAX_LEN) as u16),
+        chaining: false,
+        secret_data: false,
+        secret_response: false,
+        parse: |apdu| command::Pay::try_from(apdu).map(Command::Pay),
+        purpose: "Pays a merchant under the installed line of credit (Fig. 9): checks the credit remaining (904/906) \
+and the line's validity, subtracts the amount (908), increments the payment serial, debits the payment-certificate \
+fee from DR, appends the audit records and commits; only then signs the payment certificate (Fig. 7B, 910) with the \
+device key. Credit is not money of the registers: AR, DR and CT move only by the fee.",
+        c_data: "Payment request (`credit.rs`): amount 8, merchant, reference.",
+        r_data: "Signed envelope, domain \"PCMeter payment certificate v1\", around the payment certificate \
+(`credit.rs`) with the SHA-256 of the line-of-credit envelope.",
+        status_words: &[
+            (Sw::OK, "paid; certificate returned"),
+            (Sw::INSUFFICIENT_CREDIT, "the amount exceeds the credit remaining; nothing changed"),
+            (Sw::NOT_FOUND, "no line of credit installed"),
+            (Sw::CERT_OUTSIDE_VALIDITY, "the line of credit is expired or not yet valid; nothing changed"),
+            (Sw::BAD_DATA, "malformed request, amount 0 or no merchant"),
+            (Sw::INSUFFICIENT_FUNDS, "DR is below the fee plus any revocation debt; nothing changed"),
+            (Sw::INSPECTION_OVERDUE, OVERDUE),
+            (Sw::CONDITIONS_NOT_SATISFIED, "payment serial exhausted, or card clock behind its floor"),
+            (Sw::WRONG_P1P2, "P1-P2 other than 0000"),
+            (Sw::SECURITY_STATUS_NOT_SATISFIED, "PIN not verified"),
         ],
     },
 ];

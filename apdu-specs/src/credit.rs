@@ -189,6 +189,10 @@ pub struct PaymentCertificate {
 }
 
 impl PaymentCertificate {
+    /// Longest encoded body (every text at its longest).
+    pub const MAX_LEN: usize =
+        4 + 1 + MAX_NAME_LEN + 12 + 32 + 8 + 8 + 3 + 1 + 8 + 1 + MAX_NAME_LEN + 1 + MAX_REFERENCE_LEN;
+
     /// Encodes the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::new();
@@ -223,6 +227,64 @@ impl PaymentCertificate {
             reference: read_text(&mut r, MAX_REFERENCE_LEN, "reference")?,
         };
         r.finish()?;
+        Ok(m)
+    }
+}
+
+/// The line of credit installed on the card, as GET DATA `DF26` reads it:
+/// `line serial 8 | line 8 | credit remaining 8 | not before 8 | not after 8 |
+/// last payment serial 4 | SHA-256 of the line envelope 32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditStatus {
+    /// Serial of the installed line (706).
+    pub line_serial: u64,
+    /// Credit line amount (712).
+    pub line: u64,
+    /// Credit remaining (812, 908).
+    pub remaining: u64,
+    /// Validity: not before.
+    pub not_before: u64,
+    /// Validity: not after.
+    pub not_after: u64,
+    /// The last payment serial issued (0 before the first payment).
+    pub payment_serial: u32,
+    /// SHA-256 of the signed line-of-credit envelope.
+    pub line_digest: [u8; 32],
+}
+
+impl CreditStatus {
+    /// Encoded length.
+    pub const LEN: usize = 8 * 5 + 4 + 32;
+
+    /// Encodes `DF26`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::LEN);
+        v.put_u64(self.line_serial);
+        v.put_u64(self.line);
+        v.put_u64(self.remaining);
+        v.put_u64(self.not_before);
+        v.put_u64(self.not_after);
+        v.put_u32(self.payment_serial);
+        v.put(&self.line_digest);
+        v
+    }
+
+    /// Decodes `DF26`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = Reader::new(bytes);
+        let m = Self {
+            line_serial: r.u64("line serial")?,
+            line: r.u64("line")?,
+            remaining: r.u64("credit remaining")?,
+            not_before: r.u64("not before")?,
+            not_after: r.u64("not after")?,
+            payment_serial: r.u32("payment serial")?,
+            line_digest: r.array("line digest")?,
+        };
+        r.finish()?;
+        if m.remaining > m.line {
+            return Err(FormatError::Invalid("credit remaining above the line"));
+        }
         Ok(m)
     }
 }
@@ -280,5 +342,24 @@ mod tests {
         };
         assert_eq!(PaymentCertificate::parse(&cert.encode()).unwrap(), cert);
         assert!(PaymentCertificate::parse(&cert.encode()[1..]).is_err());
+        let longest = PaymentCertificate {
+            holder: "h".repeat(MAX_NAME_LEN),
+            merchant: "m".repeat(MAX_NAME_LEN),
+            reference: "r".repeat(MAX_REFERENCE_LEN),
+            ..cert
+        };
+        assert_eq!(longest.encode().len(), PaymentCertificate::MAX_LEN);
+        let status = CreditStatus {
+            line_serial: 77,
+            line: 100,
+            remaining: 40,
+            not_before: 1,
+            not_after: 2,
+            payment_serial: 3,
+            line_digest: [5; 32],
+        };
+        assert_eq!(status.encode().len(), CreditStatus::LEN);
+        assert_eq!(CreditStatus::parse(&status.encode()).unwrap(), status);
+        assert!(CreditStatus::parse(&CreditStatus { remaining: 101, ..status }.encode()).is_err());
     }
 }

@@ -1,5 +1,6 @@
-//! The signed envelope used for every authority message loaded into the card
-//! (personalization profile, rate table):
+//! The signed envelope used for every signed message between the card and
+//! its authorities (personalization profile, rate table, orders, recharge,
+//! inspection, credit):
 //!
 //! ```text
 //! 70 L body            -- the message body
@@ -58,10 +59,35 @@ impl<'a> Signed<'a> {
     }
 }
 
+/// Length of the envelope around a body of `body_len` bytes (DER lengths:
+/// short form below 128, then `81 xx`, then `82 xx xx`).
+pub const fn envelope_len(body_len: usize) -> usize {
+    let length_octets = if body_len < 0x80 {
+        1
+    } else if body_len < 0x100 {
+        2
+    } else {
+        3
+    };
+    1 + length_octets + body_len + 2 + 1 + 64
+}
+
 /// Encodes an envelope.
 pub fn encode(body: &[u8], signature: &[u8; 64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 72);
     tlv::put(&mut out, TAG_BODY, body);
     tlv::put(&mut out, TAG_SIGNATURE, signature);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_len_matches_the_encoding_at_every_length_form() {
+        for n in [0usize, 1, 127, 128, 255, 256, 1000] {
+            assert_eq!(encode(&alloc::vec![7u8; n], &[1; 64]).len(), envelope_len(n), "{n}");
+        }
+    }
 }

@@ -13,6 +13,11 @@ pub const PUBLIC_KEYS: u16 = 0xDF24;
 /// One audit record, read with the odd GET DATA (`CB`) and the record number in the data field.
 pub const AUDIT_RECORD: u16 = 0xDF25;
 
+/// The installed line of credit ([`crate::credit::CreditStatus`]).
+pub const CREDIT_STATUS: u16 = 0xDF26;
+/// The installed line of credit, as its signed envelope.
+pub const CREDIT_LINE: u16 = 0xDF27;
+
 /// Tag of the device public key inside [`PUBLIC_KEYS`].
 pub const DEVICE_KEY: u16 = 0x81;
 /// Tag of the postal public key inside [`PUBLIC_KEYS`].

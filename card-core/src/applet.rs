@@ -10,14 +10,15 @@ pub(crate) use change::StateChange;
 use crate::iso::{Handler, IsoLayer, Request};
 use crate::platform::{CryptoEngine, Platform, PublicKey, Store, StoreError, WriteSet};
 use crate::state::{
-    CardState, CertState, Config, Counters, Factory, FactoryRecord, PinState, Rates, ResidentSlot, Secrets, Slot,
-    decode_rate_table, records, slot_record,
+    CardState, CertState, Config, Counters, CreditState, Factory, FactoryRecord, OrderState, PinState, Rates,
+    ResidentSlot, Secrets, Slot, decode_credit_line, decode_rate_table, records, slot_record,
 };
 use alloc::vec::Vec;
 use apdu_specs::FormatError;
 use apdu_specs::certs::SLOT_COUNT;
 use apdu_specs::command::{CardCommand, Command, Hash, SelectResponse};
 use apdu_specs::commands::{CommandSpec, ResponseLength, Security, ins};
+use apdu_specs::credit::CreditLine;
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::perso::CardSerial;
 use apdu_specs::signed::Signed;
@@ -64,6 +65,10 @@ pub(crate) struct State {
     pub(crate) rates: Rates,
     pub(crate) slots: Vec<ResidentSlot>,
     pub(crate) cert: CertState,
+    pub(crate) orders: OrderState,
+    pub(crate) credit: CreditState,
+    /// The installed line of credit, parsed (its envelope stays in the store).
+    pub(crate) credit_line: Option<CreditLine>,
 }
 
 /// The committed state: readable everywhere, changed only by a committed
@@ -96,6 +101,18 @@ impl Committed {
 pub(crate) struct Volatile {
     pub(crate) selected: bool,
     pub(crate) pin_verified: bool,
+    /// The recharge request (S1) last signed, until RECHARGE CREDIT consumes it.
+    pub(crate) pending_recharge: Option<PendingRecharge>,
+    /// SHA-256 of the last inspection report body, until INSPECTION ACK answers it.
+    pub(crate) last_report: Option<[u8; 32]>,
+}
+
+/// What RECHARGE CREDIT must match of the request RECHARGE INIT signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PendingRecharge {
+    pub(crate) sequence: u32,
+    pub(crate) nonce: [u8; apdu_specs::recharge::NONCE_LEN],
+    pub(crate) amount: u64,
 }
 
 /// Everything but the transport layer; implements [`Handler`].
@@ -185,6 +202,9 @@ impl<P: Platform> Applet<P> {
                 .map(|i| read_record(&mut platform, slot_record(i), load_key_slot).map(Option::unwrap_or_default))
                 .collect::<Result<_, _>>()?,
             cert: read_record(&mut platform, records::CERT_STATE, CertState::decode)?.unwrap_or_default(),
+            orders: read_record(&mut platform, records::ORDERS, OrderState::decode)?.unwrap_or_default(),
+            credit: read_record(&mut platform, records::CREDIT, CreditState::decode)?.unwrap_or_default(),
+            credit_line: read_record(&mut platform, records::CREDIT_LINE, decode_credit_line)?,
         };
         let mut core = Core { platform, state: Committed(state), volatile: Volatile::default(), hash: None };
         core.check_registers_at_power_on()?;
@@ -341,6 +361,15 @@ impl<P: Platform> Core<P> {
             Command::SignData(c) => self.admitted(&c)?.sign_data(c.slot.number(), &c.input),
             Command::Decrypt(c) => self.admitted(&c)?.decrypt(c.slot.number(), c.blob),
             Command::Revoke(c) => self.admitted(&c)?.revoke(c.order),
+            Command::RequestRevocation(c) => self.admitted(&c)?.revocation_request(c.slot.number(), c.reason),
+            Command::RechargeInit(c) => self.admitted(&c)?.recharge_init(c.amount),
+            Command::RechargeCredit(c) => self.admitted(&c)?.recharge_credit(c.authorization),
+            Command::GetRechargeProof(c) => self.admitted(&c)?.recharge_proof(c.sequence),
+            Command::SignInspectionReport(c) => self.admitted(&c)?.inspection_report(),
+            Command::AcknowledgeInspection(c) => self.admitted(&c)?.inspection_ack(c.ack),
+            Command::ApplyLockOrder(c) => self.admitted(&c)?.lock_order(c.order),
+            Command::InstallCreditLine(c) => self.admitted(&c)?.install_credit_line(c.line),
+            Command::Pay(c) => self.admitted(&c)?.pay(&c.request),
         }
     }
 }
@@ -354,7 +383,9 @@ impl<P: Platform> Handler for Core<P> {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
         match spec.security {
-            Security::Pin | Security::PinAndAuthoritySignature if !self.volatile.pin_verified => {
+            Security::Pin | Security::PinAndAuthoritySignature | Security::PinAndCreditIssuerSignature
+                if !self.volatile.pin_verified =>
+            {
                 Err(Sw::SECURITY_STATUS_NOT_SATISFIED)
             }
             _ => Ok(()),

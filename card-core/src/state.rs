@@ -41,6 +41,14 @@ pub mod records {
     pub const RATES_PENDING: RecordId = RecordId(0x0008);
     /// CA anchor override and agent serial counter.
     pub const CERT_STATE: RecordId = RecordId(0x0009);
+    /// Last authority lock order applied ([`super::OrderState`]).
+    pub const ORDERS: RecordId = RecordId(0x000A);
+    /// Payment serial and credit remaining ([`super::CreditState`]).
+    pub const CREDIT: RecordId = RecordId(0x000B);
+    /// The installed line of credit (signed envelope; absent or empty = none).
+    pub const CREDIT_LINE: RecordId = RecordId(0x000C);
+    /// First cell of the recharge receipt ring; receipt NT is in `RECEIPT_BASE + NT % RECEIPTS_KEPT`.
+    pub const RECEIPT_BASE: u16 = 0x0300;
     /// First cell of the audit ring; cell `i` is `AUDIT_BASE + i`.
     pub const AUDIT_BASE: u16 = 0x0100;
     /// First key slot; slot `i` is `SLOT_BASE + i`.
@@ -53,6 +61,14 @@ pub fn slot_record(slot: u8) -> RecordId {
 }
 
 pub use apdu_specs::audit::AUDIT_CAPACITY;
+
+/// Recharge receipts (S3) the card keeps for GET RECHARGE PROOF.
+pub const RECEIPTS_KEPT: u32 = 8;
+
+/// The ring cell (a store record) holding the receipt of recharge `sequence`.
+pub fn receipt_cell(sequence: u32) -> RecordId {
+    RecordId(records::RECEIPT_BASE + (sequence % RECEIPTS_KEPT) as u16)
+}
 
 /// The audit ring cell (a store record) holding audit record `seq`.
 pub fn audit_cell(seq: u32) -> RecordId {
@@ -653,4 +669,82 @@ impl CertState {
         r.finish()?;
         Ok(s)
     }
+}
+
+/// Authority orders applied: the sequence of the last LOCK or UNLOCK order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrderState {
+    /// Sequence of the last lock order applied (0: none).
+    pub lock_sequence: u32,
+}
+
+impl OrderState {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put_u32(self.lock_sequence);
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let s = Self { lock_sequence: r.u32("lock sequence")? };
+        r.finish()?;
+        Ok(s)
+    }
+}
+
+/// What a PAY changes of the installed line of credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstalledLine {
+    /// Credit remaining (812, 908).
+    pub remaining: u64,
+    /// SHA-256 of the signed line-of-credit envelope (730).
+    pub digest: [u8; 32],
+}
+
+/// The payment serial and the state of the installed line of credit. The
+/// line itself is in [`records::CREDIT_LINE`], written only by an install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CreditState {
+    /// The last payment serial issued; it never goes back, whatever line is installed.
+    pub payment_serial: u32,
+    /// The installed line, if any.
+    pub installed: Option<InstalledLine>,
+}
+
+impl CreditState {
+    /// Encodes the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = start();
+        v.put_u32(self.payment_serial);
+        match &self.installed {
+            Some(line) => {
+                v.put_u8(1);
+                v.put_u64(line.remaining);
+                v.put(&line.digest);
+            }
+            None => v.put_u8(0),
+        }
+        v
+    }
+
+    /// Decodes the record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut r = open(bytes)?;
+        let payment_serial = r.u32("payment serial")?;
+        let installed = match r.u8("line flag")? {
+            0 => None,
+            1 => Some(InstalledLine { remaining: r.u64("credit remaining")?, digest: r.array("line digest")? }),
+            _ => return Err(FormatError::Invalid("line flag")),
+        };
+        r.finish()?;
+        Ok(Self { payment_serial, installed })
+    }
+}
+
+/// Decodes a signed line-of-credit envelope as stored (the signature was checked on entry).
+pub fn decode_credit_line(bytes: &[u8]) -> Result<apdu_specs::credit::CreditLine, FormatError> {
+    apdu_specs::credit::CreditLine::parse(apdu_specs::signed::Signed::parse(bytes)?.body)
 }

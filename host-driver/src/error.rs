@@ -82,12 +82,17 @@ pub enum CardStatus {
     UsageNotAllowed,
     /// The command data exceeds what the card accepts; nothing changed.
     NotEnoughMemory,
+    /// The inspection deadline is past: value services are refused until an
+    /// inspection acknowledgement or a recharge; nothing changed.
+    InspectionOverdue,
+    /// The payment exceeds the credit remaining on the line of credit; nothing changed.
+    InsufficientCredit,
     /// Any other status word.
     Other(Sw),
 }
 
 /// The typed statuses with their status words (`WrongPin` and `Other` aside).
-const NAMED: [(CardStatus, Sw); 14] = [
+const NAMED: [(CardStatus, Sw); 16] = [
     (CardStatus::PinBlocked, Sw::PIN_BLOCKED),
     (CardStatus::PinRequired, Sw::SECURITY_STATUS_NOT_SATISFIED),
     (CardStatus::InsufficientFunds, Sw::INSUFFICIENT_FUNDS),
@@ -102,6 +107,8 @@ const NAMED: [(CardStatus, Sw); 14] = [
     (CardStatus::KeyRevoked, Sw::KEY_REVOKED),
     (CardStatus::UsageNotAllowed, Sw::USAGE_NOT_ALLOWED),
     (CardStatus::NotEnoughMemory, Sw::NOT_ENOUGH_MEMORY),
+    (CardStatus::InspectionOverdue, Sw::INSPECTION_OVERDUE),
+    (CardStatus::InsufficientCredit, Sw::INSUFFICIENT_CREDIT),
 ];
 
 impl From<Sw> for CardStatus {
@@ -140,6 +147,10 @@ impl CardStatus {
             Self::KeyRevoked => "the slot key is revoked: nothing changed",
             Self::UsageNotAllowed => "the slot or its certificate does not allow this use: nothing changed",
             Self::NotEnoughMemory => "the command data exceeds what the card accepts: nothing changed",
+            Self::InspectionOverdue => {
+                "inspection overdue: value services wait for an inspection or a recharge; nothing changed"
+            }
+            Self::InsufficientCredit => "the payment exceeds the credit remaining: nothing changed",
             Self::Other(_) => "card answered",
         }
     }
@@ -222,6 +233,8 @@ mod tests {
         assert_eq!(CardStatus::from(Sw::INSUFFICIENT_FUNDS), CardStatus::InsufficientFunds);
         assert_eq!(CardStatus::from(Sw(0x63C2)), CardStatus::WrongPin { tries_left: 2 });
         assert_eq!(CardStatus::from(Sw::FILE_NOT_FOUND), CardStatus::Other(Sw::FILE_NOT_FOUND));
+        assert_eq!(CardStatus::from(Sw::INSPECTION_OVERDUE), CardStatus::InspectionOverdue);
+        assert_eq!(CardStatus::from(Sw::INSUFFICIENT_CREDIT), CardStatus::InsufficientCredit);
     }
 
     #[test]

@@ -22,12 +22,14 @@ use crate::transport::{CardTransaction, Transport, TransportError};
 use apdu_specs::audit::{AUDIT_CAPACITY, Head, Record};
 use apdu_specs::certs::{AgentRequest, CHALLENGE_LEN, CertificateVerdict, SlotInfo};
 use apdu_specs::command::{
-    Activate, AgentIssue, CardCommand, CertificateRequest, ChangeReferenceData, Decrypt, GenerateKeyPair,
-    GetAuditRecords, GetData, Hash, InstallCertificate, KeySlot, Postmark, PrintIndicium, ReadSlot, Reference,
-    ResetRetryCounter, Revoke, Select, SignData, SignInput, StoreData, UpdateCaAnchor, UpdateRates, ValidatePostmark,
-    Verify, VerifyCertificate, VerifyOp,
+    AcknowledgeInspection, Activate, AgentIssue, ApplyLockOrder, CardCommand, CertificateRequest, ChangeReferenceData,
+    Decrypt, GenerateKeyPair, GetAuditRecords, GetData, GetRechargeProof, Hash, InstallCertificate, InstallCreditLine,
+    KeySlot, Pay, Postmark, PrintIndicium, ReadSlot, RechargeCredit, RechargeInit, Reference, RequestRevocation,
+    ResetRetryCounter, Revoke, Select, SignData, SignInput, SignInspectionReport, StoreData, UpdateCaAnchor,
+    UpdateRates, ValidatePostmark, Verify, VerifyCertificate, VerifyOp,
 };
 use apdu_specs::commands::MAX_COMMAND_DATA;
+use apdu_specs::credit::{CreditStatus, PaymentRequest};
 use apdu_specs::fci::Fci;
 use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::postmark::{self, Nonce, SignedParts, Verdict};
@@ -366,6 +368,70 @@ impl<'a, T: Transport + 'a> Transaction<'a, T> {
     /// REVOKE with an authority order; returns the card's signed confirmation.
     pub fn revoke(&mut self, order: &[u8]) -> Result<Vec<u8>, MeterError> {
         self.send(&Revoke { order })
+    }
+
+    /// REVOCATION REQUEST for the key of `slot` with a CRL `reason`: the
+    /// device-signed request (Fig. 6, 602) to send to the authority.
+    pub fn revocation_request(&mut self, slot: u8, reason: u8) -> Result<Vec<u8>, MeterError> {
+        if !apdu_specs::command::crl_reason_defined(reason) {
+            return Err(FormatError::Invalid("CRL reason code").into());
+        }
+        self.send(&RequestRevocation { slot: key_slot(slot)?, reason })
+    }
+
+    /// RECHARGE INIT for `amount`: the device-signed S1 to send to the authority.
+    pub fn recharge_init(&mut self, amount: u64) -> Result<Vec<u8>, MeterError> {
+        if amount == 0 {
+            return Err(FormatError::Invalid("recharge amount 0").into());
+        }
+        self.send(&RechargeInit { amount })
+    }
+
+    /// RECHARGE CREDIT with the authority's S2; returns the signed receipt S3.
+    /// Sent once: after an ambiguous failure, fetch the receipt with
+    /// [`Self::recharge_proof`] (NT + 1) or read the registers.
+    pub fn recharge_credit(&mut self, authorization: &[u8]) -> Result<Vec<u8>, MeterError> {
+        self.send(&RechargeCredit { authorization })
+    }
+
+    /// GET RECHARGE PROOF: the stored receipt S3 of recharge `sequence`.
+    pub fn recharge_proof(&mut self, sequence: u32) -> Result<Vec<u8>, MeterError> {
+        self.send(&GetRechargeProof { sequence })
+    }
+
+    /// INSPECTION REPORT: the device-signed report to send to the authority.
+    pub fn inspection_report(&mut self) -> Result<Vec<u8>, MeterError> {
+        self.send(&SignInspectionReport)
+    }
+
+    /// INSPECTION ACK with the authority's acknowledgement of the last report.
+    pub fn inspection_ack(&mut self, ack: &[u8]) -> Result<(), MeterError> {
+        self.send(&AcknowledgeInspection { ack }).map(drop)
+    }
+
+    /// LOCK ORDER with an authority-signed LOCK or UNLOCK order.
+    pub fn lock_order(&mut self, order: &[u8]) -> Result<(), MeterError> {
+        self.send(&ApplyLockOrder { order }).map(drop)
+    }
+
+    /// INSTALL CREDIT LINE with a credit-issuer-signed line of credit.
+    pub fn install_credit_line(&mut self, line: &[u8]) -> Result<(), MeterError> {
+        self.send(&InstallCreditLine { line }).map(drop)
+    }
+
+    /// PAY under the line of credit; returns the meter-signed payment certificate.
+    pub fn pay(&mut self, request: &PaymentRequest) -> Result<Vec<u8>, MeterError> {
+        self.send(&Pay { request: request.clone() })
+    }
+
+    /// The installed line of credit (`DF26`).
+    pub fn credit_status(&mut self) -> Result<CreditStatus, MeterError> {
+        Ok(CreditStatus::parse(&self.get_data(tags::CREDIT_STATUS)?)?)
+    }
+
+    /// The installed line of credit as its signed envelope (`DF27`), for merchants.
+    pub fn credit_line(&mut self) -> Result<Vec<u8>, MeterError> {
+        self.get_data(tags::CREDIT_LINE)
     }
 }
 

@@ -5,8 +5,13 @@
 //! crypto engine.
 
 use apdu_specs::audit::Record;
-use apdu_specs::certs::{DOMAIN_CERTIFICATE_REQUEST, DOMAIN_REVOCATION_CONFIRMATION, SLOT_COUNT};
+use apdu_specs::certs::{
+    DOMAIN_CERTIFICATE_REQUEST, DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_REQUEST, SLOT_COUNT,
+};
 use apdu_specs::commands::ins;
+use apdu_specs::credit::DOMAIN_PAYMENT_CERTIFICATE;
+use apdu_specs::inspection::DOMAIN_INSPECTION_REPORT;
+use apdu_specs::recharge::{DOMAIN_RECHARGE_RECEIPT, DOMAIN_RECHARGE_REQUEST};
 use apdu_specs::sw::Sw;
 use card_core::platform::Store;
 use card_core::state::{Counters, Secrets, Slot, audit_cell, records, slot_record};
@@ -53,9 +58,10 @@ fn public_keys(store: &MemoryStore) -> Option<PublicKeys> {
     stored_secrets(store).map(|s| PublicKeys { device: s.device_public, postal: s.postal_public })
 }
 
-/// Checks what a value command released with 9000 under the card's public
-/// keys, with `p256` directly: indicia (postal key), certificate requests
-/// and revocation confirmations (device key).
+/// Checks what a command released with 9000 under the card's public keys,
+/// with `p256` directly: indicia (postal key); certificate requests,
+/// revocation requests and confirmations, recharge requests and receipts,
+/// inspection reports and payment certificates (device key).
 fn check_signed_output(store: &MemoryStore, capdu: &[u8], data: &[u8]) -> Result<(), String> {
     let Some(keys) = public_keys(store) else { return Ok(()) };
     let checked = match capdu.get(1).copied() {
@@ -67,6 +73,11 @@ fn check_signed_output(store: &MemoryStore, capdu: &[u8], data: &[u8]) -> Result
         },
         Some(ins::CERTIFICATE_REQUEST) => authentic(data, DOMAIN_CERTIFICATE_REQUEST, &keys.device),
         Some(ins::REVOKE) => authentic(data, DOMAIN_REVOCATION_CONFIRMATION, &keys.device),
+        Some(ins::REVOCATION_REQUEST) => authentic(data, DOMAIN_REVOCATION_REQUEST, &keys.device),
+        Some(ins::RECHARGE_INIT) => authentic(data, DOMAIN_RECHARGE_REQUEST, &keys.device),
+        Some(ins::RECHARGE_CREDIT | ins::GET_RECHARGE_PROOF) => authentic(data, DOMAIN_RECHARGE_RECEIPT, &keys.device),
+        Some(ins::INSPECTION_REPORT) => authentic(data, DOMAIN_INSPECTION_REPORT, &keys.device),
+        Some(ins::PAY) => authentic(data, DOMAIN_PAYMENT_CERTIFICATE, &keys.device),
         _ => true,
     };
     if checked {
@@ -109,9 +120,17 @@ impl Oracle {
             return Err(format!("AR_p + AR_c + DR != CT: {b:?}"));
         }
         let credited = b.control_total.checked_sub(a.control_total).ok_or("CT went down")?;
-        // No command yet can credit an operational meter; personalization sets the first credit.
-        if credited > 0 && a.control_total != 0 {
+        // Only a successful RECHARGE CREDIT credits an operational meter, as recharge NT + 1;
+        // personalization sets the first credit.
+        let recharge = capdu.get(1) == Some(&ins::RECHARGE_CREDIT) && sw == Sw::OK;
+        if credited > 0 && a.control_total != 0 && !recharge {
             return Err(String::from("CT rose without a recharge"));
+        }
+        if recharge && (credited == 0 || a.recharge_seq.checked_add(1) != Some(b.recharge_seq)) {
+            return Err(String::from("a recharge did not credit CT as recharge NT + 1"));
+        }
+        if !recharge && a.control_total != 0 && b.recharge_seq != a.recharge_seq {
+            return Err(String::from("NT moved without a recharge"));
         }
         if b.descending > a.descending + credited {
             return Err(String::from("DR rose without a credit"));
@@ -158,8 +177,15 @@ impl Oracle {
 
 /// A personalized, activated card's store (vector keys, fixed clock): the
 /// starting point of every fuzz input. Power it on with [`fresh_card`].
+/// Its profile also trusts the vector credit issuer ([`crate::services::credit_issuer`]).
 pub fn operational_store() -> MemoryStore {
-    let mut c = crate::DirectCard::operational_with_credit(1_000_000);
+    let mut c = crate::DirectCard::blank();
+    let mut opts = crate::vector_options();
+    opts.profile.initial_credit = 1_000_000;
+    let profile = crate::services::profile_with_credit_issuer(&opts, crate::VECTOR_SERIAL);
+    assert_eq!(c.send_chained([0x80, ins::STORE_DATA, 0, 0], &profile).1, Sw::OK.0, "personalized");
+    assert_eq!(c.verify("123456"), Sw::OK.0);
+    assert_eq!(c.sw(&[0x00, ins::ACTIVATE, 0x00, 0x00]), Sw::OK.0, "activated");
     c.card.power_off();
     c.card.platform_mut().map(|p| p.store_ref().clone()).unwrap_or_default()
 }
@@ -173,9 +199,17 @@ pub fn blank_store() -> MemoryStore {
 
 /// Powers a card on from a copy of `store`, selected, with the PIN verified when `verify`.
 pub fn fresh_card(store: &MemoryStore, verify: bool) -> card_core::Applet<card_sim::SimPlatform> {
+    card_with_entropy(store, verify, 3)
+}
+
+/// As [`fresh_card`], its random source seeded with `seed`. A card built up
+/// under one seed and then run under the same seed would draw its random
+/// stream again (a recharge nonce equal to a key generated before): the
+/// fixtures build with another seed than [`fresh_card`] runs with.
+pub fn card_with_entropy(store: &MemoryStore, verify: bool, seed: u64) -> card_core::Applet<card_sim::SimPlatform> {
     let platform = card_sim::SimPlatform::new(
         store.clone(),
-        card_sim::Entropy::seeded(3),
+        card_sim::Entropy::seeded(seed),
         card_sim::SimClock::fixed(crate::FIXTURE_TIME),
     );
     let mut a = card_core::Applet::power_on(platform).expect("stored card powers on");

@@ -1,14 +1,20 @@
 //! A card with every service ready, and one valid APDU for every command of
 //! the table: the starting point of the oracle run, the key-leak scan and
-//! the Le and debt tests. Also the stand-in for the remote recharge (not
-//! built yet) that moves the funds of a stored card.
+//! the Le and debt tests; the vector credit issuer and the signed messages
+//! of the authority protocols (S2, lines of credit); and the test set-up
+//! that moves the funds of a stored card.
 
-use crate::oracle::{fresh_card, operational_store};
+use crate::oracle::{card_with_entropy, operational_store};
 use crate::pki::{self, ext_apdu};
 use crate::{FIXTURE_TIME, vector_keys};
 use apdu_specs::certs::AgentRequest;
 use apdu_specs::commands::{self, CommandSpec, ins};
+use apdu_specs::credit::{CreditLine, PaymentRequest};
+use apdu_specs::perso::CardSerial;
+use apdu_specs::recharge::{RechargeAuthorization, RechargeRequest};
+use apdu_specs::signed::Signed;
 use apdu_specs::x509::Usage;
+use authority::SigningKeyPair;
 use card_core::platform::{Store, WriteSet};
 use card_core::state::{Counters, records};
 use card_sim::MemoryStore;
@@ -64,6 +70,89 @@ impl Services {
     }
 }
 
+/// The vector credit issuer: its key is personalized into the card of
+/// [`crate::oracle::operational_store`] (and so of [`prepared`]).
+pub fn credit_issuer() -> SigningKeyPair {
+    SigningKeyPair::from_seed("pcmeter-vectors/credit-issuer")
+}
+
+/// The vector profile of `opts` for the card `serial`, trusting the vector credit issuer.
+pub fn profile_with_credit_issuer(opts: &pcmeter::simulated::Options, serial: CardSerial) -> Vec<u8> {
+    let keys = vector_keys();
+    let table = authority::sign_rate_table(&keys.authority, &authority::default_rate_table(1, opts.profile.issued_at));
+    let profile = opts
+        .profile
+        .build(serial, &keys.authority, keys.ca.public(), vec![credit_issuer().public()], Some(&keys.mac_master), table)
+        .expect("vector profile");
+    authority::profile::sign_profile(&keys.issuer, &profile)
+}
+
+/// A line of credit of the vector issuer for `meter_id` and its device key
+/// `creditor_key`, in the vector currency, valid a year around the fixture time.
+pub fn credit_line(serial: u64, line: u64, meter_id: [u8; 12], creditor_key: [u8; 65]) -> CreditLine {
+    let issuer_id = crate::forge::sha256(&credit_issuer().public());
+    CreditLine {
+        serial,
+        holder: String::from("Vector Mail Room"),
+        meter_id,
+        creditor_key,
+        issuer_key_id: issuer_id[..8].try_into().expect("8 bytes"),
+        currency: *b"USD",
+        exponent: 2,
+        line,
+        not_before: FIXTURE_TIME - 86_400,
+        not_after: FIXTURE_TIME + 365 * 86_400,
+        authorized_use: String::from("postal supplies"),
+    }
+}
+
+/// A payment request of `amount` to a test merchant.
+pub fn payment(amount: u64) -> PaymentRequest {
+    PaymentRequest { amount, merchant: String::from("Stationer"), reference: String::from("INV-7") }
+}
+
+/// S2 answering the card's S1 `s1_envelope` with the vector authority key
+/// (the deadline 90 days after the fixture time). Panics on a malformed S1.
+pub fn authorize(s1_envelope: &[u8]) -> Vec<u8> {
+    let s1 = RechargeRequest::parse(Signed::parse(s1_envelope).expect("S1 envelope").body).expect("S1");
+    authority::orders::recharge_authorization(&vector_keys().authority, &authorization_for(&s1))
+}
+
+/// The S2 body an honest authority returns for `s1`.
+pub fn authorization_for(s1: &RechargeRequest) -> RechargeAuthorization {
+    RechargeAuthorization {
+        meter_id: s1.meter_id,
+        sequence: s1.sequence,
+        nonce: s1.nonce,
+        amount: s1.amount,
+        new_control_total: s1.registers.control_total + s1.amount,
+        next_deadline: FIXTURE_TIME + 90 * 86_400,
+        time: FIXTURE_TIME,
+    }
+}
+
+/// Data of the table's valid RECHARGE CREDIT: no card can know its nonce in
+/// advance, so it stands for "S2 answering the last S1" ([`with_pending`]).
+pub const RECHARGE_PLACEHOLDER: &[u8] = b"S2 for the last S1";
+
+/// Amount of the table's valid RECHARGE INIT.
+pub const RECHARGE_AMOUNT: u64 = 500;
+
+/// `command` made ready to run through `send`: a RECHARGE CREDIT first gets
+/// its request (a RECHARGE INIT sent through `send`) and the S2 answering it;
+/// every other command is returned as it is.
+pub fn with_pending(command: &ValidCommand, send: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> ValidCommand {
+    if command.spec.ins != ins::RECHARGE_CREDIT {
+        return command.clone();
+    }
+    let r = send(
+        &apdu_specs::capdu::encode([0x80, ins::RECHARGE_INIT, 0, 0], &RECHARGE_AMOUNT.to_be_bytes(), 256, false)
+            .expect("RECHARGE INIT"),
+    );
+    assert!(r.ends_with(&[0x90, 0x00]), "RECHARGE INIT answered {r:02X?}");
+    ValidCommand { data: authorize(&r[..r.len() - 2]), ..command.clone() }
+}
+
 fn valid(ins: u8, header: [u8; 4], data: Vec<u8>) -> ValidCommand {
     ValidCommand { spec: commands::by_ins(ins).expect("INS in the table"), header, data }
 }
@@ -74,7 +163,7 @@ fn valid(ins: u8, header: [u8; 4], data: Vec<u8>) -> ValidCommand {
 pub fn prepared(credit: u64) -> Services {
     let keys = vector_keys();
     let mut ca = pki::ca_for(&keys);
-    let mut card = fresh_card(&operational_store(), true);
+    let mut card = card_with_entropy(&operational_store(), true, 11);
     let mut send = |a: &[u8]| card.process(a);
     let meter_id = pki::register_raw(&mut send, &mut ca);
     send(&crate::verify_apdu("123456"));
@@ -91,6 +180,15 @@ pub fn prepared(credit: u64) -> Services {
     let r = send(&ext_apdu([0x80, ins::POSTMARK, 0x00, slots::POSTMARK], &digest));
     let parts = apdu_specs::postmark::SignedParts::parse(&r[..r.len() - 2]).expect("postmark parts");
     let token = apdu_specs::postmark::wrap_token(&parts, &pm_cert).expect("token");
+    let public_keys = send(&[0x00, ins::GET_DATA, 0xDF, 0x24, 0x00]);
+    let device: [u8; 65] = apdu_specs::tlv::find(&public_keys, 0x81).expect("device key").try_into().expect("65 bytes");
+    let first_line = authority::orders::credit_line(&credit_issuer(), &credit_line(1, 1_000_000, meter_id, device));
+    let r = send(&ext_apdu([0x80, ins::INSTALL_CREDIT_LINE, 0, 0], &first_line));
+    assert!(r.ends_with(&[0x90, 0x00]), "INSTALL CREDIT LINE answered {r:02X?}");
+    let recharge = valid(ins::RECHARGE_CREDIT, [0x80, ins::RECHARGE_CREDIT, 0, 0], RECHARGE_PLACEHOLDER.to_vec());
+    let ready = with_pending(&recharge, &mut send);
+    let r = send(&ready.apdu(256));
+    assert!(r.ends_with(&[0x90, 0x00]), "RECHARGE CREDIT answered {r:02X?}");
     card.reset();
     let mut store = card.into_platform().into_store();
     set_funds(&mut store, credit);
@@ -108,6 +206,27 @@ pub fn prepared(credit: u64) -> Services {
     let table = crate::signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 61);
     let profile =
         pcmeter::simulated::signed_profile(&keys, &crate::vector_options(), crate::VECTOR_SERIAL).expect("profile");
+    // An acknowledgement can only answer a report the card just signed (its nonce is fresh): this one answers none.
+    let ack = authority::orders::inspection_ack(
+        &keys.authority,
+        &apdu_specs::inspection::InspectionAck {
+            meter_id,
+            report_digest: [0; 32],
+            next_deadline: FIXTURE_TIME + 90 * 86_400,
+            time: FIXTURE_TIME,
+        },
+    );
+    let unlock = authority::orders::lock_order(
+        &keys.authority,
+        &apdu_specs::inspection::LockOrder {
+            meter_id,
+            action: apdu_specs::inspection::LockAction::Unlock,
+            sequence: 1,
+            reason: 0,
+            time: FIXTURE_TIME,
+        },
+    );
+    let next_line = authority::orders::credit_line(&credit_issuer(), &credit_line(2, 500_000, meter_id, device));
     let mut commands = Vec::new();
     for spec in commands::COMMANDS {
         let c = match spec.ins {
@@ -145,6 +264,19 @@ pub fn prepared(credit: u64) -> Services {
             ins::SIGN_DATA => valid(spec.ins, [0x80, ins::SIGN_DATA, 0x01, slots::SIGNATURE], digest.to_vec()),
             ins::DECRYPT => valid(spec.ins, [0x80, ins::DECRYPT, 0, slots::ENCRYPTION], blob.clone()),
             ins::REVOKE => valid(spec.ins, [0x80, ins::REVOKE, 0, 0], revoke.clone()),
+            ins::REVOCATION_REQUEST => valid(spec.ins, [0x80, ins::REVOCATION_REQUEST, 0, slots::SIGNATURE], vec![1]),
+            ins::RECHARGE_INIT => {
+                valid(spec.ins, [0x80, ins::RECHARGE_INIT, 0, 0], RECHARGE_AMOUNT.to_be_bytes().to_vec())
+            }
+            ins::RECHARGE_CREDIT => recharge.clone(),
+            ins::GET_RECHARGE_PROOF => {
+                valid(spec.ins, [0x80, ins::GET_RECHARGE_PROOF, 0, 0], 1u32.to_be_bytes().to_vec())
+            }
+            ins::INSPECTION_REPORT => valid(spec.ins, [0x80, ins::INSPECTION_REPORT, 0, 0], Vec::new()),
+            ins::INSPECTION_ACK => valid(spec.ins, [0x80, ins::INSPECTION_ACK, 0, 0], ack.clone()),
+            ins::LOCK_ORDER => valid(spec.ins, [0x80, ins::LOCK_ORDER, 0, 0], unlock.clone()),
+            ins::INSTALL_CREDIT_LINE => valid(spec.ins, [0x80, ins::INSTALL_CREDIT_LINE, 0, 0], next_line.clone()),
+            ins::PAY => valid(spec.ins, [0x80, ins::PAY, 0, 0], payment(100).encode()),
             other => panic!("no valid command written for INS {other:02X}: add one"),
         };
         commands.push(c);
@@ -178,4 +310,59 @@ pub fn set_funds(store: &mut impl Store, dr: u64) {
     let mut set = WriteSet::new();
     set.put(records::COUNTERS, counters.encode());
     store.commit(&set).expect("commit");
+}
+
+/// A meter on a card powered from a copy of `store`, over the in-process
+/// transport (PIN not verified), with the card's clock and power controls.
+pub struct StoredMeter {
+    /// The typed API.
+    pub meter: host_driver::Meter<card_sim::InProcessTransport>,
+    /// Power and reset controls.
+    pub card: std::sync::Arc<std::sync::Mutex<card_sim::SharedCard>>,
+    /// The card clock, at the fixture time.
+    pub clock: card_sim::SimClock,
+}
+
+impl StoredMeter {
+    /// Powers a card on from a copy of `store` and selects it.
+    pub fn on(store: &MemoryStore) -> Self {
+        let clock = card_sim::SimClock::fixed(FIXTURE_TIME);
+        let platform = card_sim::SimPlatform::new(store.clone(), card_sim::Entropy::seeded(5), clock.clone());
+        let card = card_sim::SharedCard::new(card_sim::SimCard::from_platform(platform).expect("stored card"));
+        let transport = card_sim::InProcessTransport::new(std::sync::Arc::clone(&card));
+        let meter = host_driver::Meter::connect(transport).expect("meter selects");
+        Self { meter, card, clock }
+    }
+
+    /// The device public key of the card.
+    pub fn device_key(&mut self) -> [u8; 65] {
+        self.meter.run(|tx| tx.public_keys()).expect("public keys").device
+    }
+
+    /// The meter ID of the card.
+    pub fn meter_id(&mut self) -> [u8; 12] {
+        self.meter.fci().and_then(|f| f.meter_id).expect("personalized")
+    }
+
+    /// Cuts the power and powers the card on again (volatile state is lost), then re-selects.
+    pub fn power_cycle(&mut self) {
+        {
+            let mut card = self.card.lock().expect("card");
+            card.power_off();
+            card.power_on().expect("power on");
+        }
+        self.meter.recover().expect("re-selected");
+    }
+}
+
+/// Runs `f` with the PIN verified (`123456`).
+pub fn with_pin<R>(
+    meter: &mut host_driver::Meter<card_sim::InProcessTransport>,
+    f: impl FnOnce(&mut host_driver::Transaction<'_, card_sim::InProcessTransport>) -> Result<R, host_driver::MeterError>,
+) -> Result<R, host_driver::MeterError> {
+    let pin = host_driver::Pin::new("123456").expect("PIN");
+    meter.run(|tx| {
+        tx.verify_pin(&pin)?;
+        f(tx)
+    })
 }

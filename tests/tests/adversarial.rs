@@ -64,6 +64,7 @@ fn attack_private_keys_never_appear_in_any_response() {
     for command in commands {
         // SELECT and RESET RETRY COUNTER drop the verified PIN: verify before each.
         send(&testkit::verify_apdu("123456"));
+        let command = testkit::services::with_pending(command, &mut send);
         let answer = send(&command.apdu(65_536));
         if command.spec.is_value() {
             assert!(

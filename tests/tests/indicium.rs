@@ -158,7 +158,7 @@ fn rate_updates_must_be_newer_authentic_and_in_the_same_currency() {
 }
 
 #[test]
-fn an_overdue_inspection_locks_the_meter() {
+fn an_overdue_inspection_refuses_value_services_without_locking_the_meter() {
     let mut c = DirectCard::operational();
     c.verify("123456");
     let deadline = c.status().inspection_deadline;
@@ -166,18 +166,18 @@ fn an_overdue_inspection_locks_the_meter() {
     c.clock.set(deadline);
     assert_eq!(c.print(1, 20).1, Sw::OK, "on the deadline itself the meter still works");
     c.clock.set(deadline + 1);
-    let before = c.registers();
-    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED);
+    let before = c.snapshot();
+    assert_eq!(c.print(1, 20).1, Sw::INSPECTION_OVERDUE);
+    assert_eq!(c.snapshot(), before, "nothing charged, nothing recorded");
     let st = c.status();
-    assert_eq!(st.lifecycle, Lifecycle::Locked);
-    assert_ne!(st.flags & flags::LOCKED_INSPECTION, 0);
-    assert_eq!(c.registers(), before, "nothing charged");
+    assert_eq!(st.lifecycle, Lifecycle::Operational, "time alone never locks the meter");
+    assert_eq!(st.flags & flags::LOCKED_INSPECTION, 0);
     c.power_cycle();
     c.verify("123456");
-    assert_eq!(c.print(1, 20).1, Sw::CONDITIONS_NOT_SATISFIED, "still locked after a power cycle");
+    assert_eq!(c.print(1, 20).1, Sw::INSPECTION_OVERDUE, "still overdue after a power cycle");
     let (head, records) = audit(&mut c);
     verify_audit_chain(&head, &records).unwrap();
-    assert_eq!(records.last().unwrap().event, Event::Locked);
+    assert_ne!(records.last().unwrap().event, Event::Locked);
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn price(card: &mut Card, command: &ValidCommand) -> (Service, u64) {
     match command.spec.charge {
         Charge::Postage => (Service::Postage, u64::from(table.postage(1, 20).unwrap())),
         Charge::Fee(s) => (s, u64::from(table.fee(s))),
-        Charge::None => unreachable!("not a value command"),
+        Charge::None | Charge::Credit => unreachable!("not a charged command"),
     }
 }
 
@@ -124,6 +124,12 @@ fn a_short_le_cannot_get_a_value_command_charged_twice() {
     for command in value {
         let name = command.spec.name;
         let mut card = fresh_card(&services.store, true);
+        let command = &services::with_pending(command, &mut |a| card.process(a));
+        if command.spec.charge == Charge::Credit {
+            credited_once(&mut card, command);
+            refused += 1;
+            continue;
+        }
         let (service, fee) = price(&mut card, command);
         if let Some((ne, want)) = short_le(command.spec.response) {
             let before = snapshot(&mut card);
@@ -144,6 +150,25 @@ fn a_short_le_cannot_get_a_value_command_charged_twice() {
         }
     }
     assert!(refused >= 8, "only {refused} value commands had a short Le to refuse");
+}
+
+/// A short Le on RECHARGE CREDIT is refused before anything is credited and
+/// leaves the request pending; with the right Le it credits exactly once.
+fn credited_once(card: &mut Card, command: &ValidCommand) {
+    let ResponseLength::Fixed(n) = command.spec.response else { panic!("RECHARGE CREDIT answers a fixed length") };
+    let before = snapshot(card);
+    let (data, sw) = send(card, &command.apdu(usize::from(n) - 1));
+    assert_eq!((data.len(), sw), (0, Sw::wrong_le(usize::from(n))), "RECHARGE CREDIT with a short Le");
+    assert!(snapshot(card) == before, "a refused Le changed the card");
+    let before = registers(card);
+    let (data, sw) = run(card, command, usize::from(n));
+    assert_eq!((data.len(), sw), (usize::from(n), Sw::OK), "RECHARGE CREDIT with the right Le");
+    let after = registers(card);
+    let amount = services::RECHARGE_AMOUNT;
+    assert_eq!((after.descending, after.control_total), (before.descending + amount, before.control_total + amount));
+    assert_eq!(after.recharge_seq, before.recharge_seq + 1);
+    assert_eq!(run(card, command, usize::from(n)).1, Sw::CONDITIONS_NOT_SATISFIED, "the same S2 again");
+    assert_eq!(registers(card), after, "credited once");
 }
 
 fn prepared_card(credit: u64) -> (Services, Card) {

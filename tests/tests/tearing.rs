@@ -11,6 +11,7 @@
 //! - a released signed output implies the committed state.
 
 use apdu_specs::audit::{Head, Record};
+use apdu_specs::commands::ins;
 use apdu_specs::registers::Registers;
 use apdu_specs::sw::Sw;
 use card_core::Applet;
@@ -20,12 +21,10 @@ use card_sim::journal::fault::{CrashMode, FaultMedium};
 use card_sim::{Entropy, SimClock, SimPlatform};
 use host_driver::verify::verify_audit_chain;
 use std::collections::BTreeMap;
-use testkit::{
-    FIXTURE_TIME, personalization_apdus, select_apdu, signed_table, vector_keys, vector_options, verify_apdu,
-};
+use testkit::{FIXTURE_TIME, select_apdu, signed_table, vector_keys, vector_options, verify_apdu};
 
 /// Tear points of the whole campaign, as the README states them.
-const README_TEAR_POINTS: usize = 360;
+const README_TEAR_POINTS: usize = 432;
 
 type Card = Applet<SimPlatform<JournalStore<FaultMedium>>>;
 type State = BTreeMap<u16, Vec<u8>>;
@@ -117,9 +116,36 @@ fn advance(medium: FaultMedium, clock: &SimClock, apdus: &[Vec<u8>]) -> FaultMed
     m
 }
 
+/// The data of the last answer of `apdus`, run on a card powered from `medium`
+/// (its random source restarts with every power-on: a run after it draws the same nonces).
+fn answer_of(medium: &FaultMedium, clock: &SimClock, apdus: &[Vec<u8>]) -> Vec<u8> {
+    let mut card = power_on(medium.clone(), clock);
+    let mut last = Vec::new();
+    for a in apdus {
+        last = get(&mut card, a);
+    }
+    last
+}
+
+/// The authority's acknowledgement of the signed inspection report `report`.
+fn ack_for(report: &[u8], next_deadline: u64) -> Vec<u8> {
+    use sha2::Digest;
+    let body = apdu_specs::signed::Signed::parse(report).unwrap().body;
+    let parsed = apdu_specs::inspection::InspectionReport::parse(body).unwrap();
+    let ack = apdu_specs::inspection::InspectionAck {
+        meter_id: parsed.meter_id,
+        report_digest: sha2::Sha256::digest(body).into(),
+        next_deadline,
+        time: FIXTURE_TIME,
+    };
+    authority::orders::inspection_ack(&vector_keys().authority, &ack)
+}
+
 fn scenarios() -> Vec<Scenario> {
     let clock = SimClock::fixed(FIXTURE_TIME);
-    let perso = personalization_apdus(&vector_keys(), &vector_options());
+    // The profile also trusts the vector credit issuer, for the credit scenarios.
+    let profile = testkit::services::profile_with_credit_issuer(&vector_options(), testkit::VECTOR_SERIAL);
+    let perso = testkit::chained_apdus([0x80, ins::STORE_DATA, 0, 0], &profile);
     let blank = fresh_medium(&clock);
     let mut to_perso = vec![select_apdu()];
     to_perso.extend(perso.iter().cloned());
@@ -129,6 +155,10 @@ fn scenarios() -> Vec<Scenario> {
     let indicium = testkit::indicium_apdu(1, 20);
     let table = signed_table(2, FIXTURE_TIME - 1, |t| t.classes[0].breaks[0].price = 80);
     let late = SimClock::fixed(FIXTURE_TIME + 91 * 86_400);
+    // Overdue: the acknowledgement of the report the session signs ends it.
+    let report_session = vec![select_apdu(), verify_apdu("123456"), vec![0x80, ins::INSPECTION_REPORT, 0, 0, 0]];
+    let report = answer_of(&operational, &late, &report_session);
+    let late_ack = ack_for(&report, FIXTURE_TIME + 200 * 86_400);
     let mut list = vec![
         Scenario {
             name: "personalization",
@@ -171,11 +201,11 @@ fn scenarios() -> Vec<Scenario> {
             output: false,
         },
         Scenario {
-            name: "inspection-lock",
+            name: "inspection-ack",
             pre: operational.clone(),
-            clock: late,
-            setup: vec![select_apdu(), verify_apdu("123456")],
-            command: vec![indicium],
+            clock: late.clone(),
+            setup: report_session.clone(),
+            command: vec![testkit::pki::ext_apdu([0x80, ins::INSPECTION_ACK, 0, 0], &late_ack)],
             output: false,
         },
     ];
@@ -214,6 +244,8 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
     let parts = get(&mut card, &ext([0x80, 0x56, 0x00, PM], &digest));
     let token =
         apdu_specs::postmark::wrap_token(&apdu_specs::postmark::SignedParts::parse(&parts).unwrap(), &pm_cert).unwrap();
+    let device: [u8; 65] =
+        apdu_specs::tlv::find(&get(&mut card, &[0x00, 0xCA, 0xDF, 0x24, 0x00]), 0x81).unwrap().try_into().unwrap();
     let mut pre = power_off(card);
     pre.reboot();
 
@@ -274,7 +306,42 @@ fn certificate_scenarios(operational: FaultMedium, clock: &SimClock) -> Vec<Scen
         scenario("revoke", vec![select_apdu()], revoke, true),
     ];
     list.extend(debt_scenarios);
+    list.extend(authority_scenarios(&pre, clock, &session, meter_id, device));
     list
+}
+
+/// Recharge credit, lock order, credit line install and PAY from the certified pre-state.
+fn authority_scenarios(
+    pre: &FaultMedium,
+    clock: &SimClock,
+    session: &[Vec<u8>],
+    meter_id: [u8; 12],
+    device: [u8; 65],
+) -> Vec<Scenario> {
+    use apdu_specs::inspection::{LockAction, LockOrder};
+    use testkit::services::{authorize, credit_issuer, credit_line, payment};
+    let keys = vector_keys();
+    let mut recharge_session = session.to_vec();
+    recharge_session.push(ext([0x80, ins::RECHARGE_INIT, 0, 0], &500u64.to_be_bytes()));
+    let s2 = authorize(&answer_of(pre, clock, &recharge_session));
+    let lock = authority::orders::lock_order(
+        &keys.authority,
+        &LockOrder { meter_id, action: LockAction::Lock, sequence: 1, reason: 2, time: FIXTURE_TIME },
+    );
+    let line = authority::orders::credit_line(&credit_issuer(), &credit_line(1, 10_000, meter_id, device));
+    let install = ext([0x80, ins::INSTALL_CREDIT_LINE, 0, 0], &line);
+    let mut to_line = session.to_vec();
+    to_line.push(install.clone());
+    let with_line = advance(pre.clone(), clock, &to_line);
+    let scenario = |name: &'static str, pre: &FaultMedium, setup: Vec<Vec<u8>>, command: Vec<u8>, output: bool| {
+        Scenario { name, pre: pre.clone(), clock: clock.clone(), setup, command: vec![command], output }
+    };
+    vec![
+        scenario("recharge-credit", pre, recharge_session, ext([0x80, ins::RECHARGE_CREDIT, 0, 0], &s2), true),
+        scenario("lock-order", pre, vec![select_apdu()], ext([0x80, ins::LOCK_ORDER, 0, 0], &lock), false),
+        scenario("install-credit-line", pre, session.to_vec(), install, false),
+        scenario("pay", &with_line, session.to_vec(), ext([0x80, ins::PAY, 0, 0], &payment(100).encode()), true),
+    ]
 }
 
 /// Sets DR on a stored card (the stand-in for spending or the remote recharge).

@@ -7,6 +7,8 @@
 //! parser, so an INS byte is decoded once: one table lookup yields the row
 //! and, through its parser, the typed [`Command`].
 
+mod authority;
+mod credit;
 mod data;
 mod perso;
 mod pin;
@@ -14,14 +16,18 @@ mod postmark;
 mod select;
 mod slots;
 
+pub use authority::{
+    AcknowledgeInspection, ApplyLockOrder, GetRechargeProof, RechargeCredit, RechargeInit, SignInspectionReport,
+};
+pub use credit::{InstallCreditLine, Pay};
 pub use data::{GetAuditRecords, GetData, GetResponse};
 pub use perso::{Activate, PrintIndicium, StoreData, UpdateRates};
 pub use pin::{ChangeReferenceData, Reference, ResetRetryCounter, Verify, VerifyOp};
 pub use postmark::{Hash, Postmark, ValidatePostmark};
 pub use select::{Select, SelectResponse};
 pub use slots::{
-    AgentIssue, CertificateRequest, Decrypt, GenerateKeyPair, InstallCertificate, ReadSlot, Revoke, SignData,
-    SignInput, UpdateCaAnchor, VerifyCertificate,
+    AgentIssue, CertificateRequest, Decrypt, GenerateKeyPair, InstallCertificate, ReadSlot, RequestRevocation, Revoke,
+    SignData, SignInput, UpdateCaAnchor, VerifyCertificate, crl_reason_defined,
 };
 
 use crate::certs::SLOT_COUNT;
@@ -201,6 +207,24 @@ pub enum Command<'a> {
     Decrypt(Decrypt<'a>),
     /// REVOKE.
     Revoke(Revoke<'a>),
+    /// REVOCATION REQUEST.
+    RequestRevocation(RequestRevocation),
+    /// RECHARGE INIT.
+    RechargeInit(RechargeInit),
+    /// RECHARGE CREDIT.
+    RechargeCredit(RechargeCredit<'a>),
+    /// GET RECHARGE PROOF.
+    GetRechargeProof(GetRechargeProof),
+    /// INSPECTION REPORT.
+    SignInspectionReport(SignInspectionReport),
+    /// INSPECTION ACK.
+    AcknowledgeInspection(AcknowledgeInspection<'a>),
+    /// LOCK ORDER.
+    ApplyLockOrder(ApplyLockOrder<'a>),
+    /// INSTALL CREDIT LINE.
+    InstallCreditLine(InstallCreditLine<'a>),
+    /// PAY.
+    Pay(Pay),
 }
 
 /// A row's parser: P1, P2 and the data field into the typed command.

@@ -271,3 +271,43 @@ pub struct Revoke<'a> {
 }
 
 plain_command!(Revoke, ins::REVOKE, order);
+
+/// REVOCATION REQUEST: the device-signed request to revoke the key of a slot (Fig. 6, 602).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRevocation {
+    /// The slot whose key is to be revoked.
+    pub slot: KeySlot,
+    /// CRL reason code (RFC 5280 §5.3.1): 0 to 10, 7 excepted.
+    pub reason: u8,
+}
+
+/// True for a CRL reason code RFC 5280 defines (7 is unused).
+pub fn crl_reason_defined(reason: u8) -> bool {
+    reason <= 10 && reason != 7
+}
+
+impl TryFrom<&Apdu<'_>> for RequestRevocation {
+    type Error = Sw;
+
+    fn try_from(apdu: &Apdu<'_>) -> Result<Self, Sw> {
+        let slot = apdu.slot_in_p2(0)?;
+        apdu.expect_len(1)?;
+        let reason = apdu.data.first().copied().ok_or(Sw::WRONG_LENGTH)?;
+        if !crl_reason_defined(reason) {
+            return Err(Sw::BAD_DATA);
+        }
+        Ok(Self { slot, reason })
+    }
+}
+
+impl CardCommand for RequestRevocation {
+    const SPEC: &'static CommandSpec = spec_of(ins::REVOCATION_REQUEST);
+
+    fn p1p2(&self) -> [u8; 2] {
+        [0x00, self.slot.number()]
+    }
+
+    fn write_data(&self, out: &mut impl DataSink) {
+        out.put(&[self.reason]);
+    }
+}

@@ -7,9 +7,13 @@
 
 use super::{Core, State};
 use crate::platform::{CryptoEngine, Platform, Store, StoreError, WriteSet};
-use crate::state::{CardState, CertState, Config, Counters, PinState, Secrets, Slot, audit_cell, records, slot_record};
+use crate::state::{
+    CardState, CertState, Config, Counters, CreditState, OrderState, PinState, Secrets, Slot, audit_cell, receipt_cell,
+    records, slot_record,
+};
 use alloc::vec::Vec;
 use apdu_specs::audit::{Event, Record};
+use apdu_specs::credit::CreditLine;
 use apdu_specs::rates::RateTable;
 use apdu_specs::sw::Sw;
 
@@ -39,6 +43,10 @@ pub(crate) struct StateChange {
     pending_table: Replacement<(RateTable, Vec<u8>)>,
     cert: Option<CertState>,
     slots: Vec<(u8, Slot)>,
+    receipt: Option<(u32, Vec<u8>)>,
+    orders: Option<OrderState>,
+    credit: Option<CreditState>,
+    credit_line: Option<(CreditLine, Vec<u8>)>,
 }
 
 impl StateChange {
@@ -59,6 +67,10 @@ impl StateChange {
             pending_table: None,
             cert: None,
             slots: Vec::new(),
+            receipt: None,
+            orders: None,
+            credit: None,
+            credit_line: None,
         }
     }
 
@@ -144,6 +156,26 @@ impl StateChange {
         self.cert = Some(cert);
     }
 
+    /// Stages the signed receipt (S3) of recharge `sequence`.
+    pub(crate) fn put_receipt(&mut self, sequence: u32, envelope: Vec<u8>) {
+        self.receipt = Some((sequence, envelope));
+    }
+
+    /// Stages the authority-order record.
+    pub(crate) fn put_orders(&mut self, orders: OrderState) {
+        self.orders = Some(orders);
+    }
+
+    /// Stages the credit record.
+    pub(crate) fn put_credit(&mut self, credit: CreditState) {
+        self.credit = Some(credit);
+    }
+
+    /// Stages a new line of credit with its signed envelope.
+    pub(crate) fn put_credit_line(&mut self, line: CreditLine, envelope: Vec<u8>) {
+        self.credit_line = Some((line, envelope));
+    }
+
     /// Stages the full record of key slot `n` (its certificate goes to the store only).
     pub(crate) fn put_slot(&mut self, n: u8, slot: Slot) {
         match self.slots.iter_mut().find(|(i, _)| *i == n) {
@@ -204,6 +236,18 @@ impl<P: Platform> Core<P> {
         for (n, slot) in &change.slots {
             set.put(slot_record(*n), slot.encode().to_vec());
         }
+        if let Some((sequence, envelope)) = &mut change.receipt {
+            set.put(receipt_cell(*sequence), core::mem::take(envelope));
+        }
+        if let Some(orders) = &change.orders {
+            set.put(records::ORDERS, orders.encode());
+        }
+        if let Some(credit) = &change.credit {
+            set.put(records::CREDIT, credit.encode());
+        }
+        if let Some((_, envelope)) = &mut change.credit_line {
+            set.put(records::CREDIT_LINE, core::mem::take(envelope));
+        }
         if change.card_changed {
             set.put(records::CARD, change.card.encode());
         }
@@ -234,6 +278,10 @@ impl super::Committed {
             pending_table,
             cert,
             slots,
+            receipt: _,
+            orders,
+            credit,
+            credit_line,
         } = change;
         let state = &mut self.0;
         if card_changed {
@@ -264,6 +312,15 @@ impl super::Committed {
             if let Some(key_slot) = state.slots.get_mut(usize::from(*n)) {
                 *key_slot = slot.into();
             }
+        }
+        if let Some(orders) = orders {
+            state.orders = orders;
+        }
+        if let Some(credit) = credit {
+            state.credit = credit;
+        }
+        if let Some((line, _)) = credit_line {
+            state.credit_line = Some(line);
         }
     }
 }
@@ -338,6 +395,9 @@ mod tests {
             rates: Rates::default(),
             slots: (0..SLOT_COUNT).map(|_| ResidentSlot::default()).collect(),
             cert: CertState::default(),
+            orders: OrderState::default(),
+            credit: CreditState::default(),
+            credit_line: None,
         };
         let platform = TestPlatform { crypto: verifier(), store: TestStore::default() };
         Core { platform, state: Committed(state), volatile: Volatile::default(), hash: None }

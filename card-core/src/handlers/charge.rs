@@ -92,7 +92,7 @@ impl<P: Platform> Core<P> {
     /// service code in the record.
     pub(crate) fn charged(&mut self, service: Service, detail: &[u8]) -> Result<StateChange, Sw> {
         let now = self.now()?;
-        self.enforce_inspection(now)?;
+        self.refuse_when_overdue(now)?;
         let mut change = self.change(now);
         self.charge_fee(&mut change, service, detail, Shortfall::Refuse)?;
         Ok(change)

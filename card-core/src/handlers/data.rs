@@ -58,6 +58,12 @@ impl<P: Platform> Core<P> {
                 }
                 Ok(out)
             }
+            tags::CREDIT_STATUS => Ok(self.credit_status()?.encode()),
+            tags::CREDIT_LINE => {
+                self.credit_status()?;
+                let stored = self.platform.store().read(crate::state::records::CREDIT_LINE);
+                stored.map_err(|_| Sw::MEMORY_FAILURE)?.filter(|b| !b.is_empty()).ok_or(Sw::MEMORY_FAILURE)
+            }
             _ => Err(Sw::NOT_FOUND),
         }
     }

@@ -8,10 +8,8 @@ use alloc::vec::Vec;
 use apdu_specs::audit::Event;
 use apdu_specs::date::days_from_yyyymmdd;
 use apdu_specs::indicium::{IndiciumAlgorithm, IndiciumBody};
-use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::mailpiece::MailPiece;
 use apdu_specs::rates::PriceError;
-use apdu_specs::registers::flags;
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
 
@@ -22,27 +20,18 @@ pub const MAX_DAYS_AHEAD: i64 = 30;
 const INTERNAL: Sw = Sw::INTERNAL_ERROR;
 
 impl<P: Platform> Core<P> {
-    /// Locks the meter when the inspection deadline has passed. Returns the
-    /// refusal to give when it has.
-    pub(crate) fn enforce_inspection(&mut self, now: u64) -> Result<(), Sw> {
-        if now <= self.state.card.inspection_deadline {
-            return Ok(());
-        }
-        let mut change = self.change(now);
-        let card = change.card_mut();
-        card.lifecycle = Lifecycle::Locked;
-        card.flags |= flags::LOCKED_INSPECTION;
-        change.raise_time_floor(now);
-        change.audit(Event::Locked, 0, &[flags::LOCKED_INSPECTION]);
-        self.commit(change)?;
-        Err(Sw::CONDITIONS_NOT_SATISFIED)
+    /// Refuses a value service once the inspection deadline has passed, and
+    /// changes nothing: the next inspection acknowledgement or recharge ends
+    /// it. Time alone never locks the meter.
+    pub(crate) fn refuse_when_overdue(&self, now: u64) -> Result<(), Sw> {
+        if now <= self.state.card.inspection_deadline { Ok(()) } else { Err(Sw::INSPECTION_OVERDUE) }
     }
 
     pub(crate) fn print_indicium(&mut self, piece: &MailPiece) -> Result<Vec<u8>, Sw> {
         let config = self.state.config.as_ref().ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         let algorithm = config.algorithm;
         let now = self.now()?;
-        self.enforce_inspection(now)?;
+        self.refuse_when_overdue(now)?;
 
         let mut change = self.change(now);
         self.promote_due_table(&mut change)?;

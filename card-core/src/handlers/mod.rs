@@ -5,12 +5,15 @@
 mod agent;
 mod audit;
 mod charge;
+mod credit;
 mod data;
 mod indicium;
+mod inspection;
 mod perso;
 mod pin;
 mod postmark;
 mod rates;
+mod recharge;
 mod revoke;
 mod security;
 mod select;

@@ -1,3 +1,6 @@
+//! REVOCATION REQUEST: the user's device-signed request (Fig. 6, 602), free
+//! and stateless (the fee is charged once, by REVOKE).
+//!
 //! REVOKE: an authority-signed revocation order (Fig. 6). The slot key is
 //! destroyed, the fee is debited when DR covers it (with any debt owed) or
 //! else kept as a debt, and the card signs a confirmation saying "paid" or
@@ -8,12 +11,27 @@ use crate::applet::Core;
 use crate::platform::Platform;
 use alloc::vec::Vec;
 use apdu_specs::certs::{
-    DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, RevocationConfirmation, RevocationOrder, SlotState,
+    DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, DOMAIN_REVOCATION_REQUEST, RevocationConfirmation,
+    RevocationOrder, RevocationRequest, SlotState,
 };
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
 
 impl<P: Platform> Core<P> {
+    pub(crate) fn revocation_request(&mut self, n: u8, reason: u8) -> Result<Vec<u8>, Sw> {
+        let slot = self.state.slots.get(usize::from(n)).ok_or(Sw::WRONG_P1P2)?;
+        let public_key = match slot.state {
+            SlotState::Revoked => return Err(Sw::KEY_REVOKED),
+            SlotState::Empty => return Err(Sw::NOT_FOUND),
+            SlotState::Key | SlotState::Certified => slot.public.ok_or(Sw::NOT_FOUND)?,
+        };
+        let meter_id = self.meter_id()?;
+        let now = self.now()?;
+        let device = self.device_key()?;
+        let request = RevocationRequest { meter_id, slot: n, reason, time: now, public_key }.encode();
+        self.device_signed(&device, DOMAIN_REVOCATION_REQUEST, &request)
+    }
+
     pub(crate) fn revoke(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
         let authority = self.state.config.as_ref().map(|c| c.authority_key).ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
         let body = self.verified_body(data, DOMAIN_REVOCATION_ORDER, &authority)?;
