@@ -150,10 +150,10 @@ pub fn settle(
         Ok(a) => a,
         Err(e) => return Ok(Err(e)),
     };
-    let Some(row) = tx.query_opt("SELECT line FROM credit_lines WHERE serial = $1 AND digest = $2", &[
-        Value::Int(line.serial as i64),
-        Value::from(&digest[..]),
-    ])?
+    let Some(row) = tx.query_opt(
+        "SELECT line FROM credit_lines WHERE serial = $1 AND digest = $2",
+        &[Value::Int(line.serial as i64), Value::from(&digest[..])],
+    )?
     else {
         return Ok(Err(ApiError::new(404, "unknown_credit_line", "this issuer has no record of the line")));
     };
@@ -166,7 +166,11 @@ pub fn settle(
         let same = existing.bytes(0)? == payment;
         return Ok(Err(ApiError::conflict(
             "double_spend",
-            if same { "this payment serial was already settled" } else { "another payment was settled under this serial" },
+            if same {
+                "this payment serial was already settled"
+            } else {
+                "another payment was settled under this serial"
+            },
         )));
     }
     let settled = tx

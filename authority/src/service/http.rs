@@ -76,9 +76,9 @@ impl Drop for InFlight<'_> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .ok_or_else(|| ApiError::new(400, "missing_idempotency_key", "state-changing requests need an Idempotency-Key"))?;
+    let key = headers.get("idempotency-key").ok_or_else(|| {
+        ApiError::new(400, "missing_idempotency_key", "state-changing requests need an Idempotency-Key")
+    })?;
     let key = key.to_str().map_err(|_| ApiError::malformed("Idempotency-Key is not ASCII"))?;
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::malformed("Idempotency-Key must be 1 to 128 visible ASCII characters"));
@@ -128,7 +128,10 @@ where
     let _guard = {
         let mut set = app.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !set.insert(key.clone()) {
-            return Err(ApiError::conflict("request_in_progress", "a request with this Idempotency-Key is still running"));
+            return Err(ApiError::conflict(
+                "request_in_progress",
+                "a request with this Idempotency-Key is still running",
+            ));
         }
         InFlight { set: &app.in_flight, key: key.clone() }
     };
@@ -140,10 +143,11 @@ where
             let result = transact(backend, |tx: &mut dyn Tx| {
                 idempotency::run(tx, &key, &hash, now, |tx| op(tx, &authority, &request, now))
             });
-            if crl && matches!(result, Ok(Ok(_))) {
-                if let Err(e) = authority.regenerate_crl(now) {
-                    tracing::error!(error = %e, "CRL not regenerated");
-                }
+            if crl
+                && matches!(result, Ok(Ok(_)))
+                && let Err(e) = authority.regenerate_crl(now)
+            {
+                tracing::error!(error = %e, "CRL not regenerated");
             }
             result
         })
@@ -194,7 +198,12 @@ pub async fn openapi() -> Response {
     params(("Idempotency-Key" = String, Header, description = "idempotency key")),
     responses((status = 200, body = api::RechargeAuthorization), (status = "4XX", body = api::ErrorBody)))]
 pub async fn recharge(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    fn op(tx: &mut dyn Tx, a: &Authority, r: &api::RechargeRequest, now: u64) -> TxResult<api::RechargeAuthorization, ApiError> {
+    fn op(
+        tx: &mut dyn Tx,
+        a: &Authority,
+        r: &api::RechargeRequest,
+        now: u64,
+    ) -> TxResult<api::RechargeAuthorization, ApiError> {
         match hex_field("s1", &r.s1) {
             Ok(s1) => recharge::authorize(tx, a, &s1, now),
             Err(e) => Ok(Err(e)),
@@ -208,7 +217,12 @@ pub async fn recharge(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     params(("Idempotency-Key" = String, Header, description = "idempotency key")),
     responses((status = 200, body = api::ReceiptAccepted), (status = "4XX", body = api::ErrorBody)))]
 pub async fn receipt(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    fn op(tx: &mut dyn Tx, _: &Authority, r: &api::ReceiptRequest, now: u64) -> TxResult<api::ReceiptAccepted, ApiError> {
+    fn op(
+        tx: &mut dyn Tx,
+        _: &Authority,
+        r: &api::ReceiptRequest,
+        now: u64,
+    ) -> TxResult<api::ReceiptAccepted, ApiError> {
         match hex_field("s3", &r.s3) {
             Ok(s3) => recharge::settle(tx, &s3, now),
             Err(e) => Ok(Err(e)),
@@ -222,7 +236,12 @@ pub async fn receipt(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
     params(("Idempotency-Key" = String, Header, description = "idempotency key")),
     responses((status = 200, body = api::InspectionResult), (status = "4XX", body = api::ErrorBody)))]
 pub async fn inspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    fn op(tx: &mut dyn Tx, a: &Authority, r: &api::InspectionRequest, now: u64) -> TxResult<api::InspectionResult, ApiError> {
+    fn op(
+        tx: &mut dyn Tx,
+        a: &Authority,
+        r: &api::InspectionRequest,
+        now: u64,
+    ) -> TxResult<api::InspectionResult, ApiError> {
         match hex_field("report", &r.report) {
             Ok(report) => inspection::inspect(tx, a, &report, now),
             Err(e) => Ok(Err(e)),
@@ -279,7 +298,12 @@ pub async fn latest_rates(State(app): State<Arc<App>>) -> Response {
     params(("Idempotency-Key" = String, Header, description = "idempotency key")),
     responses((status = 200, body = api::RevocationOrderIssued), (status = "4XX", body = api::ErrorBody)))]
 pub async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    fn op(tx: &mut dyn Tx, a: &Authority, r: &api::RevocationRequest, now: u64) -> TxResult<api::RevocationOrderIssued, ApiError> {
+    fn op(
+        tx: &mut dyn Tx,
+        a: &Authority,
+        r: &api::RevocationRequest,
+        now: u64,
+    ) -> TxResult<api::RevocationOrderIssued, ApiError> {
         match hex_field("request", &r.request) {
             Ok(request) => revocation::request(tx, a, &request, now),
             Err(e) => Ok(Err(e)),
@@ -423,9 +447,9 @@ macro_rules! admin_post {
     ($name:ident, $path:literal, $req:ty, $resp:ty, $crl:expr, $body:expr) => {
         #[doc = concat!("Admin `POST ", $path, "`.")]
         #[utoipa::path(post, path = $path, request_body = $req,
-            params(("Idempotency-Key" = String, Header, description = "idempotency key")),
-            security(("bearer" = [])),
-            responses((status = 200, body = $resp), (status = "4XX", body = api::ErrorBody)))]
+                    params(("Idempotency-Key" = String, Header, description = "idempotency key")),
+                    security(("bearer" = [])),
+                    responses((status = 200, body = $resp), (status = "4XX", body = api::ErrorBody)))]
         pub async fn $name(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
             if let Err(e) = admin(&app, &headers) {
                 return e.into_response();
@@ -435,7 +459,8 @@ macro_rules! admin_post {
     };
 }
 
-fn register_op(tx: &mut dyn Tx, a: &Authority, r: &RegisterMeter, now: u64) -> TxResult<RegisterMeter, ApiError> {
+/// Registers a meter in the service registry and the CA registry.
+pub fn register(tx: &mut dyn Tx, a: &Authority, r: &RegisterMeter, now: u64) -> TxResult<RegisterMeter, ApiError> {
     let meter_id = match meters::parse_meter_id(&r.meter_id) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
@@ -482,7 +507,12 @@ fn rates_op(tx: &mut dyn Tx, a: &Authority, r: &PublishRates, now: u64) -> TxRes
     rates::publish(tx, a, &spec, now)
 }
 
-fn forced_op(tx: &mut dyn Tx, a: &Authority, r: &ForcedRevocation, now: u64) -> TxResult<api::RevocationOrderIssued, ApiError> {
+fn forced_op(
+    tx: &mut dyn Tx,
+    a: &Authority,
+    r: &ForcedRevocation,
+    now: u64,
+) -> TxResult<api::RevocationOrderIssued, ApiError> {
     let meter_id = match meters::parse_meter_id(&r.meter_id) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
@@ -495,7 +525,7 @@ fn forced_op(tx: &mut dyn Tx, a: &Authority, r: &ForcedRevocation, now: u64) -> 
     revocation::revoke(tx, a, target, None, now)
 }
 
-admin_post!(admin_register, "/v1/admin/meters", RegisterMeter, RegisterMeter, false, register_op);
+admin_post!(admin_register, "/v1/admin/meters", RegisterMeter, RegisterMeter, false, register);
 admin_post!(admin_credit, "/v1/admin/accounts/credit", CreditAccount, AccountBalance, false, credit_op);
 admin_post!(admin_lock, "/v1/admin/lock-orders", CreateLockOrder, api::LockOrderIssued, false, lock_op);
 admin_post!(admin_rates, "/v1/admin/rate-tables", PublishRates, api::PublishedRateTable, false, rates_op);
@@ -504,9 +534,28 @@ admin_post!(admin_revoke, "/v1/admin/revocations", ForcedRevocation, api::Revoca
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "PCMeter authority", description = "Recharge, inspection, lock orders, rate tables, revocation and CRL, line of credit and settlement."),
-    paths(health, recharge, receipt, inspect, lock_orders, latest_rates, revoke, confirm_revocation, crl, credit_line, settle,
-          admin_register, admin_credit, admin_lock, admin_rates, admin_revoke)
+    info(
+        title = "PCMeter authority",
+        description = "Recharge, inspection, lock orders, rate tables, revocation and CRL, line of credit and settlement."
+    ),
+    paths(
+        health,
+        recharge,
+        receipt,
+        inspect,
+        lock_orders,
+        latest_rates,
+        revoke,
+        confirm_revocation,
+        crl,
+        credit_line,
+        settle,
+        admin_register,
+        admin_credit,
+        admin_lock,
+        admin_rates,
+        admin_revoke
+    )
 )]
 pub struct ApiDoc;
 

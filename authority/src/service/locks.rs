@@ -41,7 +41,7 @@ pub fn create(
     let id = Value::from(&meter_id[..]);
     let last = tx.query_one(
         "SELECT CAST(COALESCE(MAX(sequence), 0) AS BIGINT) FROM lock_orders WHERE meter_id = $1",
-        &[id.clone()],
+        std::slice::from_ref(&id),
     )?;
     let Ok(sequence) = u32::try_from(last.int(0)? + 1) else {
         return Ok(Err(ApiError::conflict("sequence_exhausted", "no order sequence left")));

@@ -41,7 +41,10 @@ fn record(row: &Row) -> Result<MeterRecord, StoreError> {
 
 /// The meter, if registered.
 pub fn find(tx: &mut dyn Tx, meter_id: &[u8; 12]) -> Result<Option<MeterRecord>, StoreError> {
-    tx.query_opt(&format!("{COLUMNS} WHERE meter_id = $1"), &[Value::from(&meter_id[..])])?.as_ref().map(record).transpose()
+    tx.query_opt(&format!("{COLUMNS} WHERE meter_id = $1"), &[Value::from(&meter_id[..])])?
+        .as_ref()
+        .map(record)
+        .transpose()
 }
 
 /// Every meter, by ID.
@@ -142,7 +145,5 @@ pub fn next_counter(tx: &mut dyn Tx, name: &str) -> Result<u64, StoreError> {
 
 /// Parses a hex meter ID.
 pub fn parse_meter_id(text: &str) -> Result<[u8; 12], ApiError> {
-    super::error::hex_field("meter_id", text)?
-        .try_into()
-        .map_err(|_| ApiError::malformed("meter_id is not 12 bytes"))
+    super::error::hex_field("meter_id", text)?.try_into().map_err(|_| ApiError::malformed("meter_id is not 12 bytes"))
 }

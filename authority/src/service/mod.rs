@@ -2,6 +2,7 @@
 //! transaction), the storage threads, the HTTP API and its configuration.
 
 pub mod clock;
+pub mod config;
 pub mod credit;
 pub mod error;
 pub mod http;

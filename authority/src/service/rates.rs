@@ -43,7 +43,8 @@ pub fn publish(
 
 /// The newest table, if any.
 pub fn latest(tx: &mut dyn Tx) -> Result<Option<api::PublishedRateTable>, StoreError> {
-    let row = tx.query_opt("SELECT version, effective_from, envelope FROM rate_tables ORDER BY version DESC LIMIT 1", &[])?;
+    let row =
+        tx.query_opt("SELECT version, effective_from, envelope FROM rate_tables ORDER BY version DESC LIMIT 1", &[])?;
     row.map(|r| {
         Ok(api::PublishedRateTable {
             version: u32::try_from(r.int(0)?).map_err(|_| StoreError::Corrupt("rate table version"))?,

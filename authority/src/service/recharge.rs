@@ -155,9 +155,7 @@ pub fn authorize(
 }
 
 fn parse_s2(s2: &[u8]) -> Result<RechargeAuthorization, StoreError> {
-    Signed::parse(s2)
-        .and_then(|s| RechargeAuthorization::parse(s.body))
-        .map_err(|_| StoreError::Corrupt("stored S2"))
+    Signed::parse(s2).and_then(|s| RechargeAuthorization::parse(s.body)).map_err(|_| StoreError::Corrupt("stored S2"))
 }
 
 /// S3 → settled.
@@ -185,8 +183,11 @@ pub fn settle(tx: &mut dyn Tx, s3: &[u8], now: u64) -> TxResult<api::ReceiptAcce
     {
         return refuse(ApiError::conflict("receipt_mismatch", "S3 does not match the authorized recharge"));
     }
-    let accepted =
-        api::ReceiptAccepted { meter_id: hex::encode(receipt.meter_id), sequence: receipt.sequence, state: "settled".into() };
+    let accepted = api::ReceiptAccepted {
+        meter_id: hex::encode(receipt.meter_id),
+        sequence: receipt.sequence,
+        state: "settled".into(),
+    };
     if state == "settled" {
         return if stored_s3.as_deref() == Some(s3) {
             Ok(Ok(accepted))

@@ -66,22 +66,28 @@ pub fn revoke(
         return Ok(Err(ApiError::unknown_meter(&target.meter_id)));
     }
     let key = Value::from(&target.public_key[..]);
-    if let Some(row) =
-        tx.query_opt("SELECT order_envelope, recorded_at, reason FROM revocations WHERE public_key = $1", &[key.clone()])?
-    {
+    if let Some(row) = tx.query_opt(
+        "SELECT order_envelope, recorded_at, reason FROM revocations WHERE public_key = $1",
+        std::slice::from_ref(&key),
+    )? {
         return Ok(Ok(api::RevocationOrderIssued {
             order: hex::encode(row.bytes(0)?),
             recorded_at: row.uint(1)?,
             reason: u8::try_from(row.int(2)?).unwrap_or(0),
         }));
     }
-    let revoked = authority.with_ca(|ca| {
-        ca.revoke_key(&target.meter_id, target.slot, &target.public_key, target.reason, now)
-    });
+    let revoked =
+        authority.with_ca(|ca| ca.revoke_key(&target.meter_id, target.slot, &target.public_key, target.reason, now));
     match revoked {
-        Ok(serials) => tracing::info!(meter = %hex::encode(target.meter_id), slot = target.slot, certificates = serials.len(), "key revoked"),
+        Ok(serials) => {
+            tracing::info!(meter = %hex::encode(target.meter_id), slot = target.slot, certificates = serials.len(), "key revoked")
+        }
         Err(RevokeError::UnknownKey { .. }) => {
-            return Ok(Err(ApiError::new(404, "unknown_key", "the CA never certified this key for that meter and slot")));
+            return Ok(Err(ApiError::new(
+                404,
+                "unknown_key",
+                "the CA never certified this key for that meter and slot",
+            )));
         }
         Err(RevokeError::Db(e)) => {
             tracing::error!(error = %e, "certificate database");
@@ -125,8 +131,10 @@ pub fn confirm(tx: &mut dyn Tx, envelope: &[u8], now: u64) -> TxResult<api::Revo
         return Ok(Err(e));
     }
     let key = Value::from(&c.public_key[..]);
-    let Some(row) =
-        tx.query_opt("SELECT meter_id, slot, confirmation FROM revocations WHERE public_key = $1", &[key.clone()])?
+    let Some(row) = tx.query_opt(
+        "SELECT meter_id, slot, confirmation FROM revocations WHERE public_key = $1",
+        std::slice::from_ref(&key),
+    )?
     else {
         return Ok(Err(ApiError::new(404, "unknown_revocation", "no revocation order was issued for this key")));
     };

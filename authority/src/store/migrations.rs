@@ -128,7 +128,8 @@ pub fn migrate<B: Backend>(backend: &mut B) -> Result<(), StoreError> {
     )?;
     for &(version, name, statements) in MIGRATIONS {
         let applied = transact(backend, |tx: &mut dyn Tx| {
-            let newest = tx.query_one("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
+            let newest =
+                tx.query_one("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
             let newest = newest.int(0)?;
             if newest > latest() {
                 return Ok(Err(StoreError::SchemaTooNew { found: newest, known: latest() }));

@@ -73,11 +73,8 @@ pub struct AuthorityClient {
 impl AuthorityClient {
     /// A client for the service at `base` (e.g. `http://127.0.0.1:8443`), with a per-call timeout.
     pub fn new(base: &str, timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .build()
-            .into();
+        let agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
         Self { base: base.trim_end_matches('/').to_string(), agent }
     }
 
@@ -203,12 +200,7 @@ impl AuthorityClient {
     }
 
     /// Settles a payment certificate with its line.
-    pub fn settle(
-        &self,
-        key: &IdempotencyKey,
-        credit_line: &[u8],
-        payment: &[u8],
-    ) -> Result<Settlement, ClientError> {
+    pub fn settle(&self, key: &IdempotencyKey, credit_line: &[u8], payment: &[u8]) -> Result<Settlement, ClientError> {
         self.post(
             "/v1/settlements",
             key,
