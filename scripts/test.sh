@@ -14,6 +14,7 @@ need=(
   scriptor:pcsc-tools
   opensc-tool:opensc
   openssl:openssl
+  /usr/lib/postgresql:postgresql
 )
 missing=()
 for pair in "${need[@]}"; do
