@@ -447,9 +447,9 @@ macro_rules! admin_post {
     ($name:ident, $path:literal, $req:ty, $resp:ty, $crl:expr, $body:expr) => {
         #[doc = concat!("Admin `POST ", $path, "`.")]
         #[utoipa::path(post, path = $path, request_body = $req,
-                            params(("Idempotency-Key" = String, Header, description = "idempotency key")),
-                            security(("bearer" = [])),
-                            responses((status = 200, body = $resp), (status = "4XX", body = api::ErrorBody)))]
+                                    params(("Idempotency-Key" = String, Header, description = "idempotency key")),
+                                    security(("bearer" = [])),
+                                    responses((status = 200, body = $resp), (status = "4XX", body = api::ErrorBody)))]
         pub async fn $name(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
             if let Err(e) = admin(&app, &headers) {
                 return e.into_response();
