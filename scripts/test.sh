@@ -15,6 +15,7 @@ need=(
   opensc-tool:opensc
   openssl:openssl
   curl:curl
+  /usr/lib/postgresql:postgresql
 )
 missing=()
 for pair in "${need[@]}"; do

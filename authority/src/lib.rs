@@ -5,7 +5,9 @@
 //! key for the MAC indicium variant; the certificate authority with its
 //! SQLite certificate database, revocation and CRL; certifying a meter slot
 //! over a host session; authority orders (CA anchor update, revocation).
-//! Not yet: recharge, inspection, settlement.
+//! The service (`service`, binary `pcmeter-authority`) on its store (`store`):
+//! recharge, inspection, lock orders, rate tables, revocation with the CRL,
+//! line of credit and settlement.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,6 +20,8 @@ pub mod mac;
 pub mod orders;
 pub mod profile;
 pub mod rates;
+pub mod service;
+pub mod store;
 
 pub use ca::{CertificateAuthority, CrlError, IssueError, RevokeError};
 pub use certdb::CertDb;

@@ -5,6 +5,7 @@ pub mod forge;
 pub mod oracle;
 pub mod pcsc_rig;
 pub mod pki;
+pub mod postgres;
 pub mod scripted;
 pub mod services;
 pub mod suite;

@@ -1,0 +1,215 @@
+//! Remote recharge (claims 15, 30; DESIGN §5), the authority's half:
+//! S1 → S2 (debit the provider account once per (meter, sequence)), S3 → settled.
+//!
+//! Rules, in order: the envelope parses; the meter is registered and its
+//! device signature verifies; the amount is non-zero and in range; the
+//! registers balance. Then, in one transaction:
+//! - a recharge already recorded under (meter, sequence) with the same nonce
+//!   returns its stored S2 (a replay; no second debit);
+//! - the same sequence with a new nonce while still `authorized` (S2 never
+//!   credited by the card) re-signs S2 for the new nonce, same amount, no
+//!   second debit; once `settled`, a new nonce is a replay and refused;
+//! - a new sequence must be the recorded NT + 1 and the card's CT must equal
+//!   the CT the authority recorded (the registers agree with the records);
+//!   the provider account must cover the amount; the account is debited, the
+//!   ledger row written and the meter's NT, CT and deadline advanced.
+
+use super::Authority;
+use super::error::{ApiError, amount};
+use super::meters::{self, MeterRecord};
+use crate::store::{StoreError, Tx, TxResult, Value};
+use apdu_specs::recharge::{
+    DOMAIN_RECHARGE_AUTHORIZATION, DOMAIN_RECHARGE_RECEIPT, DOMAIN_RECHARGE_REQUEST, RechargeAuthorization,
+    RechargeReceipt, RechargeRequest,
+};
+use apdu_specs::signed::Signed;
+use host_driver::authority as api;
+
+fn refuse<T>(e: ApiError) -> TxResult<T, ApiError> {
+    Ok(Err(e))
+}
+
+fn answer(a: &RechargeAuthorization, s2: &[u8]) -> api::RechargeAuthorization {
+    api::RechargeAuthorization {
+        s2: hex::encode(s2),
+        sequence: a.sequence,
+        amount: a.amount,
+        new_control_total: a.new_control_total,
+        next_deadline: a.next_deadline,
+    }
+}
+
+/// S1 → S2.
+pub fn authorize(
+    tx: &mut dyn Tx,
+    authority: &Authority,
+    s1: &[u8],
+    now: u64,
+) -> TxResult<api::RechargeAuthorization, ApiError> {
+    let parsed = Signed::parse(s1).and_then(|s| RechargeRequest::parse(s.body).map(|r| (s, r)));
+    let (signed, request) = match parsed {
+        Ok(v) => v,
+        Err(e) => return refuse(ApiError::malformed(format!("S1: {e}"))),
+    };
+    let meter = match meters::verify_device(tx, &request.meter_id, DOMAIN_RECHARGE_REQUEST, &signed)? {
+        Ok(m) => m,
+        Err(e) => return refuse(e),
+    };
+    let debit = match amount(request.amount) {
+        Ok(a) => a,
+        Err(e) => return refuse(e),
+    };
+    if !request.registers.balanced() {
+        return refuse(ApiError::invalid("unbalanced_registers", "AR_p + AR_c + DR != CT in S1"));
+    }
+    if meter.lifecycle != "active" {
+        return refuse(ApiError::conflict("meter_not_active", format!("the meter is {}", meter.lifecycle)));
+    }
+    let Some(new_ct) = request.registers.control_total.checked_add(request.amount).filter(|v| *v <= i64::MAX as u64)
+    else {
+        return refuse(ApiError::invalid("amount_overflow", "CT would overflow"));
+    };
+    let id = Value::from(&request.meter_id[..]);
+    let seq = i64::from(request.sequence);
+    let existing = tx.query_opt(
+        "SELECT nonce, amount, new_control_total, s1, s2, state FROM recharges WHERE meter_id = $1 AND sequence = $2",
+        &[id.clone(), seq.into()],
+    )?;
+    if let Some(row) = existing {
+        let (nonce, stored_amount, stored_ct, stored_s1, stored_s2, state) =
+            (row.bytes(0)?, row.uint(1)?, row.uint(2)?, row.bytes(3)?, row.bytes(4)?, row.text(5)?);
+        let stored = parse_s2(&stored_s2)?;
+        if stored_s1 == s1 || (nonce == request.nonce && stored_amount == request.amount && stored_ct == new_ct) {
+            return Ok(Ok(answer(&stored, &stored_s2)));
+        }
+        if state != "authorized" {
+            return refuse(ApiError::conflict("replay", "this recharge sequence was already credited and settled"));
+        }
+        if stored_amount != request.amount || stored_ct != new_ct {
+            return refuse(ApiError::conflict(
+                "sequence_taken",
+                "this recharge sequence was authorized for another amount or control total",
+            ));
+        }
+        let renewed = RechargeAuthorization { nonce: request.nonce, time: now, ..stored };
+        let s2 = authority.sign(DOMAIN_RECHARGE_AUTHORIZATION, &renewed.encode());
+        tx.execute(
+            "UPDATE recharges SET nonce = $3, s1 = $4, s2 = $5 WHERE meter_id = $1 AND sequence = $2",
+            &[id, seq.into(), Value::from(&request.nonce[..]), s1.into(), Value::from(s2.clone())],
+        )?;
+        tracing::info!(meter = %hex::encode(request.meter_id), sequence = request.sequence, "S2 re-signed for a new nonce");
+        return Ok(Ok(answer(&renewed, &s2)));
+    }
+    if request.sequence != meter.nt.wrapping_add(1) {
+        return refuse(ApiError::conflict(
+            "sequence_mismatch",
+            format!("S1 takes sequence {}, the records expect {}", request.sequence, meter.nt.wrapping_add(1)),
+        ));
+    }
+    if let Some(ct) = meter.control_total
+        && ct != request.registers.control_total
+    {
+        return refuse(ApiError::conflict(
+            "registers_mismatch",
+            format!("the card's CT {} differs from the recorded {ct}", request.registers.control_total),
+        ));
+    }
+    let debited = tx.execute(
+        "UPDATE accounts SET balance = balance - $2, updated_at = $3 WHERE account_id = $1 AND balance >= $2",
+        &[meter.account_id.as_str().into(), debit.into(), Value::Int(now as i64)],
+    )?;
+    if debited != 1 {
+        return refuse(ApiError::new(402, "insufficient_funds", "the provider account does not cover the amount"));
+    }
+    let next_deadline = now.saturating_add(authority.policy.inspection_period);
+    let authorization = RechargeAuthorization {
+        meter_id: request.meter_id,
+        sequence: request.sequence,
+        nonce: request.nonce,
+        amount: request.amount,
+        new_control_total: new_ct,
+        next_deadline,
+        time: now,
+    };
+    let s2 = authority.sign(DOMAIN_RECHARGE_AUTHORIZATION, &authorization.encode());
+    tx.execute(
+        "INSERT INTO recharges (meter_id, sequence, nonce, amount, new_control_total, s1, s2, state, authorized_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'authorized', $8)",
+        &[
+            id.clone(),
+            seq.into(),
+            Value::from(&request.nonce[..]),
+            debit.into(),
+            Value::Int(new_ct as i64),
+            s1.into(),
+            Value::from(s2.clone()),
+            Value::Int(now as i64),
+        ],
+    )?;
+    tx.execute(
+        "UPDATE meters SET nt = $2, control_total = $3, deadline = $4, last_seen = $5 WHERE meter_id = $1",
+        &[id, seq.into(), Value::Int(new_ct as i64), Value::Int(next_deadline as i64), Value::Int(now as i64)],
+    )?;
+    tracing::info!(meter = %hex::encode(request.meter_id), sequence = request.sequence, amount = request.amount, "recharge authorized");
+    Ok(Ok(answer(&authorization, &s2)))
+}
+
+fn parse_s2(s2: &[u8]) -> Result<RechargeAuthorization, StoreError> {
+    Signed::parse(s2).and_then(|s| RechargeAuthorization::parse(s.body)).map_err(|_| StoreError::Corrupt("stored S2"))
+}
+
+/// S3 → settled.
+pub fn settle(tx: &mut dyn Tx, s3: &[u8], now: u64) -> TxResult<api::ReceiptAccepted, ApiError> {
+    let parsed = Signed::parse(s3).and_then(|s| RechargeReceipt::parse(s.body).map(|r| (s, r)));
+    let (signed, receipt) = match parsed {
+        Ok(v) => v,
+        Err(e) => return refuse(ApiError::malformed(format!("S3: {e}"))),
+    };
+    let _meter: MeterRecord = match meters::verify_device(tx, &receipt.meter_id, DOMAIN_RECHARGE_RECEIPT, &signed)? {
+        Ok(m) => m,
+        Err(e) => return refuse(e),
+    };
+    let id = Value::from(&receipt.meter_id[..]);
+    let seq = i64::from(receipt.sequence);
+    let Some(row) = tx.query_opt(
+        "SELECT amount, new_control_total, state, s3 FROM recharges WHERE meter_id = $1 AND sequence = $2",
+        &[id.clone(), seq.into()],
+    )?
+    else {
+        return refuse(ApiError::new(404, "unknown_recharge", "no recharge was authorized under this sequence"));
+    };
+    let (stored_amount, stored_ct, state, stored_s3) = (row.uint(0)?, row.uint(1)?, row.text(2)?, row.opt_bytes(3)?);
+    if stored_amount != receipt.amount || stored_ct != receipt.registers.control_total || !receipt.registers.balanced()
+    {
+        return refuse(ApiError::conflict("receipt_mismatch", "S3 does not match the authorized recharge"));
+    }
+    let accepted = api::ReceiptAccepted {
+        meter_id: hex::encode(receipt.meter_id),
+        sequence: receipt.sequence,
+        state: "settled".into(),
+    };
+    if state == "settled" {
+        return if stored_s3.as_deref() == Some(s3) {
+            Ok(Ok(accepted))
+        } else {
+            refuse(ApiError::conflict("replay", "another receipt settled this recharge"))
+        };
+    }
+    tx.execute(
+        "UPDATE recharges SET state = 'settled', s3 = $3, settled_at = $4 WHERE meter_id = $1 AND sequence = $2",
+        &[id, seq.into(), s3.into(), Value::Int(now as i64)],
+    )?;
+    Ok(Ok(accepted))
+}
+
+/// Ledger totals of one meter: `(authorized count, settled count, total amount)`.
+pub fn ledger_totals(tx: &mut dyn Tx, meter_id: &[u8; 12]) -> Result<(u64, u64, u64), StoreError> {
+    let row = tx.query_one(
+        "SELECT CAST(COUNT(*) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN state = 'settled' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(amount), 0) AS BIGINT)
+         FROM recharges WHERE meter_id = $1",
+        &[Value::from(&meter_id[..])],
+    )?;
+    Ok((row.uint(0)?, row.uint(1)?, row.uint(2)?))
+}

@@ -1,0 +1,103 @@
+//! The PostgreSQL backend (synchronous `postgres` client): every transaction
+//! is SERIALIZABLE; conflicts (SQLSTATE 40001) are retried by
+//! [`super::transact`]. Call it only from plain threads, never from inside a
+//! tokio runtime (the client runs its own).
+
+use super::{Backend, Row, StoreError, Tx, TxResult, Value};
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, IsolationLevel, NoTls, Transaction};
+
+/// A PostgreSQL connection.
+pub struct PostgresBackend {
+    client: Client,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresBackend")
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => v.to_sql(ty, out),
+            Value::Bytes(v) => v.to_sql(ty, out),
+            Value::Text(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::INT8 | Type::BYTEA | Type::TEXT | Type::VARCHAR)
+    }
+
+    to_sql_checked!();
+}
+
+fn row(r: &postgres::Row) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(r.len());
+    for (i, column) in r.columns().iter().enumerate() {
+        let v = match *column.type_() {
+            Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+            Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
+            Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
+            Type::TEXT | Type::VARCHAR => r.try_get::<_, Option<String>>(i)?.map(Value::Text),
+            _ => return Err(StoreError::Corrupt("column type")),
+        };
+        values.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (plain TCP or a unix socket directory in `host=`).
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { client: Client::connect(url, NoTls)? })
+    }
+}
+
+struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+
+impl Tx for PgTx<'_, '_> {
+    fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.0.prepare(sql)?;
+        self.0.query(&stmt, &params(values))?.iter().map(row).collect()
+    }
+
+    fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
+        let stmt = self.0.prepare(sql)?;
+        Ok(self.0.execute(&stmt, &params(values))?)
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn engine(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn attempt<T, E>(&mut self, body: &mut dyn FnMut(&mut dyn Tx) -> TxResult<T, E>) -> TxResult<T, E> {
+        let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
+        let result = body(&mut PgTx(&mut tx));
+        match result {
+            Ok(Ok(v)) => {
+                tx.commit()?;
+                Ok(Ok(v))
+            }
+            // Dropping the transaction rolls it back.
+            other => other,
+        }
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
