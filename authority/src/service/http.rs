@@ -250,6 +250,27 @@ pub async fn inspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
     mutate(&app, "/v1/inspections", &headers, body, op, false).await
 }
 
+/// `GET /v1/meters/{meter_id}`: the recorded recharge sequences (authorized,
+/// settled, receipts never delivered), CT, deadline and lock orders.
+#[utoipa::path(get, path = "/v1/meters/{meter_id}",
+    params(("meter_id" = String, Path, description = "meter ID, hex")),
+    responses((status = 200, body = api::MeterState), (status = "4XX", body = api::ErrorBody)))]
+pub async fn meter_state(State(app): State<Arc<App>>, Path(meter): Path<String>) -> Response {
+    let meter_id = match meters::parse_meter_id(&meter) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    match read(&app, move |tx| match meters::find(tx, &meter_id)? {
+        Some(record) => Ok(Ok(recharge::meter_state(tx, &record)?)),
+        None => Ok(Err(ApiError::unknown_meter(&meter_id))),
+    })
+    .await
+    {
+        Ok(v) => ok(&v),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// `after` query of the lock-order list.
 #[derive(Debug, Deserialize)]
 pub struct After {
@@ -543,6 +564,7 @@ admin_post!(admin_revoke, "/v1/admin/revocations", ForcedRevocation, api::Revoca
         recharge,
         receipt,
         inspect,
+        meter_state,
         lock_orders,
         latest_rates,
         revoke,
@@ -571,6 +593,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/recharges", post(recharge))
         .route("/v1/recharges/receipts", post(receipt))
         .route("/v1/inspections", post(inspect))
+        .route("/v1/meters/{meter_id}", get(meter_state))
         .route("/v1/meters/{meter_id}/lock-orders", get(lock_orders))
         .route("/v1/rate-tables/latest", get(latest_rates))
         .route("/v1/revocations", post(revoke))
