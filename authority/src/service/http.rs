@@ -609,3 +609,50 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .with_state(app)
 }
+
+/// The API served on `127.0.0.1:0` from a thread of its own (tests, the
+/// benchmarks, embedded use); stopped when dropped.
+#[derive(Debug)]
+pub struct LoopbackServer {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackServer {
+    /// Serves `app` on an ephemeral loopback port.
+    pub fn start(app: Arc<App>) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "loopback server stopped");
+                }
+            });
+        });
+        Ok(Self { addr, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -71,7 +71,10 @@ pub fn inspect<T: Transport, A: Authority + ?Sized>(
     let mut orders = Vec::new();
     for order in pending.orders {
         let envelope = unhex("order", &order.order)?;
-        match meter.run(|tx| tx.lock_order(&envelope)) {
+        match meter.run(|tx| {
+            tx.select()?;
+            tx.lock_order(&envelope)
+        }) {
             Ok(()) => {
                 tracing::info!(sequence = order.sequence, action = %order.action, "order applied");
                 orders.push(AppliedOrder { sequence: order.sequence, action: order.action });

@@ -165,6 +165,8 @@ pub(crate) fn call_authority<R>(
 
 /// Runs a read-only card step, recovering the connection and trying again
 /// after a reset or a lost answer (a read changes nothing on the card).
+/// Every transaction of the flows starts with SELECT: an earlier session's
+/// end reset the card.
 pub(crate) fn read_card<T: Transport, R>(
     meter: &mut Meter<T>,
     retry: &Retry,
@@ -174,7 +176,10 @@ pub(crate) fn read_card<T: Transport, R>(
     let attempts = retry.attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
-        match meter.run(&mut f) {
+        match meter.run(|tx| {
+            tx.select()?;
+            f(tx)
+        }) {
             Ok(r) => return Ok(r),
             Err(e) if ambiguous(&e) => {
                 tracing::warn!(step, attempt, error = %e, "card read failed: reconnecting");
@@ -201,6 +206,7 @@ pub(crate) fn in_session<T: Transport, R>(
     f: impl FnOnce(&mut Transaction<'_, T>) -> R,
 ) -> Result<R, MeterError> {
     let mut tx = meter.transaction()?;
+    tx.select()?;
     tx.verify_pin(pin)?;
     let result = f(&mut tx);
     if let Err(e) = tx.end_session() {
