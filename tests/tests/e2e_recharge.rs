@@ -167,3 +167,105 @@ fn recharge_inspection_lockout_orders_and_rates_through_pcscd() {
     bring_up(&mut meter, &keys, &opts).unwrap();
     scenario(&mut meter, &opts.clock, &mut service);
 }
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_ok(cmd: &mut std::process::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{cmd:?}: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn the_pcmeter_cli_recharges_inspects_and_updates_rates_against_the_real_authority_binary() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let authority_bin = testkit::workspace_bin("authority", "pcmeter-authority");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    let scratch = Scratch::new("e2e-binary");
+    let dir = &scratch.0;
+    let config = dir.join("authority.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = \"{}\"\nca_database = \"{}\"\nkey_dir = \"{}\"\nadmin_token = \"t\"\n",
+            dir.join("authority.sqlite").display(),
+            dir.join("ca.sqlite").display(),
+            dir.join("keys").display()
+        ),
+    )
+    .unwrap();
+    let operator = |args: &[&str]| {
+        let mut c = Command::new(&authority_bin);
+        c.arg("--config").arg(&config).args(args);
+        c
+    };
+    run_ok(&mut operator(&["init"]));
+    // The meter trusts this authority and leaves its registration for the operator.
+    let state = dir.join("meter.pcmj");
+    let created = run_ok(
+        Command::new(&pcmeter)
+            .args(["--json", "sim", "create"])
+            .arg(&state)
+            .args(["--credit", "10", "--id", "PCM-E2E-BIN1", "--authority-keys"])
+            .arg(dir.join("keys"))
+            .env("PCMETER_PIN", "123456"),
+    );
+    let registration = created["registration"].as_str().unwrap();
+    run_ok(&mut operator(&["register", "--file", registration]));
+    run_ok(&mut operator(&["credit", "--account", "PCM-E2E-BIN1", "--amount", "100000"]));
+    let mut table = authority::default_rate_table(2, authority::service::clock::unix_now() - 60);
+    table.classes[0].breaks[0].price = 88;
+    let rates = dir.join("rates.json");
+    std::fs::write(&rates, serde_json::to_vec(&remote_common::spec_of(&table)).unwrap()).unwrap();
+    run_ok(operator(&["publish-rates", "--file"]).arg(&rates));
+
+    let mut server = Child(operator(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").expect("the serve banner").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(&pcmeter);
+        c.arg("--sim").arg(&state).arg("--json").args(args).args(["--authority", &url]).env("PCMETER_PIN", "123456");
+        c
+    };
+    let recharged = run_ok(&mut cli(&["recharge", "25.50"]));
+    assert_eq!(recharged["amount"], 2_550);
+    assert_eq!(recharged["sequence"], 1);
+    assert_eq!(recharged["control_total"], 1_000 + 2_550, "CT: the test credit plus the recharge");
+    assert_eq!(recharged["settled"], true);
+    let updated = run_ok(&mut cli(&["rates", "update"]));
+    assert_eq!((updated["installed"].as_bool(), updated["published_version"].as_u64()), (Some(true), Some(2)));
+    let inspected = run_ok(&mut cli(&["inspect"]));
+    assert_eq!(inspected["acknowledged"], true, "{inspected}");
+    assert_eq!(inspected["lifecycle"], "OPERATIONAL");
+
+    // Without an authority URL nothing reaches the card: exit 3.
+    let out = Command::new(&pcmeter)
+        .arg("--sim")
+        .arg(&state)
+        .args(["recharge", "1"])
+        .env("PCMETER_PIN", "123456")
+        .env("PCMETER_CONFIG", dir.join("none.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+
+    drop(server);
+    let report = run_ok(&mut operator(&["report"]));
+    let meter = &report["meters"][0];
+    assert_eq!((meter["recharges"].as_u64(), meter["settled"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(meter["recharged_total"], 2_550);
+    assert_eq!(meter["balance"], 100_000 - 2_550);
+}
