@@ -32,17 +32,21 @@ enum Command {
     Init,
     /// Serve the HTTP API.
     Serve,
-    /// Register a meter with its device key and provider account.
+    /// Register a meter with its device key and provider account (flags, or `--file`).
     Register {
+        /// A registration file (JSON: meter_id, device_key, account_id, control_total),
+        /// as `pcmeter sim create` writes it; the same body as `POST /v1/admin/meters`.
+        #[arg(long, conflicts_with_all = ["meter_id", "device_key", "account", "control_total"])]
+        file: Option<PathBuf>,
         /// Meter ID, hex.
-        #[arg(long)]
-        meter_id: String,
+        #[arg(long, required_unless_present = "file")]
+        meter_id: Option<String>,
         /// Device public key, hex.
-        #[arg(long)]
-        device_key: String,
+        #[arg(long, required_unless_present = "file")]
+        device_key: Option<String>,
         /// Provider account.
-        #[arg(long)]
-        account: String,
+        #[arg(long, required_unless_present = "file")]
+        account: Option<String>,
         /// The card's CT at registration.
         #[arg(long)]
         control_total: Option<u64>,
@@ -176,9 +180,20 @@ fn main() {
     tracing::debug!(engine = backend.engine(), "operator command");
     match cli.command {
         Command::Init | Command::Serve => {}
-        Command::Register { meter_id, device_key, account, control_total } => {
-            let request =
-                authority::service::http::RegisterMeter { meter_id, device_key, account_id: account, control_total };
+        Command::Register { file, meter_id, device_key, account, control_total } => {
+            let request: authority::service::http::RegisterMeter = match file {
+                Some(file) => {
+                    let text =
+                        std::fs::read_to_string(&file).unwrap_or_else(|e| fail(format!("{}: {e}", file.display())));
+                    serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("{}: {e}", file.display())))
+                }
+                None => authority::service::http::RegisterMeter {
+                    meter_id: meter_id.unwrap_or_default(),
+                    device_key: device_key.unwrap_or_default(),
+                    account_id: account.unwrap_or_default(),
+                    control_total,
+                },
+            };
             run_op(&mut backend, |tx| authority::service::http::register(tx, &authority, &request, now));
         }
         Command::Credit { account, amount } => {

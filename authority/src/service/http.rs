@@ -250,6 +250,27 @@ pub async fn inspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Body
     mutate(&app, "/v1/inspections", &headers, body, op, false).await
 }
 
+/// `GET /v1/meters/{meter_id}`: the recorded recharge sequences (authorized,
+/// settled, receipts never delivered), CT, deadline and lock orders.
+#[utoipa::path(get, path = "/v1/meters/{meter_id}",
+    params(("meter_id" = String, Path, description = "meter ID, hex")),
+    responses((status = 200, body = api::MeterState), (status = "4XX", body = api::ErrorBody)))]
+pub async fn meter_state(State(app): State<Arc<App>>, Path(meter): Path<String>) -> Response {
+    let meter_id = match meters::parse_meter_id(&meter) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    match read(&app, move |tx| match meters::find(tx, &meter_id)? {
+        Some(record) => Ok(Ok(recharge::meter_state(tx, &record)?)),
+        None => Ok(Err(ApiError::unknown_meter(&meter_id))),
+    })
+    .await
+    {
+        Ok(v) => ok(&v),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// `after` query of the lock-order list.
 #[derive(Debug, Deserialize)]
 pub struct After {
@@ -543,6 +564,7 @@ admin_post!(admin_revoke, "/v1/admin/revocations", ForcedRevocation, api::Revoca
         recharge,
         receipt,
         inspect,
+        meter_state,
         lock_orders,
         latest_rates,
         revoke,
@@ -571,6 +593,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/recharges", post(recharge))
         .route("/v1/recharges/receipts", post(receipt))
         .route("/v1/inspections", post(inspect))
+        .route("/v1/meters/{meter_id}", get(meter_state))
         .route("/v1/meters/{meter_id}/lock-orders", get(lock_orders))
         .route("/v1/rate-tables/latest", get(latest_rates))
         .route("/v1/revocations", post(revoke))
@@ -585,4 +608,51 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/revocations", post(admin_revoke))
         .fallback(not_found)
         .with_state(app)
+}
+
+/// The API served on `127.0.0.1:0` from a thread of its own (tests, the
+/// benchmarks, embedded use); stopped when dropped.
+#[derive(Debug)]
+pub struct LoopbackServer {
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackServer {
+    /// Serves `app` on an ephemeral loopback port.
+    pub fn start(app: Arc<App>) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "loopback server stopped");
+                }
+            });
+        });
+        Ok(Self { addr, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

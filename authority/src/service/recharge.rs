@@ -213,3 +213,34 @@ pub fn ledger_totals(tx: &mut dyn Tx, meter_id: &[u8; 12]) -> Result<(u64, u64, 
     )?;
     Ok((row.uint(0)?, row.uint(1)?, row.uint(2)?))
 }
+
+/// What the authority records about one meter, for its host to reconcile
+/// with the card (`GET /v1/meters/{id}`).
+pub fn meter_state(tx: &mut dyn Tx, meter: &MeterRecord) -> Result<api::MeterState, StoreError> {
+    let id = Value::from(&meter.meter_id[..]);
+    let rows = tx.query(
+        "SELECT sequence, state FROM recharges WHERE meter_id = $1 ORDER BY sequence",
+        std::slice::from_ref(&id),
+    )?;
+    let (mut settled_sequence, mut unsettled_sequences) = (0u32, Vec::new());
+    for row in &rows {
+        let sequence = u32::try_from(row.int(0)?).map_err(|_| StoreError::Corrupt("recharge sequence"))?;
+        if row.text(1)? == "settled" {
+            settled_sequence = settled_sequence.max(sequence);
+        } else {
+            unsettled_sequences.push(sequence);
+        }
+    }
+    let last =
+        tx.query_one("SELECT CAST(COALESCE(MAX(sequence), 0) AS BIGINT) FROM lock_orders WHERE meter_id = $1", &[id])?;
+    Ok(api::MeterState {
+        meter_id: hex::encode(meter.meter_id),
+        lifecycle: meter.lifecycle.clone(),
+        authorized_sequence: meter.nt,
+        settled_sequence,
+        unsettled_sequences,
+        control_total: meter.control_total,
+        deadline: meter.deadline,
+        last_lock_order: u32::try_from(last.int(0)?).map_err(|_| StoreError::Corrupt("order sequence"))?,
+    })
+}

@@ -161,6 +161,11 @@ impl AuthorityClient {
         self.post("/v1/inspections", key, &InspectionRequest { report: hex::encode(report) })
     }
 
+    /// What the authority records about a meter (`GET /v1/meters/{id}`).
+    pub fn meter_state(&self, meter_id: &[u8; 12]) -> Result<MeterState, ClientError> {
+        self.get(&format!("/v1/meters/{}", hex::encode(meter_id)))
+    }
+
     /// The LOCK and UNLOCK orders above `after` for a meter.
     pub fn lock_orders(&self, meter_id: &[u8; 12], after: u32) -> Result<PendingLockOrders, ClientError> {
         self.get(&format!("/v1/meters/{}/lock-orders?after={after}", hex::encode(meter_id)))

@@ -79,6 +79,29 @@ pub struct ReceiptAccepted {
     pub state: String,
 }
 
+/// `GET /v1/meters/{meter_id}`: what the authority records about a meter,
+/// for a host to reconcile its card with (receipts never delivered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MeterState {
+    /// Meter ID, hex.
+    pub meter_id: String,
+    /// `active`, `locked` or `revoked`.
+    pub lifecycle: String,
+    /// Highest recharge sequence authorized (an S2 was signed for it).
+    pub authorized_sequence: u32,
+    /// Highest recharge sequence settled (its receipt S3 came back); 0 when none.
+    pub settled_sequence: u32,
+    /// Sequences authorized whose receipt never came back, oldest first.
+    pub unsettled_sequences: Vec<u32>,
+    /// CT after the last authorized recharge, when known.
+    pub control_total: Option<u64>,
+    /// The inspection deadline the authority last set (Unix seconds).
+    pub deadline: u64,
+    /// Highest LOCK/UNLOCK order sequence issued; 0 when none.
+    pub last_lock_order: u32,
+}
+
 /// `POST /v1/inspections`: the device-signed inspection report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -10,6 +10,7 @@ pub mod meter;
 pub mod output;
 pub mod postmark;
 pub mod print;
+pub mod remote;
 pub mod sim;
 pub mod status;
 pub mod tsa;
@@ -151,6 +152,18 @@ pub enum Command {
     /// Serve RFC 3161 timestamps over HTTP (POST application/timestamp-query),
     /// each a postmark charged on the card.
     Tsa(tsa::TsaArgs),
+    /// Recharge the meter from its provider account at the authority (AMOUNT in currency units, "50" or "12.34").
+    Recharge {
+        /// Amount in currency units.
+        amount: String,
+        #[command(flatten)]
+        authority: remote::AuthorityArg,
+    },
+    /// Send an inspection report, install the acknowledgement, apply pending LOCK/UNLOCK orders.
+    Inspect {
+        #[command(flatten)]
+        authority: remote::AuthorityArg,
+    },
     /// Render indicium bytes as a Data Matrix (PNG or SVG by extension).
     Render {
         /// Indicium bytes, hex.
@@ -167,6 +180,11 @@ pub enum Command {
 pub enum RatesCommand {
     /// The rate table in force: classes, weight breaks, service fees.
     Show,
+    /// Install the authority's latest signed rate table when newer than the card's.
+    Update {
+        #[command(flatten)]
+        authority: remote::AuthorityArg,
+    },
 }
 
 /// `keys` subcommands.
@@ -264,5 +282,8 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::Verify { indicium, trust } => print::verify(indicium, trust),
         Command::Render { indicium, out } => print::render(indicium, out),
         Command::Tsa(args) => tsa::serve(&target, args),
+        Command::Recharge { amount, authority } => remote::recharge(&mut open()?, config, amount, authority),
+        Command::Inspect { authority } => remote::inspect(&mut open()?, config, authority),
+        Command::Rates(RatesCommand::Update { authority }) => remote::update_rates(&mut open()?, config, authority),
     }
 }

@@ -43,6 +43,10 @@ pub enum SimCommand {
         /// The meter ID (up to 12 characters).
         #[arg(long, default_value = "PCM-SIM-0001")]
         id: String,
+        /// Trust the authority whose key directory (`pcmeter-authority init`) is DIR
+        /// instead of a fresh test authority key.
+        #[arg(long, value_name = "DIR")]
+        authority_keys: Option<PathBuf>,
     },
     /// A fresh single-use challenge from the test CA, for `cert request --challenge`.
     Challenge,
@@ -73,6 +77,24 @@ pub enum SimCommand {
 struct AuthorityRecord {
     created_at: u64,
     meter_id: String,
+    /// The `pcmeter-authority` key directory whose authority key the meter trusts (`None`: the test authority's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authority_key_dir: Option<PathBuf>,
+}
+
+/// The authority key of `pcmeter-authority`'s key directory `dir`.
+fn service_authority_key(dir: &Path) -> CliResult<SigningKeyPair> {
+    SigningKeyPair::load(&dir.join("authority.key")).map_err(|e| CliError::input(format!("{}: {e}", dir.display())))
+}
+
+/// `registration.json` beside the test authority: the body of
+/// `pcmeter-authority register --file` and of `POST /v1/admin/meters`.
+#[derive(Serialize)]
+struct Registration {
+    meter_id: String,
+    device_key: String,
+    account_id: String,
+    control_total: u64,
 }
 
 /// The test authority beside a state file.
@@ -99,7 +121,7 @@ fn now() -> CliResult<u64> {
 }
 
 impl TestAuthority {
-    fn create(state: &Path, meter_id: &str, created_at: u64) -> CliResult<Self> {
+    fn create(state: &Path, meter_id: &str, created_at: u64, authority_key_dir: Option<&Path>) -> CliResult<Self> {
         let dir = authority_dir(state);
         if dir.exists() {
             return Err(CliError::input(format!("{}: already exists", dir.display())));
@@ -111,12 +133,19 @@ impl TestAuthority {
               PCMeter meter. Whoever holds them can mint credit and certificates for it.\n\
               Never use them for a real meter.\n",
         )?;
-        let keys = AuthorityKeys::generate().map_err(key_err)?;
+        let mut keys = AuthorityKeys::generate().map_err(key_err)?;
         keys.issuer.save(&dir.join("issuer.key")).map_err(key_err)?;
-        keys.authority.save(&dir.join("authority.key")).map_err(key_err)?;
+        match authority_key_dir {
+            Some(service) => keys.authority = service_authority_key(service)?,
+            None => keys.authority.save(&dir.join("authority.key")).map_err(key_err)?,
+        }
         keys.ca.save(&dir.join("ca.key")).map_err(key_err)?;
         keys.mac_master.save(&dir.join("mac-master.key")).map_err(key_err)?;
-        let record = AuthorityRecord { created_at, meter_id: meter_id.to_owned() };
+        let record = AuthorityRecord {
+            created_at,
+            meter_id: meter_id.to_owned(),
+            authority_key_dir: authority_key_dir.map(Path::to_path_buf),
+        };
         let json = serde_json::to_vec_pretty(&record).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
         files::write(&dir.join("authority.json"), &json)?;
         Self::finish(dir, keys, record)
@@ -125,15 +154,19 @@ impl TestAuthority {
     fn open(state: &Path) -> CliResult<Self> {
         let dir = authority_dir(state);
         let load = |name: &str| SigningKeyPair::load(&dir.join(name)).map_err(|e| CliError::input(e.to_string()));
+        let path = dir.join("authority.json");
+        let record: AuthorityRecord = serde_json::from_slice(&files::read(&path)?)
+            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        let authority = match &record.authority_key_dir {
+            Some(service) => service_authority_key(service)?,
+            None => load("authority.key")?,
+        };
         let keys = AuthorityKeys {
             issuer: load("issuer.key")?,
-            authority: load("authority.key")?,
+            authority,
             ca: load("ca.key")?,
             mac_master: MasterMacKey::load(&dir.join("mac-master.key")).map_err(|e| CliError::input(e.to_string()))?,
         };
-        let path = dir.join("authority.json");
-        let record = serde_json::from_slice(&files::read(&path)?)
-            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
         Self::finish(dir, keys, record)
     }
 
@@ -180,6 +213,7 @@ struct Created {
     slots: Vec<CertifiedSlot>,
     trust: Trust,
     test_authority: PathBuf,
+    registration: PathBuf,
 }
 
 #[derive(Serialize)]
@@ -201,7 +235,9 @@ struct Trust {
 /// Runs a `sim` subcommand; `selection` names the state file of the commands other than `create`.
 pub fn run(command: &SimCommand, selection: &Selection) -> CliResult<Report> {
     match command {
-        SimCommand::Create { path, credit, pin, id } => create(path, credit, pin.as_deref(), id),
+        SimCommand::Create { path, credit, pin, id, authority_keys } => {
+            create(path, credit, pin.as_deref(), id, authority_keys.as_deref())
+        }
         SimCommand::Challenge => {
             let mut authority = TestAuthority::open(state(selection)?)?;
             let challenge = hex::encode_upper(authority.ca.challenge(now()?).map_err(issue_err)?);
@@ -256,7 +292,7 @@ fn state(selection: &Selection) -> CliResult<&Path> {
     selection.sim.as_deref().ok_or_else(|| CliError::input("give the simulated meter with --sim PATH"))
 }
 
-fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str) -> CliResult<Report> {
+fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str, authority_keys: Option<&Path>) -> CliResult<Report> {
     let now = now()?;
     let table = authority::default_rate_table(1, now);
     let credit = parse_amount(credit, table.exponent)?;
@@ -268,7 +304,7 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str) -> CliResult<R
     if path.exists() {
         return Err(CliError::input(format!("{}: already exists", path.display())));
     }
-    let mut authority = TestAuthority::create(path, id, now)?;
+    let mut authority = TestAuthority::create(path, id, now, authority_keys)?;
     let mut opts = Options::at(now, credit);
     opts.clock = SimClock::System;
     opts.profile.meter_id = id.to_owned();
@@ -278,6 +314,16 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str) -> CliResult<R
     let fci = meter.fci().cloned().ok_or_else(|| CliError::new(Exit::Failure, "no FCI after SELECT"))?;
     let meter_id = fci.meter_id.ok_or_else(|| CliError::new(Exit::Failure, "the meter has no ID"))?;
     let keys = meter.run(|tx| tx.public_keys())?;
+    let control_total = meter.run(|tx| tx.registers())?.control_total;
+    let registration = Registration {
+        meter_id: hex::encode(meter_id),
+        device_key: hex::encode(keys.device),
+        account_id: id.to_owned(),
+        control_total,
+    };
+    let registration_file = authority.dir.join("registration.json");
+    let json = serde_json::to_vec_pretty(&registration).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    files::write(&registration_file, &json)?;
     authority
         .ca
         .register_meter(&meter_id, &keys.device, now)
@@ -325,6 +371,7 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str) -> CliResult<R
     }
     let _ = writeln!(text, "trust material  {}", trust.ca_certificate.display());
     let _ = writeln!(text, "TEST authority  {} (private keys: test only)", authority.dir.display());
+    let _ = writeln!(text, "registration    {} (pcmeter-authority register --file)", registration_file.display());
     let created = Created {
         state: path.to_path_buf(),
         meter_id: id.to_owned(),
@@ -334,6 +381,7 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str) -> CliResult<R
         slots,
         trust,
         test_authority: authority.dir.clone(),
+        registration: registration_file,
     };
     Report::new(&created, text)
 }
