@@ -18,6 +18,7 @@ pub mod ecies;
 pub mod error;
 pub mod meter;
 pub mod pin;
+pub mod remote;
 pub mod secret;
 pub mod signature;
 pub mod transport;
