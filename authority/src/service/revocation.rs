@@ -13,8 +13,8 @@ use super::Authority;
 use super::error::ApiError;
 use super::meters;
 use crate::ca::RevokeError;
-use crate::store::{StoreError, Tx, TxResult, Value};
 use crate::orders;
+use crate::store::{StoreError, Tx, TxResult, Value};
 use apdu_specs::certs::{
     DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_REQUEST, RevocationConfirmation, RevocationRequest,
 };

@@ -121,7 +121,9 @@ fn apply<T: Transport>(
         Ok(c) => c,
         Err(e @ MeterError::OutcomeUnknown { .. }) => {
             return Err(match tx.read_slot(ordered.slot) {
-                Ok(info) if info.state == SlotState::Revoked => RevocationError::ConfirmationLost { slot: ordered.slot },
+                Ok(info) if info.state == SlotState::Revoked => {
+                    RevocationError::ConfirmationLost { slot: ordered.slot }
+                }
                 _ => e.into(),
             });
         }
