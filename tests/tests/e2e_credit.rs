@@ -301,7 +301,7 @@ fn card_snapshot<T: Transport>(card: &mut Card<T>) -> (Registers, apdu_specs::cr
     (regs, status, head.records)
 }
 
-fn credit_flows<T: Transport>(svc: &Service, card: &mut Card<T>) {
+fn credit_flows<T: Transport>(svc: &Service, card: &mut Card<T>, with_cli: bool) {
     let client = &svc.client;
     let issuer = credit_issuer().public();
     let meter_id = card.meter_id;
@@ -377,15 +377,55 @@ fn credit_flows<T: Transport>(svc: &Service, card: &mut Card<T>) {
     // The rest of the line, then nothing is left.
     let second = card.with_pin(|tx| credit::pay(tx, &pay(38_000, "INV-3"))).unwrap();
     assert_eq!((second.certificate.serial, second.certificate.credit_remaining), (first_serial + 1, 0));
-    let (_, settled) = credit::settle(client, &issuer, &second.envelope, &line).unwrap();
-    assert_eq!(settled.settled_total, 50_000);
+    if with_cli {
+        merchant_cli(svc, &line, &payment.envelope, &tampered, &second.envelope);
+    } else {
+        let (_, settled) = credit::settle(client, &issuer, &second.envelope, &line).unwrap();
+        assert_eq!(settled.settled_total, 50_000);
+    }
     assert!(matches!(
         card.with_pin(|tx| credit::pay(tx, &pay(1, "INV-4"))),
         Err(CreditError::Meter(MeterError::Card(CardStatus::InsufficientCredit)))
     ));
 }
 
-fn in_process(location: &Location) {
+/// `pcmeter verify-payment` and `pcmeter settle`, the merchant's commands,
+/// on the certificates the card made: `--json` output, exit 7 for a
+/// tampered certificate, exit 5 for a double spend.
+fn merchant_cli(svc: &Service, line: &[u8], first: &[u8], tampered: &[u8], second: &[u8]) {
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = testkit::pki::Scratch::new("e2e-merchant");
+    let path = |name: &str, bytes: &[u8]| dir.write(name, bytes).to_str().unwrap().to_owned();
+    let line = path("line.bin", line);
+    let issuer = path("issuer.der", &apdu_specs::x509::spki(&credit_issuer().public()).unwrap());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&pcmeter)
+            .env("PCMETER_CONFIG", dir.write("config.toml", b""))
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code(), json)
+    };
+    let (code, json) = run(&["verify-payment", &path("first.pay", first), &line, "--issuer-key", &issuer]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(
+        (json["valid"].as_bool(), json["amount"].as_u64(), json["remaining"].as_u64()),
+        (Some(true), Some(12_000), Some(38_000))
+    );
+    let (code, json) = run(&["verify-payment", &path("tampered.pay", tampered), &line, "--issuer-key", &issuer]);
+    assert_eq!((code, json["error"]["kind"].as_str()), (Some(7), Some("invalid")), "{json}");
+    let second = path("second.pay", second);
+    let settle = ["settle", &second, &line, "--issuer-key", &issuer, "--authority", &svc.base];
+    let (code, json) = run(&settle);
+    assert_eq!((code, json["settled_total"].as_u64()), (Some(0), Some(50_000)), "{json}");
+    let (code, json) = run(&settle);
+    assert_eq!(code, Some(5), "{json}");
+    assert!(json["error"]["message"].as_str().unwrap().contains("double_spend"), "{json}");
+}
+
+fn in_process(location: &Location, with_cli: bool) {
     let svc = Service::start(location);
     let (sim, clock) = card();
     let shared = card_sim::SharedCard::new(sim);
@@ -393,7 +433,7 @@ fn in_process(location: &Location) {
     let mut card = Card::new(meter, clock);
     enrol(&svc, &mut card);
     revocation_flows(&svc, &mut card);
-    credit_flows(&svc, &mut card);
+    credit_flows(&svc, &mut card, with_cli);
     assert!(card.registers().balanced());
 }
 
@@ -407,14 +447,14 @@ fn sqlite(label: &str) -> (Location, PathBuf) {
 #[test]
 fn revocation_and_credit_end_to_end_on_sqlite_with_the_in_process_card() {
     let (location, dir) = sqlite("inproc");
-    in_process(&location);
+    in_process(&location, true);
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn revocation_and_credit_end_to_end_on_postgresql_with_the_in_process_card() {
     let Some(pg) = testkit::postgres::TempPostgres::start_or_skip("e2e-credit") else { return };
-    in_process(&Location::Postgres(pg.url().to_string()));
+    in_process(&Location::Postgres(pg.url().to_string()), false);
 }
 
 #[test]
@@ -429,7 +469,7 @@ fn revocation_and_credit_end_to_end_through_pcscd() {
     let mut card = Card::new(meter, clock);
     enrol(&svc, &mut card);
     revocation_flows(&svc, &mut card);
-    credit_flows(&svc, &mut card);
+    credit_flows(&svc, &mut card, false);
     assert!(card.registers().balanced());
     drop(card);
     rig.unplug();
