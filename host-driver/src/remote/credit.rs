@@ -7,7 +7,7 @@
 
 use super::call_idempotent;
 use crate::authority::{AuthorityClient, ClientError, CreditRequest, Settlement};
-use crate::error::{CardStatus, MeterError};
+use crate::error::MeterError;
 use crate::meter::Transaction;
 use crate::transport::Transport;
 use crate::verify::{PaymentError, VerifiedPayment, verify_payment};
@@ -159,11 +159,6 @@ pub fn pay<T: Transport>(tx: &mut Transaction<'_, T>, request: &PaymentRequest) 
     };
     let certificate = PaymentCertificate::parse(Signed::parse(&envelope)?.body)?;
     Ok(Payment { envelope, certificate })
-}
-
-/// True when a card refusal means "not enough credit on the line" (906).
-pub fn is_insufficient_credit(e: &CreditError) -> bool {
-    matches!(e, CreditError::Meter(MeterError::Card(CardStatus::InsufficientCredit)))
 }
 
 /// The merchant's side: verifies the payment certificate offline against
