@@ -461,10 +461,10 @@ fn a_scripted_session_on_a_sim_meter_checks_every_output_and_exit_code() {
     // Revocation with an authority order: the slot is revoked and the fee paid.
     cli.run(&["--json", "sim", "revocation-order", "--slot", "3", "--out", &file("rev.order")])
         .ok("sim-revocation-order");
-    let r = cli.run(&["--json", "revoke", &file("rev.order"), "--out", &file("rev.conf")]).ok("revoke");
+    let r = cli.run(&["--json", "revoke", "--order", &file("rev.order"), "--out", &file("rev.conf")]).ok("revoke");
     assert_eq!((r["slot"].as_u64(), r["paid"].as_bool()), (Some(3), Some(true)));
     assert_eq!(cli.run(&["--json", "keys"]).ok("keys")["slots"][3]["state"], "revoked");
-    cli.run(&["--json", "revoke", &file("rev.order"), "--out", &file("rev2.conf")]).fails(5, "SW");
+    cli.run(&["--json", "revoke", "--order", &file("rev.order"), "--out", &file("rev2.conf")]).fails(5, "SW");
 }
 
 #[test]

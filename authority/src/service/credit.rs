@@ -8,22 +8,28 @@
 //! nothing is recorded. A grant is a line-of-credit certificate (808) signed
 //! by the issuer key, valid from now for the policy's `credit_validity`.
 //!
-//! Settlement: the line must verify under the issuer key and be one this
-//! issuer recorded; the payment certificate must verify under the line's
-//! creditor key and carry the line's digest. Each (meter, serial) settles
+//! The line is in the currency and exponent of the meters' rate table.
+//!
+//! Settlement: the merchant's offline checks first (host-driver's
+//! `verify_payment` under the issuer key: both signatures, the line digest,
+//! meter, currency, validity, amount within the line), then the line must be
+//! one this issuer recorded. Each (meter, serial) settles
 //! once; a duplicate serial, or a total beyond the line, is a double spend.
 
 use super::Authority;
 use super::error::{ApiError, amount};
 use super::meters;
-use crate::store::{Tx, TxResult, Value};
-use apdu_specs::credit::{CreditLine, DOMAIN_CREDIT_LINE, DOMAIN_PAYMENT_CERTIFICATE, PaymentCertificate, text_fits};
+use crate::orders;
+use crate::store::{StoreError, Tx, TxResult, Value};
+use apdu_specs::credit::{CreditLine, text_fits};
 use apdu_specs::postmark::Verdict;
+use apdu_specs::rates::RateTable;
 use apdu_specs::signed::Signed;
 use apdu_specs::x509::Certificate;
 use host_driver::authority as api;
 use host_driver::certificates::{CrlAt, verify_postmark};
 use host_driver::signature::P256Verifier;
+use host_driver::verify::{PaymentError, verify_payment};
 
 fn refused(reason: String) -> api::CreditDecision {
     api::CreditDecision { granted: false, line: 0, reason: Some(reason), credit_line: None }
@@ -78,6 +84,12 @@ pub fn decide(
     if line > authority.policy.max_credit_line {
         return Ok(Ok(refused(format!("the line asked for exceeds the maximum {}", authority.policy.max_credit_line))));
     }
+    let Some((currency, exponent)) = meter_currency(tx)? else {
+        return Ok(Err(ApiError::conflict(
+            "no_rate_table",
+            "no rate table was published: a line of credit is in the currency of the meters' rate table",
+        )));
+    };
     let serial = meters::next_counter(tx, "credit line serial")?;
     let credit_line = CreditLine {
         serial,
@@ -85,15 +97,14 @@ pub fn decide(
         meter_id,
         creditor_key: meter.device_key,
         issuer_key_id: authority.issuer_key_id(),
-        currency: *b"USD",
-        exponent: 2,
+        currency,
+        exponent,
         line,
         not_before: now,
         not_after: now.saturating_add(authority.policy.credit_validity),
         authorized_use: "postage and certificate services".to_string(),
     };
-    let body = credit_line.encode();
-    let envelope = apdu_specs::signed::encode(&body, &authority.issuer.sign_message(DOMAIN_CREDIT_LINE, &body));
+    let envelope = orders::credit_line(&authority.issuer, &credit_line);
     let digest = P256Verifier.sha256(&[&envelope]);
     tx.execute(
         "INSERT INTO credit_lines (serial, meter_id, line, digest, envelope, issued_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -109,7 +120,23 @@ pub fn decide(
     Ok(Ok(api::CreditDecision { granted: true, line, reason: None, credit_line: Some(hex::encode(envelope)) }))
 }
 
-/// Settles one payment certificate.
+/// The currency and exponent of the meters: those of the newest published
+/// rate table (the table every meter of this authority runs; the card
+/// refuses a line in another currency). `None` before any table is published.
+fn meter_currency(tx: &mut dyn Tx) -> Result<Option<([u8; 3], u8)>, StoreError> {
+    let Some(row) = tx.query_opt("SELECT envelope FROM rate_tables ORDER BY version DESC LIMIT 1", &[])? else {
+        return Ok(None);
+    };
+    let envelope = row.bytes(0)?;
+    let table = Signed::parse(&envelope)
+        .and_then(|s| RateTable::parse_body(s.body))
+        .map_err(|_| StoreError::Corrupt("published rate table"))?;
+    Ok(Some((table.currency, table.exponent)))
+}
+
+/// Settles one payment certificate: the merchant's offline checks
+/// ([`verify_payment`] under this issuer's key), then the issuer's record
+/// of the line, then each (meter, serial) once and the total within the line.
 pub fn settle(
     tx: &mut dyn Tx,
     authority: &Authority,
@@ -117,35 +144,12 @@ pub fn settle(
     payment: &[u8],
     now: u64,
 ) -> TxResult<api::Settlement, ApiError> {
-    let v = P256Verifier;
-    let parsed_line = Signed::parse(line_envelope).and_then(|s| CreditLine::parse(s.body).map(|l| (s, l)));
-    let (line_signed, line) = match parsed_line {
-        Ok(x) => x,
-        Err(e) => return Ok(Err(ApiError::malformed(format!("credit line: {e}")))),
+    let verified = match verify_payment(payment, line_envelope, &authority.issuer.public()) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(payment_refusal(e))),
     };
-    if !v.verify_digest(
-        &authority.issuer.public(),
-        &v.sha256(&Signed::signing_input(DOMAIN_CREDIT_LINE, line_signed.body)),
-        &line_signed.signature,
-    ) {
-        return Ok(Err(ApiError::bad_signature("credit issuer")));
-    }
-    let parsed_payment = Signed::parse(payment).and_then(|s| PaymentCertificate::parse(s.body).map(|p| (s, p)));
-    let (pay_signed, pay) = match parsed_payment {
-        Ok(x) => x,
-        Err(e) => return Ok(Err(ApiError::malformed(format!("payment certificate: {e}")))),
-    };
-    if !v.verify_digest(
-        &line.creditor_key,
-        &v.sha256(&Signed::signing_input(DOMAIN_PAYMENT_CERTIFICATE, pay_signed.body)),
-        &pay_signed.signature,
-    ) {
-        return Ok(Err(ApiError::bad_signature("meter")));
-    }
-    let digest = v.sha256(&[line_envelope]);
-    if pay.credit_line_digest != digest || pay.meter_id != line.meter_id {
-        return Ok(Err(ApiError::conflict("line_mismatch", "the payment was not made under this line of credit")));
-    }
+    let (line, pay) = (verified.line, verified.certificate);
+    let digest = P256Verifier.sha256(&[line_envelope]);
     let pay_amount = match amount(pay.amount) {
         Ok(a) => a,
         Err(e) => return Ok(Err(e)),
@@ -196,4 +200,22 @@ pub fn settle(
         ],
     )?;
     Ok(Ok(api::Settlement { serial: pay.serial, amount: pay.amount, settled_total: total }))
+}
+
+/// The API refusal for a payment certificate [`verify_payment`] refused.
+fn payment_refusal(e: PaymentError) -> ApiError {
+    match e {
+        PaymentError::Format(e) => ApiError::malformed(format!("payment or credit line: {e}")),
+        PaymentError::WrongIssuer | PaymentError::LineSignature(_) => ApiError::bad_signature("credit issuer"),
+        PaymentError::CertificateSignature(_) => ApiError::bad_signature("meter"),
+        PaymentError::LineDigestMismatch | PaymentError::MeterMismatch | PaymentError::CurrencyMismatch => {
+            ApiError::conflict("line_mismatch", "the payment was not made under this line of credit")
+        }
+        PaymentError::BeyondLine { .. } => {
+            ApiError::conflict("double_spend", "the payment certificate claims more than the line of credit")
+        }
+        PaymentError::OutsideValidity { .. } => {
+            ApiError::invalid("outside_validity", "the payment was made outside the line's validity")
+        }
+    }
 }

@@ -352,6 +352,28 @@ pub async fn confirm_revocation(State(app): State<Arc<App>>, headers: HeaderMap,
     mutate(&app, "/v1/revocations/confirmations", &headers, body, op, false).await
 }
 
+/// `GET /v1/meters/{meter_id}/revocation-orders`: unconfirmed orders (forced ones included).
+#[utoipa::path(get, path = "/v1/meters/{meter_id}/revocation-orders",
+    params(("meter_id" = String, Path, description = "meter ID, hex")),
+    responses((status = 200, body = api::PendingRevocationOrders), (status = "4XX", body = api::ErrorBody)))]
+pub async fn revocation_orders(State(app): State<Arc<App>>, Path(meter): Path<String>) -> Response {
+    let meter_id = match meters::parse_meter_id(&meter) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    match read(&app, move |tx| {
+        if meters::find(tx, &meter_id)?.is_none() {
+            return Ok(Err(ApiError::unknown_meter(&meter_id)));
+        }
+        Ok(Ok(revocation::pending(tx, &meter_id)?))
+    })
+    .await
+    {
+        Ok(v) => ok(&v),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// `GET /v1/crl`: the CA's CRL (DER), regenerated on each revocation.
 #[utoipa::path(get, path = "/v1/crl", responses((status = 200, content_type = "application/pkix-crl", body = Vec<u8>)))]
 pub async fn crl(State(app): State<Arc<App>>) -> Response {
@@ -569,6 +591,7 @@ admin_post!(admin_revoke, "/v1/admin/revocations", ForcedRevocation, api::Revoca
         latest_rates,
         revoke,
         confirm_revocation,
+        revocation_orders,
         crl,
         credit_line,
         settle,
@@ -598,6 +621,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/rate-tables/latest", get(latest_rates))
         .route("/v1/revocations", post(revoke))
         .route("/v1/revocations/confirmations", post(confirm_revocation))
+        .route("/v1/meters/{meter_id}/revocation-orders", get(revocation_orders))
         .route("/v1/crl", get(crl))
         .route("/v1/credit-lines", post(credit_line))
         .route("/v1/settlements", post(settle))

@@ -13,10 +13,10 @@ use super::Authority;
 use super::error::ApiError;
 use super::meters;
 use crate::ca::RevokeError;
-use crate::store::{Tx, TxResult, Value};
+use crate::orders;
+use crate::store::{StoreError, Tx, TxResult, Value};
 use apdu_specs::certs::{
-    DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_ORDER, DOMAIN_REVOCATION_REQUEST, RevocationConfirmation,
-    RevocationOrder, RevocationRequest,
+    DOMAIN_REVOCATION_CONFIRMATION, DOMAIN_REVOCATION_REQUEST, RevocationConfirmation, RevocationRequest,
 };
 use apdu_specs::signed::Signed;
 use host_driver::authority as api;
@@ -73,7 +73,7 @@ pub fn revoke(
         return Ok(Ok(api::RevocationOrderIssued {
             order: hex::encode(row.bytes(0)?),
             recorded_at: row.uint(1)?,
-            reason: u8::try_from(row.int(2)?).unwrap_or(0),
+            reason: u8::try_from(row.int(2)?).map_err(|_| StoreError::Corrupt("revocation reason"))?,
         }));
     }
     let revoked =
@@ -94,15 +94,8 @@ pub fn revoke(
             return Ok(Err(ApiError::new(503, "storage", "the certificate database failed")));
         }
     }
-    let body = RevocationOrder {
-        meter_id: target.meter_id,
-        slot: target.slot,
-        reason: target.reason,
-        time: now,
-        public_key: target.public_key,
-    }
-    .encode();
-    let order = authority.sign(DOMAIN_REVOCATION_ORDER, &body);
+    let order =
+        orders::revocation_order(&authority.key, &target.meter_id, target.slot, &target.public_key, target.reason, now);
     tx.execute(
         "INSERT INTO revocations (public_key, meter_id, slot, reason, recorded_at, forced, request, order_envelope)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -118,6 +111,27 @@ pub fn revoke(
         ],
     )?;
     Ok(Ok(api::RevocationOrderIssued { order: hex::encode(order), recorded_at: now, reason: target.reason }))
+}
+
+/// The orders issued for `meter_id` whose confirmation the authority has not
+/// received, oldest first: a forced revocation reaches the card this way.
+pub fn pending(tx: &mut dyn Tx, meter_id: &[u8; 12]) -> Result<api::PendingRevocationOrders, StoreError> {
+    let rows = tx.query(
+        "SELECT order_envelope, recorded_at, reason FROM revocations
+         WHERE meter_id = $1 AND confirmation IS NULL ORDER BY recorded_at, slot",
+        &[Value::from(&meter_id[..])],
+    )?;
+    let orders = rows
+        .iter()
+        .map(|row| {
+            Ok(api::RevocationOrderIssued {
+                order: hex::encode(row.bytes(0)?),
+                recorded_at: row.uint(1)?,
+                reason: u8::try_from(row.int(2)?).map_err(|_| StoreError::Corrupt("revocation reason"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(api::PendingRevocationOrders { orders })
 }
 
 /// Records the card's confirmation (616–624).

@@ -176,6 +176,15 @@ pub struct RevocationOrderIssued {
     pub reason: u8,
 }
 
+/// `GET /v1/meters/{meter_id}/revocation-orders`: the orders the authority
+/// issued for the meter (forced revocations included) and has no confirmation of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PendingRevocationOrders {
+    /// Unconfirmed orders, oldest first.
+    pub orders: Vec<RevocationOrderIssued>,
+}
+
 /// `POST /v1/revocations/confirmations`: the card's signed confirmation (616–624).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -1,6 +1,8 @@
 //! Flows that drive a [`Meter`] and the authority together: remote recharge
 //! ([`recharge()`]), inspection with the pending LOCK/UNLOCK orders
-//! ([`inspect()`]) and rate-table updates ([`update_rates()`]).
+//! ([`inspect()`]), rate-table updates ([`update_rates()`]), revocation
+//! (Fig. 6, [`revocation`]) and the line of credit with its payments and
+//! settlement (Figs. 7–9, [`credit`]).
 //!
 //! Two rules hold in every flow. A value command (RECHARGE CREDIT) is sent to
 //! the card once: after an ambiguous outcome the flow reads the registers
@@ -8,9 +10,11 @@
 //! to the authority is retried only with its first `Idempotency-Key`, so a
 //! dropped answer is fetched again and never applied twice.
 
+pub mod credit;
 pub mod inspection;
 pub mod rates;
 pub mod recharge;
+pub mod revocation;
 
 pub use inspection::{AppliedOrder, Inspected, inspect};
 pub use rates::{RatesUpdate, update_rates};
@@ -227,4 +231,24 @@ pub(crate) fn meter_id<T: Transport>(meter: &mut Meter<T>) -> Result<[u8; 12], R
 /// Decodes a hex field of an authority answer.
 pub(crate) fn unhex(field: &str, text: &str) -> Result<Vec<u8>, RemoteError> {
     hex::decode(text).map_err(|e| RemoteError::BadAnswer(format!("{field} is not hex: {e}")))
+}
+
+/// How many times a state-changing authority call is made under one key.
+pub const AUTHORITY_ATTEMPTS: usize = 3;
+
+/// Calls `f` with a fresh idempotency key, and again with the same key
+/// while the outcome is unknown ([`ClientError::Ambiguous`]), at most
+/// [`AUTHORITY_ATTEMPTS`] times. A refusal or an answer ends it.
+pub fn call_idempotent<T>(mut f: impl FnMut(&IdempotencyKey) -> Result<T, ClientError>) -> Result<T, ClientError> {
+    let key = IdempotencyKey::generate()?;
+    let mut attempt = 1;
+    loop {
+        match f(&key) {
+            Err(ClientError::Ambiguous { url, message }) if attempt < AUTHORITY_ATTEMPTS => {
+                tracing::warn!(%url, %message, attempt, "no answer from the authority; asking again under the same key");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! commands, the exit codes and the JSON schemas (docs/schemas/).
 
 pub mod certs;
+pub mod credit;
 pub mod error;
 pub mod files;
 pub mod meter;
@@ -131,13 +132,22 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Revoke a slot's key with an authority revocation order (charged, or owed).
-    Revoke {
-        /// The authority-signed order.
-        order: PathBuf,
-        /// Where to write the card's signed confirmation.
-        #[arg(long)]
-        out: PathBuf,
+    /// Revoke a slot's key (Fig. 6; charged, or owed): through the authority
+    /// (--slot), the authority's open orders (--pending), or an order file (--order).
+    Revoke(credit::RevokeArgs),
+    /// The line of credit (Figs. 7A, 8): request one from the issuer, or show the installed one.
+    #[command(subcommand)]
+    Credit(credit::CreditCommand),
+    /// Pay a merchant under the line of credit: a meter-signed payment certificate (Figs. 7B, 9; charged).
+    Pay(credit::PayArgs),
+    /// Verify a payment certificate offline against its line of credit and the issuer's key.
+    VerifyPayment(credit::PaymentArgs),
+    /// The merchant's side: verify a payment certificate, then settle it with the issuer (once per serial).
+    Settle {
+        #[command(flatten)]
+        payment: credit::PaymentArgs,
+        #[command(flatten)]
+        authority: credit::AuthorityArg,
     },
     /// Print an indicium (charged); with a postal or MAC key, check it before writing the label.
     Print(print::PrintArgs),
@@ -277,7 +287,11 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::Agent(AgentCommand::Issue(args)) => certs::agent_issue(&mut open()?, args),
         Command::Sign { file, slot, out } => certs::sign(&mut open()?, file, *slot, out),
         Command::Decrypt { file, slot, out } => certs::decrypt(&mut open()?, file, *slot, out),
-        Command::Revoke { order, out } => certs::revoke(&mut open()?, order, out),
+        Command::Revoke(args) => credit::revoke(&mut open()?, args, config),
+        Command::Credit(command) => credit::credit(&mut open()?, command, config),
+        Command::Pay(args) => credit::pay(&mut open()?, args),
+        Command::VerifyPayment(args) => credit::verify(args),
+        Command::Settle { payment, authority } => credit::settle(payment, authority, config),
         Command::Print(args) => print::print(&mut open()?, args),
         Command::Verify { indicium, trust } => print::verify(indicium, trust),
         Command::Render { indicium, out } => print::render(indicium, out),
