@@ -8,6 +8,7 @@ pub mod pki;
 pub mod postgres;
 pub mod scripted;
 pub mod services;
+pub mod soft_meter;
 pub mod suite;
 
 use apdu_specs::commands::{AID, CLA_CHAIN, CLA_PROPRIETARY, ins};

@@ -146,7 +146,19 @@ fn serve(config: &Config, authority: Authority) {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no SIGTERM handler; stopping on SIGINT only");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::info!("stopping: in-flight requests finish, new connections are refused");
         };
         if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await {
             fail(e);

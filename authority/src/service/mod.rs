@@ -43,6 +43,14 @@ impl Default for Policy {
     }
 }
 
+/// The last CRL made, when, and how many revocations it lists.
+#[derive(Debug)]
+struct CachedCrl {
+    der: Vec<u8>,
+    this_update: u64,
+    revoked: usize,
+}
+
 /// The authority's keys and CA, shared by every request.
 #[derive(Debug)]
 pub struct Authority {
@@ -52,8 +60,9 @@ pub struct Authority {
     pub issuer: SigningKeyPair,
     /// The certificate authority with its certificate database.
     pub ca: Mutex<CertificateAuthority>,
-    /// The current CRL (DER), regenerated on each revocation.
-    pub crl: Mutex<Vec<u8>>,
+    /// The current CRL, regenerated when it is half way to its nextUpdate or
+    /// the certificate database holds a revocation it does not list.
+    crl: Mutex<CachedCrl>,
     /// Rules.
     pub policy: Policy,
 }
@@ -66,7 +75,9 @@ impl Authority {
         mut ca: CertificateAuthority,
         policy: Policy,
     ) -> Result<Self, crate::ca::CrlError> {
-        let crl = ca.crl(clock::unix_now(), policy.crl_lifetime)?;
+        let now = clock::unix_now();
+        let revoked = ca.db().revoked().map_err(crate::ca::CrlError::from)?.len();
+        let crl = CachedCrl { der: ca.crl(now, policy.crl_lifetime)?, this_update: now, revoked };
         Ok(Self { key, issuer, ca: Mutex::new(ca), crl: Mutex::new(crl), policy })
     }
 
@@ -76,16 +87,37 @@ impl Authority {
         f(&mut ca)
     }
 
-    /// The current CRL.
+    /// The current CRL: the cached one while it is in the first half of its
+    /// lifetime and lists every revocation in the certificate database (also
+    /// those the operator commands wrote from another process), else a new one.
     pub fn crl(&self) -> Vec<u8> {
-        self.crl.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        let now = clock::unix_now();
+        let revoked = self.with_ca(|ca| ca.db().revoked().map(|r| r.len()));
+        {
+            let cached = self.crl.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let fresh = now < cached.this_update.saturating_add(self.policy.crl_lifetime / 2);
+            if fresh && revoked.as_ref().is_ok_and(|n| *n == cached.revoked) {
+                return cached.der.clone();
+            }
+        }
+        match self.regenerate_crl(now) {
+            Ok(der) => der,
+            Err(e) => {
+                tracing::error!(error = %e, "CRL not regenerated; serving the last one");
+                self.crl.lock().unwrap_or_else(std::sync::PoisonError::into_inner).der.clone()
+            }
+        }
     }
 
     /// Regenerates the CRL from the certificate database.
     pub fn regenerate_crl(&self, now: u64) -> Result<Vec<u8>, crate::ca::CrlError> {
-        let crl = self.with_ca(|ca| ca.crl(now, self.policy.crl_lifetime))?;
-        *self.crl.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = crl.clone();
-        Ok(crl)
+        let (der, revoked) = self.with_ca(|ca| -> Result<_, crate::ca::CrlError> {
+            let revoked = ca.db().revoked()?.len();
+            Ok((ca.crl(now, self.policy.crl_lifetime)?, revoked))
+        })?;
+        *self.crl.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            CachedCrl { der: der.clone(), this_update: now, revoked };
+        Ok(der)
     }
 
     /// The issuer key identifier (first 8 bytes of SHA-256 of its public key).
