@@ -71,6 +71,19 @@ impl Engine {
         }
     }
 
+    /// The card-sim cargo feature this build compiled the engine with
+    /// (`None` for the always-present soft engine), so that a tool building
+    /// another binary of the workspace can build it with the same engine.
+    pub fn cargo_feature(self) -> Option<&'static str> {
+        match self {
+            Engine::Soft => None,
+            #[cfg(all(feature = "aws-lc-engine", feature = "aws-lc-fips"))]
+            Engine::AwsLc => Some("aws-lc-fips"),
+            #[cfg(all(feature = "aws-lc-engine", not(feature = "aws-lc-fips")))]
+            Engine::AwsLc => Some("aws-lc"),
+        }
+    }
+
     /// The engine that [`Self::ENV`] names, or the soft engine when it is
     /// unset or empty. A name that is unknown or not compiled in is an error,
     /// never a fallback.

@@ -56,6 +56,10 @@ fn run(args: Args) -> Result<(), String> {
         tracing::info!(vpcd = %args.vpcd, "serving an echo card");
         return vpcd::serve(&mut EchoCard, &args.vpcd, &control).map_err(|e| e.to_string());
     }
+    let engine = match args.engine {
+        Some(engine) => engine,
+        None => Engine::from_env().map_err(|e| format!("{}: {e}", Engine::ENV))?,
+    };
     let path = args.state.ok_or("--state is required")?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name =
@@ -64,10 +68,6 @@ fn run(args: Args) -> Result<(), String> {
     let store = JournalStore::open(medium, name).map_err(|e| e.to_string())?;
     let clock = args.fixed_time.map_or(SimClock::System, SimClock::fixed);
     let fresh = store.is_empty();
-    let engine = match args.engine {
-        Some(engine) => engine,
-        None => Engine::from_env().map_err(|e| format!("{}: {e}", Engine::ENV))?,
-    };
     let platform = SimPlatform::with_engine(engine, store, Entropy::Os, clock);
     let mut card = if fresh {
         let hex_key = args.issuer_key.ok_or("new card: --issuer-key is required to manufacture it")?;
