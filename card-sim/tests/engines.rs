@@ -51,6 +51,11 @@ mod aws_lc {
     }
 
     #[test]
+    fn the_fips_module_runs_exactly_when_built_with_aws_lc_fips() {
+        assert_eq!(AwsLcEngine::<NoEntropy>::fips_mode(), cfg!(feature = "aws-lc-fips"));
+    }
+
+    #[test]
     fn the_same_random_stream_makes_the_same_keys() {
         let (mut soft, mut aws) = pair(42);
         for _ in 0..8 {
