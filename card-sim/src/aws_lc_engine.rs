@@ -20,7 +20,7 @@ use card_core::platform::{CryptoEngine, CryptoError, PublicKey, SecretKey, Sha25
 use card_core::soft_engine::EntropySource;
 use std::fmt;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// How many imported signing keys the engine keeps (a card has eight slot
 /// keys and its device key).
@@ -58,20 +58,19 @@ impl<E> AwsLcEngine<E> {
         self.keys.clear();
     }
 
-    /// The imported key pair of `key`, importing it on first use. Every
-    /// cached key is compared, in constant time.
-    fn key_pair(&mut self, key: &SecretKey) -> Result<&EcdsaKeyPair, CryptoError> {
+    /// Where the imported key pair of `key` is cached, importing it on first
+    /// use. Every cached key is compared, in constant time.
+    fn key_index(&mut self, key: &SecretKey) -> Result<usize, CryptoError> {
         let mut hit = None;
         for (index, (cached, _)) in self.keys.iter().enumerate() {
             if bool::from(cached.0.ct_eq(&key.0)) {
                 hit = Some(index);
             }
         }
-        let index = match hit {
-            Some(index) => index,
-            None => self.remember(key.clone(), import(key)?),
-        };
-        self.keys.get(index).map(|(_, pair)| pair).ok_or(CryptoError::InvalidKey)
+        match hit {
+            Some(index) => Ok(index),
+            None => Ok(self.remember(key.clone(), import(key)?)),
+        }
     }
 
     /// Caches an imported key, evicting the oldest when full; returns its index.
@@ -162,7 +161,6 @@ impl<E: EntropySource> CryptoEngine for AwsLcEngine<E> {
             let mut bytes = Zeroizing::new([0u8; 32]);
             self.fill_random(bytes.as_mut())?;
             let secret = SecretKey(*bytes);
-            bytes.zeroize();
             let Ok(pair) = import(&secret) else { continue };
             let public: PublicKey = pair.public_key().as_ref().try_into().map_err(|_| CryptoError::InvalidKey)?;
             self.remember(secret.clone(), pair);
@@ -173,13 +171,14 @@ impl<E: EntropySource> CryptoEngine for AwsLcEngine<E> {
 
     fn p256_ecdsa_sign(&mut self, key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64], CryptoError> {
         // AWS-LC hedges the nonce with its own DRBG. The platform's true
-        // random source is still drawn, as the soft engine draws it, so that
-        // a failed source refuses the signature on either engine and the
-        // platform's random stream stays the same on both.
+        // random source is still drawn after the key check, as the soft
+        // engine draws it, so that a failed source refuses the signature on
+        // either engine and the platform's random stream stays the same on both.
+        let index = self.key_index(key)?;
         let mut gate = Zeroizing::new([0u8; 32]);
         self.fill_random(gate.as_mut())?;
         let digest = sha256_digest(digest)?;
-        let pair = self.key_pair(key)?;
+        let (_, pair) = self.keys.get(index).ok_or(CryptoError::InvalidKey)?;
         let signature = pair.sign_digest(&digest).map_err(|_| CryptoError::InvalidKey)?;
         signature.as_ref().try_into().map_err(|_| CryptoError::InvalidKey)
     }

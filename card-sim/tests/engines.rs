@@ -247,6 +247,10 @@ mod aws_lc {
         assert_eq!(soft.p256_sign_digest(&key, &[1; 32]), Err(CryptoError::Rng));
         assert_eq!(aws.p256_generate().err(), Some(CryptoError::Rng));
         assert_eq!(aws.fill_random(&mut [0u8; 4]), Err(CryptoError::Rng));
+        // An invalid key is refused as such before the random source is asked.
+        let zero = SecretKey([0; 32]);
+        assert_eq!(aws.p256_sign_digest(&zero, &[1; 32]), Err(CryptoError::InvalidKey));
+        assert_eq!(soft.p256_sign_digest(&zero, &[1; 32]), Err(CryptoError::InvalidKey));
     }
 
     #[test]
