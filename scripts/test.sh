@@ -56,6 +56,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# card-sim alone, as it builds without the aws-lc engine.
+cargo clippy -p card-sim --all-targets -- -D warnings
 echo "== cargo deny (bans, licenses, sources; advisories need the network)"
 if ! command -v cargo-deny >/dev/null 2>&1; then
   cargo install cargo-deny --locked --quiet || true
@@ -96,13 +98,40 @@ cargo build -p card-core --no-default-features
 # entry point: a dependency that pulls std into card-core makes it fail to build.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/nostd-check" \
   cargo run --quiet --manifest-path nostd-check/Cargo.toml
-echo "== cargo test"
+# The card suite runs once per crypto engine: PCMETER_ENGINE names the engine
+# of every simulated card (testkit::engine; a name that is not compiled in
+# fails the tests, never falls back). bench compiles card-sim's `aws-lc`
+# feature into the workspace by default, so the second run reuses the build.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-CI="${CI:-}" cargo test --workspace 2>&1 | tee "$log"
+total() {
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+}
+echo "== cargo test, soft engine"
+PCMETER_ENGINE=soft CI="${CI:-}" cargo test --workspace 2>&1 | tee "$log"
 # One closing line with the totals of every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+total
+echo "== cargo test again, aws-lc engine (the whole workspace suite: vectors, properties, tearing, crash, PC/SC, interop)"
+PCMETER_ENGINE=aws-lc CI="${CI:-}" cargo test --workspace --features card-sim/aws-lc 2>&1 | tee "$log"
+total
+echo "== card-sim built without aws-lc refuses to run it (no silent fallback)"
+out=$(cargo test -p card-sim --test engines 2>&1) || { echo "$out"; exit 1; }
+if ! grep -q "aws_lc_is_refused_when_not_compiled_in ... ok" <<<"$out"; then
+  echo "$out"
+  echo "card-sim built alone contains the aws-lc engine: the refusal was not tested" >&2
+  exit 1
+fi
+# The FIPS 140-3 module of AWS-LC (feature aws-lc-fips) builds with CMake and
+# Go; a third run on it rebuilds the workspace, so it is opt-in.
+if [ -n "${PCMETER_TEST_FIPS:-}" ]; then
+  for tool in cmake:cmake go:golang-go; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || { echo "the FIPS build needs: sudo apt-get install -y ${tool#*:}" >&2; exit 1; }
+  done
+  echo "== cargo test again, aws-lc engine as the FIPS module (PCMETER_TEST_FIPS set)"
+  PCMETER_ENGINE=aws-lc CI="${CI:-}" cargo test --workspace --features card-sim/aws-lc-fips 2>&1 | tee "$log"
+  total
+fi
 if ((${#skips[@]})); then
   echo "SKIPPED checks (a failure under CI):"
   printf '  %s\n' "${skips[@]}"

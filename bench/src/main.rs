@@ -6,7 +6,7 @@
 use card_core::Applet;
 use card_core::platform::CryptoEngine;
 use card_core::soft_engine::SoftEngine;
-use card_sim::{Entropy, MemoryStore, SimClock, SimPlatform};
+use card_sim::{Engine, Entropy, MemoryStore, SimClock, SimPlatform};
 mod durable_bench;
 mod pcsc_bench;
 
@@ -48,11 +48,12 @@ fn best_of<F: FnMut() -> Duration>(runs: usize, mut f: F) -> Duration {
 
 type SimApplet = Applet<SimPlatform<MemoryStore>>;
 
-fn operational_applet() -> SimApplet {
+fn operational_applet(engine: Engine) -> SimApplet {
     let keys = testkit::vector_keys();
     let mut opts = testkit::vector_options();
     opts.profile.initial_credit = 100_000_000_000;
-    let platform = SimPlatform::new(MemoryStore::new(), Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
+    let platform =
+        SimPlatform::with_engine(engine, MemoryStore::new(), Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
     let mut a = Applet::manufacture(platform, &keys.issuer.public(), testkit::VECTOR_SERIAL).unwrap();
     let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
     ok(a.process(&testkit::select_apdu()));
@@ -114,28 +115,25 @@ fn postmark_rates(applet: &mut SimApplet, n: usize, runs: usize, mib_n: usize) -
     (rate(n, digest_time), rate(mib_n, mib_time), rate(mib_n, hash_time))
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let n = if quick { 500 } else { 5_000 };
-    let runs = if quick { 2 } else { 5 };
-
-    // Raw limit: P-256 sign of a 32-byte digest by the same engine (hedged RFC 6979).
-    let mut engine = SoftEngine::new(Entropy::Os);
-    let (key, _) = engine.p256_generate().unwrap();
+/// Raw P-256 signs per second of a fresh `engine` (one key, as the card signs).
+fn raw_sign_rate(engine: Engine, n: usize, runs: usize) -> f64 {
+    let mut crypto = engine.instantiate(Entropy::Os);
+    let (key, _) = crypto.p256_generate().unwrap();
     let digest = [7u8; 32];
     let sign = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(engine.p256_sign_digest(&key, &digest).unwrap());
+            std::hint::black_box(crypto.p256_sign_digest(&key, &digest).unwrap());
         }
         t.elapsed()
     });
-    let sign_rate = rate(n, sign);
+    rate(n, sign)
+}
 
-    // Indicia through the full APDU path on the memory store.
-    let mut applet = operational_applet();
+/// Indicia per second through the full APDU path of `applet`.
+fn indicium_rate(applet: &mut SimApplet, n: usize, runs: usize) -> f64 {
     let ind = testkit::indicium_apdu(1, 1);
-    let ind_time = best_of(runs, || {
+    let time = best_of(runs, || {
         let t = Instant::now();
         for _ in 0..n {
             let r = applet.process(&ind);
@@ -144,7 +142,27 @@ fn main() {
         }
         t.elapsed()
     });
-    let ind_rate = rate(n, ind_time);
+    rate(n, time)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n = if quick { 500 } else { 5_000 };
+    let runs = if quick { 2 } else { 5 };
+
+    // Per engine: the raw limit (P-256 sign of a 32-byte digest, as the card
+    // signs: low-S) and indicia through the full APDU path on the memory store.
+    let per_engine: Vec<(Engine, f64, f64)> = Engine::compiled()
+        .iter()
+        .map(|&engine| {
+            (engine, raw_sign_rate(engine, n, runs), indicium_rate(&mut operational_applet(engine), n, runs))
+        })
+        .collect();
+    let fastest = per_engine.iter().map(|(_, sign, _)| *sign).fold(0.0, f64::max);
+    let sign_rate = per_engine.iter().find(|(e, _, _)| *e == Engine::Soft).map_or(fastest, |(_, sign, _)| *sign);
+    // The rows below run on the soft engine, against its raw sign rate.
+    let mut applet = operational_applet(Engine::Soft);
+    let ind = testkit::indicium_apdu(1, 1);
 
     // Postmarks (Fig. 3) on a certified postmark slot of the same applet.
     let (pm_rate, mib_rate, hash_mib_rate) = postmark_rates(&mut applet, n, runs, if quick { 10 } else { 40 });
@@ -201,19 +219,24 @@ fn main() {
 
     println!("| measurement | value | target | verdict |");
     println!("|---|---|---|---|");
-    println!("| raw P-256 sign (soft engine, 32-byte digest) | {sign_rate:.0} /s | limit | — |");
-    let ratio = ind_rate / sign_rate;
+    for (engine, sign, _) in &per_engine {
+        println!("| raw P-256 sign ({engine} engine, 32-byte digest, low-S) | {sign:.0} /s | limit | — |");
+    }
+    for (engine, sign, indicia) in &per_engine {
+        let own = indicia / sign;
+        let against_fastest = indicia / fastest;
+        println!(
+            "| indicia, {engine} engine, in process, memory store (APDU + state machine + commit + sign) | {indicia:.0} /s = {own:.3} × its raw sign = {against_fastest:.3} × the fastest raw sign | ≥ 0.85 × both | {} |",
+            if own >= 0.85 && against_fastest >= 0.85 { "met" } else { "NOT met" }
+        );
+    }
     println!(
-        "| indicia, in process, memory store (APDU + state machine + commit + sign) | {ind_rate:.0} /s = {ratio:.3} × raw sign | ≥ 0.85 × raw sign | {} |",
-        if ratio >= 0.85 { "met" } else { "NOT met" }
-    );
-    println!(
-        "| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign | — | — |",
+        "| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign (soft) | — | — |",
         host_rate / sign_rate
     );
     let pm_ratio = pm_rate / sign_rate;
     println!(
-        "| postmarks, 32-byte digest, in process, memory store (RFC 3161 TSTInfo + signed attributes + commit + sign) | {pm_rate:.0} /s = {pm_ratio:.3} × raw sign | ≥ 0.85 × raw sign | {} |",
+        "| postmarks, 32-byte digest, in process, memory store (RFC 3161 TSTInfo + signed attributes + commit + sign) | {pm_rate:.0} /s = {pm_ratio:.3} × raw sign (soft) | ≥ 0.85 × raw sign | {} |",
         if pm_ratio >= 0.85 { "met" } else { "NOT met" }
     );
     println!(

@@ -1,7 +1,7 @@
 //! The simulated card with its power and tamper controls.
 
 use crate::platform::SimPlatform;
-use crate::{Entropy, MemoryStore, SimClock};
+use crate::{Engine, Entropy, MemoryStore, SimClock};
 use apdu_specs::perso::CardSerial;
 use card_core::platform::{PublicKey, Store};
 use card_core::soft_engine::EntropySource;
@@ -87,7 +87,11 @@ impl<S: Store> SimCard<S> {
     /// Cuts power: every volatile state is lost.
     pub fn power_off(&mut self) {
         self.power = match self.power.take() {
-            Some(Power::On(applet)) => Some(Power::Off(applet.into_platform())),
+            Some(Power::On(applet)) => {
+                let mut platform = applet.into_platform();
+                platform.forget_volatile();
+                Some(Power::Off(platform))
+            }
             other => other,
         };
     }
@@ -130,6 +134,7 @@ impl<S: Store> SimCard<S> {
         match &mut self.power {
             Some(Power::On(applet)) => {
                 applet.tamper().map_err(|e| SimError::Load(LoadError::Store(e)))?;
+                applet.platform_mut().forget_volatile();
                 tracing::warn!("tamper input fired: card terminated");
                 Ok(())
             }
@@ -143,6 +148,11 @@ impl<S: Store> SimCard<S> {
             Some(Power::On(a)) => Some(a),
             _ => None,
         }
+    }
+
+    /// The crypto engine the card runs.
+    pub fn engine(&mut self) -> Option<Engine> {
+        self.platform_mut().map(|p| p.engine())
     }
 
     /// The platform, whatever the power state.

@@ -335,7 +335,15 @@ pub fn documented(capdu: &[u8], sw: apdu_specs::sw::Sw) -> bool {
     }
 }
 
-/// Path of a workspace binary next to the test executables, (re)built by cargo first.
+/// The crypto engine every simulated card of the tests runs: the one
+/// `PCMETER_ENGINE` names, soft when unset. A name that is unknown or not
+/// compiled in fails the test: the suite never falls back to another engine.
+pub fn engine() -> card_sim::Engine {
+    card_sim::Engine::from_env().unwrap_or_else(|e| panic!("{}: {e}", card_sim::Engine::ENV))
+}
+
+/// Path of a workspace binary next to the test executables, (re)built by
+/// cargo first, with the card-sim feature of [`engine`] when it needs one.
 pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target profile dir").to_path_buf();
@@ -345,6 +353,9 @@ pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
         let release = dir.file_name().is_some_and(|n| n == "release");
         let mut cmd = std::process::Command::new(cargo);
         cmd.args(["build", "-q", "-p", package, "--bin", name]);
+        if let Some(feature) = engine().cargo_feature() {
+            cmd.args(["--features", &format!("card-sim/{feature}")]);
+        }
         if release {
             cmd.arg("--release");
         }

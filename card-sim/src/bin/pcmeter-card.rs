@@ -6,7 +6,7 @@
 
 use apdu_specs::perso::CardSerial;
 use card_sim::vpcd::{self, Control, EchoCard};
-use card_sim::{DirMedium, Entropy, JournalStore, SimCard, SimClock, SimPlatform, draw_serial};
+use card_sim::{DirMedium, Engine, Entropy, JournalStore, SimCard, SimClock, SimPlatform, draw_serial};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,10 @@ struct Args {
     /// vpcd address.
     #[arg(long, default_value = vpcd::DEFAULT_ADDR)]
     vpcd: String,
+    /// Crypto engine: `soft` (pure Rust) or `aws-lc` (when built with
+    /// feature `aws-lc`). Default: the one `PCMETER_ENGINE` names, else soft.
+    #[arg(long)]
+    engine: Option<Engine>,
     /// Freeze the card clock at this Unix time (tests).
     #[arg(long)]
     fixed_time: Option<u64>,
@@ -52,6 +56,10 @@ fn run(args: Args) -> Result<(), String> {
         tracing::info!(vpcd = %args.vpcd, "serving an echo card");
         return vpcd::serve(&mut EchoCard, &args.vpcd, &control).map_err(|e| e.to_string());
     }
+    let engine = match args.engine {
+        Some(engine) => engine,
+        None => Engine::from_env().map_err(|e| format!("{}: {e}", Engine::ENV))?,
+    };
     let path = args.state.ok_or("--state is required")?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name =
@@ -60,7 +68,7 @@ fn run(args: Args) -> Result<(), String> {
     let store = JournalStore::open(medium, name).map_err(|e| e.to_string())?;
     let clock = args.fixed_time.map_or(SimClock::System, SimClock::fixed);
     let fresh = store.is_empty();
-    let platform = SimPlatform::new(store, Entropy::Os, clock);
+    let platform = SimPlatform::with_engine(engine, store, Entropy::Os, clock);
     let mut card = if fresh {
         let hex_key = args.issuer_key.ok_or("new card: --issuer-key is required to manufacture it")?;
         let key: [u8; 65] = hex::decode(hex_key.trim())
@@ -82,7 +90,7 @@ fn run(args: Args) -> Result<(), String> {
         return Err(format!("{}: the card has serial {serial}, not {wanted}", path.display()));
     }
     card.power_off();
-    tracing::info!(vpcd = %args.vpcd, state = %path.display(), %serial, "serving the meter card");
+    tracing::info!(vpcd = %args.vpcd, state = %path.display(), %serial, %engine, "serving the meter card");
     vpcd::serve(&mut card, &args.vpcd, &control).map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
