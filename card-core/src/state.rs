@@ -41,6 +41,8 @@ pub mod records {
     pub const RATES_PENDING: RecordId = RecordId(0x0008);
     /// CA anchor override and agent serial counter.
     pub const CERT_STATE: RecordId = RecordId(0x0009);
+    /// The last indicium issued, whole; written in the commit of its debit.
+    pub const LAST_INDICIUM: RecordId = RecordId(0x000A);
     /// First cell of the audit ring; cell `i` is `AUDIT_BASE + i`.
     pub const AUDIT_BASE: u16 = 0x0100;
     /// First key slot; slot `i` is `SLOT_BASE + i`.

@@ -39,6 +39,7 @@ pub(crate) struct StateChange {
     pending_table: Replacement<(RateTable, Vec<u8>)>,
     cert: Option<CertState>,
     slots: Vec<(u8, Slot)>,
+    last_indicium: Option<Vec<u8>>,
 }
 
 impl StateChange {
@@ -59,6 +60,7 @@ impl StateChange {
             pending_table: None,
             cert: None,
             slots: Vec::new(),
+            last_indicium: None,
         }
     }
 
@@ -151,6 +153,11 @@ impl StateChange {
             None => self.slots.push((n, slot)),
         }
     }
+
+    /// Stages the whole indicium this change pays for (GET DATA `DF26`).
+    pub(crate) fn put_last_indicium(&mut self, indicium: Vec<u8>) {
+        self.last_indicium = Some(indicium);
+    }
 }
 
 impl<P: Platform> Core<P> {
@@ -204,6 +211,9 @@ impl<P: Platform> Core<P> {
         for (n, slot) in &change.slots {
             set.put(slot_record(*n), slot.encode().to_vec());
         }
+        if let Some(indicium) = &mut change.last_indicium {
+            set.put(records::LAST_INDICIUM, core::mem::take(indicium));
+        }
         if change.card_changed {
             set.put(records::CARD, change.card.encode());
         }
@@ -234,6 +244,7 @@ impl super::Committed {
             pending_table,
             cert,
             slots,
+            last_indicium: _,
         } = change;
         let state = &mut self.0;
         if card_changed {
