@@ -8,6 +8,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod demo;
+pub mod label;
 pub mod render;
+pub mod scan;
 pub mod simulated;

@@ -14,10 +14,14 @@ use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::mailpiece::{MailPiece, postcode};
 use clap::{Parser, Subcommand};
 use host_driver::transport::pcsc::{open_meter, survey};
-use host_driver::verify::{IndiciumKey, VerifyError, verify_audit_chain, verify_indicium};
+use host_driver::verify::verify_audit_chain;
 use host_driver::{Meter, Pin, Transport};
+use pcmeter::batch::{self, BatchOptions};
 use pcmeter::demo::money;
+use pcmeter::label::sheet::Sheet;
+use pcmeter::label::{self, Imprint};
 use pcmeter::render;
+use pcmeter::scan::{self, TrustedKey};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,8 +62,8 @@ enum Cmd {
     Registers,
     /// Read and verify the audit log.
     Audit,
-    /// Print an indicium (PIN from $PCMETER_PIN or one line of standard input);
-    /// with a postal or MAC key, check it before writing the label.
+    /// Print one mail piece's imprint (PIN from $PCMETER_PIN or one line of
+    /// standard input); with a postal or MAC key, check it before writing the label.
     Print {
         /// Rate class.
         #[arg(long)]
@@ -76,9 +80,31 @@ enum Cmd {
         /// Mailing date YYYYMMDD (default: today, UTC).
         #[arg(long)]
         date: Option<u32>,
-        /// Data Matrix output (.png or .svg).
+        /// Label output: .png, .svg or .pdf.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
+    },
+    /// Bulk mailing: frank every row of a CSV (class,weight,origin,destination,date)
+    /// onto label sheets; resumable (journal beside the output), never charges a row twice.
+    Batch {
+        /// The mailing list (CSV).
+        mailing: PathBuf,
+        /// The PDF of label sheets.
+        #[arg(long)]
+        out: PathBuf,
+        /// Label sheet: a4 (2 x 7) or letter (3 x 10).
+        #[arg(long, default_value = "a4")]
+        sheet: Sheet,
+    },
+    /// Verify the indicia in a label image (PNG), a PDF or hex, offline.
+    /// The global --meter-id names the meter the labels must come from.
+    /// Exit codes: 0 valid, 20 unreadable input, 21 no Data Matrix found,
+    /// 22 label from another meter, 23 tampered or not an indicium.
+    VerifyIndicium {
+        /// PNG image, PDF file, or indicium hex.
+        input: String,
         #[command(flatten)]
         trust: Trust,
     },
@@ -105,10 +131,10 @@ enum Cmd {
 /// key read from the meter that made the indicium.
 #[derive(clap::Args)]
 struct Trust {
-    /// Postal public key (65 bytes, hex) for ECDSA indicia.
+    /// Postal public key (65 bytes hex, or PEM in --postal-key-file) for ECDSA indicia.
     #[arg(long, conflicts_with_all = ["postal_key_file", "mac_key", "mac_key_file"])]
     postal_key: Option<String>,
-    /// File holding the postal public key (hex).
+    /// File holding the postal public key (PEM or hex).
     #[arg(long, conflicts_with_all = ["mac_key", "mac_key_file"])]
     postal_key_file: Option<PathBuf>,
     /// Meter MAC key (32 bytes, hex) for HMAC indicia; --mac-key-file keeps it off the command line.
@@ -119,12 +145,6 @@ struct Trust {
     mac_key_file: Option<PathBuf>,
 }
 
-/// A key the user trusts.
-enum TrustedKey {
-    Ecdsa([u8; 65]),
-    Mac(Zeroizing<[u8; 32]>),
-}
-
 impl Trust {
     /// The key given, if any.
     fn key(&self) -> Result<Option<TrustedKey>, String> {
@@ -132,27 +152,49 @@ impl Trust {
             std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| format!("{}: {e}", path.display()))
         };
         Ok(match (&self.postal_key, &self.postal_key_file, &self.mac_key, &self.mac_key_file) {
-            (Some(text), ..) => Some(TrustedKey::Ecdsa(decode_hex(text, "postal key")?)),
-            (_, Some(path), ..) => Some(TrustedKey::Ecdsa(decode_hex(&read(path)?, "postal key")?)),
-            (_, _, Some(text), _) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(text, "MAC key")?))),
-            (_, _, _, Some(path)) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(&read(path)?, "MAC key")?))),
+            (Some(text), ..) => Some(TrustedKey::postal_from_text(text)?),
+            (_, Some(path), ..) => Some(TrustedKey::postal_from_text(&read(path)?)?),
+            (_, _, Some(text), _) => Some(TrustedKey::mac_from_hex(text)?),
+            (_, _, _, Some(path)) => Some(TrustedKey::mac_from_hex(&read(path)?)?),
             _ => None,
         })
     }
 }
 
-impl TrustedKey {
-    fn verify(&self, indicium: &[u8]) -> Result<apdu_specs::indicium::IndiciumBody, VerifyError> {
-        match self {
-            Self::Ecdsa(k) => verify_indicium(indicium, IndiciumKey::Ecdsa(k)),
-            Self::Mac(k) => verify_indicium(indicium, IndiciumKey::Mac(k)),
-        }
+/// Writes the label of `imprint` in the format `out`'s extension names.
+fn write_label(out: &Path, imprint: &Imprint) -> Result<(), String> {
+    let data = match label::Format::from_path(out) {
+        Some(label::Format::Png) => label::raster::label_png(imprint),
+        Some(label::Format::Svg) => label::svg::label_svg(imprint).map(String::into_bytes),
+        Some(label::Format::Pdf) => label::pdf::label_pdf(imprint),
+        None => return Err(format!("{}: the label is written as .png, .svg or .pdf", out.display())),
+    }
+    .map_err(|e| e.to_string())?;
+    std::fs::write(out, data).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// A failure and the process exit code it ends with (1 unless a command documents another).
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self { code: 1, message }
     }
 }
 
-fn decode_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
-    let v = Zeroizing::new(hex::decode(text.trim()).map_err(|e| format!("{what}: {e}"))?);
-    v.as_slice().try_into().map_err(|_| format!("{what}: expected {N} bytes"))
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+impl From<scan::ScanFailure> for Failure {
+    fn from(e: scan::ScanFailure) -> Self {
+        Self { code: e.exit_code(), message: e.to_string() }
+    }
 }
 
 fn write_symbol(out: &PathBuf, bytes: &[u8]) -> Result<(), String> {
@@ -196,7 +238,7 @@ fn show_status<T: Transport>(m: &mut Meter<T>) -> Result<(), String> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Cmd::Demo { out, hmac } => {
             let report = pcmeter::demo::run(out, *hmac).map_err(|e| e.to_string())?;
@@ -264,13 +306,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 destination: postcode(to).ok_or("--to: up to 5 letters or digits")?,
             };
             let trusted = trust.key()?;
+            if label::Format::from_path(out).is_none() {
+                return Err(format!("{}: the label is written as .png, .svg or .pdf", out.display()).into());
+            }
             let pin = read_pin()?;
             let mut m = meter(&cli)?;
             // VERIFY, PRINT and the session end in one transaction: no other client sees the PIN verified.
-            let ind = m
+            let (status, ind) = m
                 .with_session(|s| {
+                    let status = s.status()?;
                     s.verify_pin(&pin)?;
-                    s.print_indicium(&piece)
+                    Ok((status, s.print_indicium(&piece)?))
                 })
                 .map_err(|e| e.to_string())?;
             match &trusted {
@@ -286,9 +332,37 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 None => eprintln!("not verified: give --postal-key(-file) or --mac-key-file to check the indicium"),
             }
-            write_symbol(out, &ind)?;
+            let imprint = Imprint::new(&ind, status.currency, status.exponent).map_err(|e| {
+                format!("{e}; it was charged: keep its bytes for the postal authority: {}", hex::encode_upper(&ind))
+            })?;
+            write_label(out, &imprint)?;
             println!("{}", hex::encode_upper(&ind));
             eprintln!("wrote {}", out.display());
+        }
+        Cmd::Batch { mailing, out, sheet } => {
+            let csv = std::fs::read_to_string(mailing).map_err(|e| format!("{}: {e}", mailing.display()))?;
+            let pin = read_pin()?;
+            let mut m = meter(&cli)?;
+            let opts = BatchOptions { out: out.clone(), sheet: *sheet };
+            let summary = batch::run(&mut m, &pin, &csv, &opts, batch::progress::for_stderr().as_mut())
+                .map_err(|e| e.to_string())?;
+            print!("{}", summary.text());
+            eprintln!("wrote {} (journal {})", out.display(), batch::journal::path_for(out).display());
+        }
+        Cmd::VerifyIndicium { input, trust } => {
+            let key = trust.key()?.ok_or("give --postal-key, --postal-key-file, --mac-key or --mac-key-file")?;
+            let symbols = scan::Input::detect(input)?.symbols()?;
+            let bodies = scan::verify_all(&symbols, &key, cli.meter_id.as_deref())?;
+            for b in &bodies {
+                println!(
+                    "valid indicium: meter {} piece {} postage {} date {} class {}",
+                    String::from_utf8_lossy(&b.device_id).trim_end(),
+                    b.piece_count,
+                    b.postage,
+                    b.date,
+                    b.rate_class
+                );
+            }
         }
         Cmd::Verify { indicium, trust } => {
             let bytes = hex::decode(indicium.trim()).map_err(|e| format!("indicium: {e}"))?;
@@ -332,9 +406,9 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pcmeter: {e}");
-            ExitCode::FAILURE
+        Err(Failure { code, message }) => {
+            eprintln!("pcmeter: {message}");
+            ExitCode::from(code)
         }
     }
 }
