@@ -103,7 +103,7 @@ impl Input {
     pub fn symbols(&self) -> Result<Vec<Vec<u8>>, ScanFailure> {
         match self {
             Self::Hex(bytes) => Ok(vec![bytes.clone()]),
-            Self::Png(path) => decode_png(path),
+            Self::Png(path) => decode_png(path, DEFAULT_LIMIT),
             Self::Pdf(path) => decode_pdf(path, 300),
         }
     }
@@ -131,8 +131,22 @@ pub fn split_symbols(output: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// Decodes every Data Matrix in a PNG with `dmtxread`.
-pub fn decode_png(path: &Path) -> Result<Vec<Vec<u8>>, ScanFailure> {
+/// How long `dmtxread` searches an image. It finds symbols quickly but an
+/// exhaustive search for more can take minutes on a 300 dpi page, so it
+/// stops after the expected count, or after a time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Stop after this many symbols.
+    Count(usize),
+    /// Stop after this many milliseconds.
+    Millis(u32),
+}
+
+/// Search time per image when the number of symbols is unknown.
+pub const DEFAULT_LIMIT: Limit = Limit::Millis(20_000);
+
+/// Decodes the Data Matrix symbols in a PNG with `dmtxread`.
+pub fn decode_png(path: &Path, limit: Limit) -> Result<Vec<Vec<u8>>, ScanFailure> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| ScanFailure::Unreadable(shown.clone(), e.to_string()))?;
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
@@ -140,8 +154,13 @@ pub fn decode_png(path: &Path) -> Result<Vec<Vec<u8>>, ScanFailure> {
         .map_err(|e| ScanFailure::Unreadable(shown.clone(), e.to_string()))?;
     let mut buf = vec![0; reader.output_buffer_size().unwrap_or(0)];
     reader.next_frame(&mut buf).map_err(|e| ScanFailure::Unreadable(shown.clone(), e.to_string()))?;
+    let limit = match limit {
+        Limit::Count(n) => ["-N".to_owned(), n.to_string()],
+        Limit::Millis(ms) => ["-m".to_owned(), ms.to_string()],
+    };
     let out = Command::new("dmtxread")
         .arg("-n")
+        .args(limit)
         .arg(path)
         .output()
         .map_err(|e| ScanFailure::Tool("dmtxread (install dmtx-utils)", e.to_string()))?;
@@ -172,9 +191,13 @@ impl Drop for Scratch {
     }
 }
 
-/// Renders every page of a PDF at `dpi` with `pdftoppm` and decodes each.
-/// Returns the symbols page by page, in page order.
-pub fn decode_pdf_pages(path: &Path, dpi: u32) -> Result<Vec<Vec<Vec<u8>>>, ScanFailure> {
+/// Renders every page of a PDF at `dpi` with `pdftoppm` and decodes each
+/// (page `i`, from 0, with `limit(i)`). Returns the symbols page by page.
+pub fn decode_pdf_pages(
+    path: &Path,
+    dpi: u32,
+    limit: impl Fn(usize) -> Limit,
+) -> Result<Vec<Vec<Vec<u8>>>, ScanFailure> {
     let shown = path.display().to_string();
     let scratch = Scratch::new().map_err(|e| ScanFailure::Tool("scratch directory", e.to_string()))?;
     let out = Command::new("pdftoppm")
@@ -197,7 +220,8 @@ pub fn decode_pdf_pages(path: &Path, dpi: u32) -> Result<Vec<Vec<Vec<u8>>>, Scan
     }
     pages
         .iter()
-        .map(|page| match decode_png(page) {
+        .enumerate()
+        .map(|(i, page)| match decode_png(page, limit(i)) {
             Err(ScanFailure::NoSymbol(_)) => Ok(Vec::new()),
             other => other,
         })
@@ -206,7 +230,7 @@ pub fn decode_pdf_pages(path: &Path, dpi: u32) -> Result<Vec<Vec<Vec<u8>>>, Scan
 
 /// Every symbol of every page of a PDF.
 pub fn decode_pdf(path: &Path, dpi: u32) -> Result<Vec<Vec<u8>>, ScanFailure> {
-    let all: Vec<Vec<u8>> = decode_pdf_pages(path, dpi)?.into_iter().flatten().collect();
+    let all: Vec<Vec<u8>> = decode_pdf_pages(path, dpi, |_| DEFAULT_LIMIT)?.into_iter().flatten().collect();
     if all.is_empty() {
         return Err(ScanFailure::NoSymbol(path.display().to_string()));
     }
