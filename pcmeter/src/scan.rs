@@ -228,6 +228,23 @@ pub fn decode_pdf_pages(
         .collect()
 }
 
+/// The symbols of page `page` (from 1) of a PDF rendered at `dpi`.
+pub fn decode_pdf_page(path: &Path, dpi: u32, page: usize, limit: Limit) -> Result<Vec<Vec<u8>>, ScanFailure> {
+    let shown = path.display().to_string();
+    let scratch = Scratch::new().map_err(|e| ScanFailure::Tool("scratch directory", e.to_string()))?;
+    let png = scratch.0.join("page");
+    let out = Command::new("pdftoppm")
+        .args(["-png", "-singlefile", "-r", &dpi.to_string(), "-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(path)
+        .arg(&png)
+        .output()
+        .map_err(|e| ScanFailure::Tool("pdftoppm (install poppler-utils)", e.to_string()))?;
+    if !out.status.success() {
+        return Err(ScanFailure::Unreadable(shown, String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+    }
+    decode_png(&png.with_extension("png"), limit)
+}
+
 /// Every symbol of every page of a PDF.
 pub fn decode_pdf(path: &Path, dpi: u32) -> Result<Vec<Vec<u8>>, ScanFailure> {
     let all: Vec<Vec<u8>> = decode_pdf_pages(path, dpi, |_| DEFAULT_LIMIT)?.into_iter().flatten().collect();

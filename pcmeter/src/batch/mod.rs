@@ -237,6 +237,8 @@ pub fn run<T: Transport>(
         .map(|p| Imprint::new(&p.indicium, status.currency, status.exponent))
         .collect::<Result<Vec<_>, _>>()?;
     write_atomically(&opts.out, &sheet_pdf(&imprints, opts.sheet)?)?;
+    // The session end reset the card: select the meter again to read the funds left.
+    meter.select()?;
     let regs = meter.run(|tx| tx.registers())?;
     Ok(Summary {
         printed_now,
