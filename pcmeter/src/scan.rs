@@ -143,7 +143,7 @@ pub enum Limit {
 }
 
 /// Search time per image when the number of symbols is unknown.
-pub const DEFAULT_LIMIT: Limit = Limit::Millis(20_000);
+pub const DEFAULT_LIMIT: Limit = Limit::Millis(8_000);
 
 /// Decodes the Data Matrix symbols in a PNG with `dmtxread`.
 pub fn decode_png(path: &Path, limit: Limit) -> Result<Vec<Vec<u8>>, ScanFailure> {

@@ -178,7 +178,7 @@ fn charge<T: Transport>(
             Ok(indicium) => {
                 // Paid: journaled whatever it is, before anything else.
                 let parsed = Indicium::parse(&indicium).map(|i| i.body.piece_count);
-                let piece = parsed.clone().unwrap_or(count.wrapping_add(1));
+                let piece = parsed.unwrap_or(count.wrapping_add(1));
                 journal.done(row.line, piece, &indicium)?;
                 parsed.map_err(|e| BatchError::BadIndicium(row.line, e.to_string()))?;
                 count = piece;

@@ -62,7 +62,7 @@ impl<W: Write> Progress for Lines<W> {
     }
     fn advance(&mut self, line: usize) {
         self.done += 1;
-        if self.done % self.every == 0 || self.done == self.total {
+        if self.done.is_multiple_of(self.every) || self.done == self.total {
             let _ = writeln!(self.out, "batch: {}/{} printed (CSV line {line})", self.done, self.total);
         }
     }
