@@ -458,7 +458,7 @@ decremented before comparing.",
         cla: CLA_ISO,
         ins: ins::GET_DATA,
         p1p2: "tag: `DF20` registers, `DF21` status, `DF22` rate table, `DF23` audit head, `DF24` public keys, \
-`DF26` line-of-credit status, `DF27` line-of-credit envelope",
+`DF26` line-of-credit status, `DF27` line-of-credit envelope, `DF28` last indicium",
         states: StateSet::ALL,
         security: Security::None,
         charge: Charge::None,
@@ -470,7 +470,7 @@ decremented before comparing.",
         purpose: "Reads a data object. When TERMINATED only the status `DF21` is served.",
         c_data: "None.",
         r_data: "The object (layouts in `registers.rs`, `audit.rs`, `signed.rs`, `credit.rs`; `DF24` is `81` device key, \
-`82` postal key).",
+`82` postal key; `DF28` is the last indicium issued, whole, committed with its debit).",
         status_words: &[(Sw::OK, "object returned"), (Sw::NOT_FOUND, "unknown tag, or the object does not exist yet")],
     },
     CommandSpec {

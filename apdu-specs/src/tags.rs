@@ -12,6 +12,10 @@ pub const AUDIT_HEAD: u16 = 0xDF23;
 pub const PUBLIC_KEYS: u16 = 0xDF24;
 /// One audit record, read with the odd GET DATA (`CB`) and the record number in the data field.
 pub const AUDIT_RECORD: u16 = 0xDF25;
+/// The last indicium the card issued, whole (signed part and authenticator),
+/// stored in the same commit as its debit: a host that lost the answer
+/// recovers the paid indicium from here (`6A88` before the first indicium).
+pub const LAST_INDICIUM: u16 = 0xDF28;
 
 /// The installed line of credit ([`crate::credit::CreditStatus`]).
 pub const CREDIT_STATUS: u16 = 0xDF26;

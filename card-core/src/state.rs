@@ -49,6 +49,8 @@ pub mod records {
     pub const CREDIT_LINE: RecordId = RecordId(0x000C);
     /// First cell of the recharge receipt ring; receipt NT is in `RECEIPT_BASE + NT % RECEIPTS_KEPT`.
     pub const RECEIPT_BASE: u16 = 0x0300;
+    /// The last indicium issued, whole; written in the commit of its debit.
+    pub const LAST_INDICIUM: RecordId = RecordId(0x000D);
     /// First cell of the audit ring; cell `i` is `AUDIT_BASE + i`.
     pub const AUDIT_BASE: u16 = 0x0100;
     /// First key slot; slot `i` is `SLOT_BASE + i`.

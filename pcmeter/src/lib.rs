@@ -9,7 +9,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod demo;
+pub mod label;
 pub mod render;
+pub mod scan;
 pub mod simulated;
 pub mod tsa;

@@ -26,6 +26,34 @@ pub struct Symbol {
     pub modules: Vec<bool>,
 }
 
+impl Symbol {
+    /// True when module (`x`, `y`) is dark (false outside the symbol).
+    pub fn dark(&self, x: usize, y: usize) -> bool {
+        x < self.size.0 && self.modules.get(y * self.size.0 + x).copied().unwrap_or(false)
+    }
+
+    /// The dark modules as horizontal runs `(row, first column, length)`,
+    /// row by row: what vector renderers draw as rectangles.
+    pub fn runs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let w = self.size.0;
+        self.modules.chunks(w.max(1)).enumerate().flat_map(move |(row, cells)| {
+            let mut runs = Vec::new();
+            let mut start = None;
+            for (x, dark) in cells.iter().chain(std::iter::once(&false)).enumerate() {
+                match (*dark, start) {
+                    (true, None) => start = Some(x),
+                    (false, Some(s)) => {
+                        runs.push((row, s, x - s));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            runs
+        })
+    }
+}
+
 /// Encodes `data` as a square ECC 200 symbol.
 pub fn encode(data: &[u8]) -> Result<Symbol, RenderError> {
     let code = DataMatrix::encode(data, SymbolList::default().enforce_square()).map_err(|_| RenderError::TooLarge)?;
@@ -63,20 +91,40 @@ pub fn png(data: &[u8], scale: usize) -> Result<Vec<u8>, RenderError> {
     Ok(out)
 }
 
-/// Renders `data` as SVG with `scale` user units per module.
+/// Renders `data` as SVG with `scale` user units per module (a bare symbol;
+/// [`crate::label`] makes the imprint).
 pub fn svg(data: &[u8], scale: usize) -> Result<String, RenderError> {
     let sym = encode(data)?;
     let scale = scale.max(1);
     let (w, h) = (sym.size.0 * scale, sym.size.1 * scale);
     let mut path = String::new();
-    for (i, dark) in sym.modules.iter().enumerate() {
-        if *dark {
-            let (x, y) = ((i % sym.size.0) * scale, (i / sym.size.0) * scale);
-            path.push_str(&format!("M{x} {y}h{scale}v{scale}h-{scale}z"));
-        }
+    for (row, x0, len) in sym.runs() {
+        let (x, y, len) = (x0 * scale, row * scale, len * scale);
+        path.push_str(&format!("M{x} {y}h{len}v{scale}h-{len}z"));
     }
     Ok(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" shape-rendering=\"crispEdges\">\
 <rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>\n"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_cover_exactly_the_dark_modules() {
+        let sym = encode(&[0x5A; 124]).unwrap();
+        let mut painted = vec![false; sym.modules.len()];
+        for (row, x0, len) in sym.runs() {
+            assert!(len > 0);
+            for x in x0..x0 + len {
+                assert!(!painted[row * sym.size.0 + x], "module painted twice");
+                painted[row * sym.size.0 + x] = true;
+            }
+            assert!(!sym.dark(x0 + len, row), "a run stops before a dark module");
+        }
+        assert_eq!(painted, sym.modules);
+        assert!(!sym.dark(0, 0), "the quiet zone is light");
+    }
 }

@@ -47,6 +47,7 @@ pub(crate) struct StateChange {
     orders: Option<OrderState>,
     credit: Option<CreditState>,
     credit_line: Option<(CreditLine, Vec<u8>)>,
+    last_indicium: Option<Vec<u8>>,
 }
 
 impl StateChange {
@@ -71,6 +72,7 @@ impl StateChange {
             orders: None,
             credit: None,
             credit_line: None,
+            last_indicium: None,
         }
     }
 
@@ -183,6 +185,11 @@ impl StateChange {
             None => self.slots.push((n, slot)),
         }
     }
+
+    /// Stages the whole indicium this change pays for (GET DATA `DF28`).
+    pub(crate) fn put_last_indicium(&mut self, indicium: Vec<u8>) {
+        self.last_indicium = Some(indicium);
+    }
 }
 
 impl<P: Platform> Core<P> {
@@ -248,6 +255,9 @@ impl<P: Platform> Core<P> {
         if let Some((_, envelope)) = &mut change.credit_line {
             set.put(records::CREDIT_LINE, core::mem::take(envelope));
         }
+        if let Some(indicium) = &mut change.last_indicium {
+            set.put(records::LAST_INDICIUM, core::mem::take(indicium));
+        }
         if change.card_changed {
             set.put(records::CARD, change.card.encode());
         }
@@ -282,6 +292,7 @@ impl super::Committed {
             orders,
             credit,
             credit_line,
+            last_indicium: _,
         } = change;
         let state = &mut self.0;
         if card_changed {

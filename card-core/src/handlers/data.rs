@@ -1,8 +1,8 @@
-//! GET DATA: registers, status, rate table, audit head and records, public keys.
+//! GET DATA: registers, status, rate table, audit head and records, public keys, last indicium.
 
 use crate::applet::Core;
 use crate::platform::{Platform, Store};
-use crate::state::audit_cell;
+use crate::state::{audit_cell, records};
 use alloc::vec::Vec;
 use apdu_specs::audit::{Head, Record};
 use apdu_specs::lifecycle::Lifecycle;
@@ -63,6 +63,10 @@ impl<P: Platform> Core<P> {
                 self.credit_status()?;
                 let stored = self.platform.store().read(crate::state::records::CREDIT_LINE);
                 stored.map_err(|_| Sw::MEMORY_FAILURE)?.filter(|b| !b.is_empty()).ok_or(Sw::MEMORY_FAILURE)
+            }
+            tags::LAST_INDICIUM => {
+                let stored = self.platform.store().read(records::LAST_INDICIUM).map_err(|_| Sw::MEMORY_FAILURE)?;
+                stored.filter(|bytes| !bytes.is_empty()).ok_or(Sw::NOT_FOUND)
             }
             _ => Err(Sw::NOT_FOUND),
         }

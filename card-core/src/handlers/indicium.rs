@@ -1,4 +1,4 @@
-//! PRINT INDICIUM: price, debit, commit, then sign and release.
+//! PRINT INDICIUM: price, sign, commit the debit with the indicium, then release.
 
 use super::charge::Ascending;
 use super::rates::table_in_force;
@@ -16,7 +16,7 @@ use apdu_specs::sw::Sw;
 /// How many days ahead a mailing date may be.
 pub const MAX_DAYS_AHEAD: i64 = 30;
 
-/// Internal error after the debit committed (crypto engine failure).
+/// Internal error (crypto engine failure): nothing is committed.
 const INTERNAL: Sw = Sw::INTERNAL_ERROR;
 
 impl<P: Platform> Core<P> {
@@ -78,9 +78,9 @@ impl<P: Platform> Core<P> {
         detail.extend_from_slice(&piece.destination);
         change.audit(Event::Indicium, price, &detail);
 
-        // Debit, counters and audit record are durable before anything is signed.
-        self.commit(change)?;
-
+        // Signed here but released only after the commit below, which makes
+        // the debit, counters, audit record and the whole indicium (GET DATA
+        // DF28) durable together: a host that loses the answer recovers it.
         let mut out = Vec::with_capacity(algorithm.indicium_len());
         out.extend_from_slice(&signed);
         let secrets = self.state.secrets.as_ref().ok_or(INTERNAL)?;
@@ -98,6 +98,8 @@ impl<P: Platform> Core<P> {
                 out.extend(mac.iter().take(16));
             }
         }
+        change.put_last_indicium(out.clone());
+        self.commit(change)?;
         Ok(out)
     }
 }

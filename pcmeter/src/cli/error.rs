@@ -24,6 +24,14 @@ pub enum Exit {
     Invalid = 7,
     /// A value command's outcome is unknown; it was not re-sent: read the registers.
     OutcomeUnknown = 8,
+    /// `verify-indicium`: the image, PDF or hex cannot be read.
+    Unreadable = 20,
+    /// `verify-indicium`: no Data Matrix found in the input.
+    NoSymbol = 21,
+    /// `verify-indicium`: the label verifies but comes from another meter than `--meter-id`.
+    OtherMeter = 22,
+    /// `verify-indicium`: the indicium is tampered or is no indicium.
+    Tampered = 23,
 }
 
 /// A failed command.
@@ -69,6 +77,20 @@ impl CliError {
                 "status_word": self.status_word.map(|sw| format!("{sw:04X}")),
             }
         })
+    }
+}
+
+impl From<pcmeter::scan::ScanFailure> for CliError {
+    fn from(e: pcmeter::scan::ScanFailure) -> Self {
+        use pcmeter::scan::ScanFailure;
+        let exit = match &e {
+            ScanFailure::Unreadable(..) => Exit::Unreadable,
+            ScanFailure::NoSymbol(_) => Exit::NoSymbol,
+            ScanFailure::OtherMeter { .. } => Exit::OtherMeter,
+            ScanFailure::Tampered { .. } => Exit::Tampered,
+            ScanFailure::Tool(..) => Exit::Failure,
+        };
+        Self::new(exit, e.to_string())
     }
 }
 

@@ -151,6 +151,17 @@ pub enum Command {
     },
     /// Print an indicium (charged); with a postal or MAC key, check it before writing the label.
     Print(print::PrintArgs),
+    /// Bulk mailing: frank every row of a CSV onto label sheets (PDF);
+    /// resumable, never charges a row twice.
+    Batch(print::BatchArgs),
+    /// Verify the indicia in a label image (PNG), a PDF or hex, offline; the
+    /// global --meter-id names the meter they must come from (exit codes 20-23).
+    VerifyIndicium {
+        /// PNG image, PDF file, or indicium hex.
+        input: String,
+        #[command(flatten)]
+        trust: print::Trust,
+    },
     /// Verify an indicium offline against a key you trust.
     Verify {
         /// Indicium bytes, hex.
@@ -293,6 +304,10 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::VerifyPayment(args) => credit::verify(args),
         Command::Settle { payment, authority } => credit::settle(payment, authority, config),
         Command::Print(args) => print::print(&mut open()?, args),
+        Command::Batch(args) => print::batch(&mut open()?, args),
+        Command::VerifyIndicium { input, trust } => {
+            print::verify_indicium(input, trust, cli.selection.meter_id.as_deref())
+        }
         Command::Verify { indicium, trust } => print::verify(indicium, trust),
         Command::Render { indicium, out } => print::render(indicium, out),
         Command::Tsa(args) => tsa::serve(&target, args),

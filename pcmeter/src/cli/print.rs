@@ -1,17 +1,21 @@
-//! `print`, `verify` and `render`: thin calls into the indicium verifier
-//! and the Data Matrix renderer. Indicia are checked against trust
-//! material the user supplies (postal public key or MAC key), never
-//! against a key read from the same card.
+//! `print`, `batch`, `verify`, `verify-indicium` and `render`: thin calls
+//! into the label renderers ([`pcmeter::label`]), bulk mailing
+//! ([`pcmeter::batch`]), the label scanner ([`pcmeter::scan`]) and the
+//! indicium verifier. Indicia are checked against trust material the user
+//! supplies (postal public key or MAC key), never against a key read from
+//! the same card.
 
 use super::error::{CliError, CliResult, Exit};
 use super::files;
 use super::meter::{CliMeter, read_pin, with_pin};
 use super::output::Report;
 use apdu_specs::date::yyyymmdd_from_unix;
-use apdu_specs::indicium::IndiciumBody;
 use apdu_specs::mailpiece::{MailPiece, postcode};
-use host_driver::verify::{IndiciumKey, VerifyError, verify_indicium};
+use pcmeter::batch::{self, BatchOptions};
+use pcmeter::label::sheet::Sheet;
+use pcmeter::label::{self, Imprint};
 use pcmeter::render;
+use pcmeter::scan::{self, TrustedKey};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -33,38 +37,18 @@ pub struct Trust {
     mac_key_file: Option<PathBuf>,
 }
 
-/// A key the user trusts.
-enum TrustedKey {
-    Ecdsa([u8; 65]),
-    Mac(Zeroizing<[u8; 32]>),
-}
-
 impl Trust {
     /// The key given, if any.
     fn key(&self) -> CliResult<Option<TrustedKey>> {
         let read = |path: &Path| std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| CliError::io(path, e));
         Ok(match (&self.postal_key, &self.postal_key_file, &self.mac_key, &self.mac_key_file) {
-            (Some(text), ..) => Some(TrustedKey::Ecdsa(decode_hex(text, "postal key")?)),
-            (_, Some(path), ..) => Some(TrustedKey::Ecdsa(files::read_public_key(path)?)),
-            (_, _, Some(text), _) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(text, "MAC key")?))),
-            (_, _, _, Some(path)) => Some(TrustedKey::Mac(Zeroizing::new(decode_hex(&read(path)?, "MAC key")?))),
+            (Some(text), ..) => Some(TrustedKey::postal_from_text(text).map_err(CliError::input)?),
+            (_, Some(path), ..) => Some(TrustedKey::Postal(files::read_public_key(path)?)),
+            (_, _, Some(text), _) => Some(TrustedKey::mac_from_hex(text).map_err(CliError::input)?),
+            (_, _, _, Some(path)) => Some(TrustedKey::mac_from_hex(&read(path)?).map_err(CliError::input)?),
             _ => None,
         })
     }
-}
-
-impl TrustedKey {
-    fn verify(&self, indicium: &[u8]) -> Result<IndiciumBody, VerifyError> {
-        match self {
-            Self::Ecdsa(k) => verify_indicium(indicium, IndiciumKey::Ecdsa(k)),
-            Self::Mac(k) => verify_indicium(indicium, IndiciumKey::Mac(k)),
-        }
-    }
-}
-
-fn decode_hex<const N: usize>(text: &str, what: &str) -> CliResult<[u8; N]> {
-    let v = Zeroizing::new(hex::decode(text.trim()).map_err(|e| CliError::input(format!("{what}: {e}")))?);
-    v.as_slice().try_into().map_err(|_| CliError::input(format!("{what}: expected {N} bytes")))
 }
 
 fn write_symbol(out: &Path, bytes: &[u8]) -> CliResult<()> {
@@ -95,11 +79,25 @@ pub struct PrintArgs {
     /// Mailing date YYYYMMDD (default: today, UTC).
     #[arg(long)]
     date: Option<u32>,
-    /// Data Matrix output (.png or .svg).
+    /// Label output: .png, .svg or .pdf (the imprint: Data Matrix beside the
+    /// postage, date, origin, meter ID and piece count).
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
     trust: Trust,
+}
+
+/// Writes the label of `imprint` in the format `out`'s extension names.
+fn write_label(out: &Path, imprint: &Imprint) -> CliResult<()> {
+    let format = label::Format::from_path(out)
+        .ok_or_else(|| CliError::input(format!("{}: the label is written as .png, .svg or .pdf", out.display())))?;
+    let data = match format {
+        label::Format::Png => label::raster::label_png(imprint),
+        label::Format::Svg => label::svg::label_svg(imprint).map(String::into_bytes),
+        label::Format::Pdf => label::pdf::label_pdf(imprint),
+    }
+    .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    files::write(out, &data)
 }
 
 /// `print`: VERIFY, PRINT and the session end in one transaction.
@@ -111,9 +109,15 @@ pub fn print(meter: &mut CliMeter, a: &PrintArgs) -> CliResult<Report> {
         origin: postcode(&a.from).ok_or_else(|| CliError::input("--from: up to 5 letters or digits"))?,
         destination: postcode(&a.to).ok_or_else(|| CliError::input("--to: up to 5 letters or digits"))?,
     };
+    if label::Format::from_path(&a.out).is_none() {
+        return Err(CliError::input(format!("{}: the label is written as .png, .svg or .pdf", a.out.display())));
+    }
     let trusted = a.trust.key()?;
     let pin = read_pin()?;
-    let ind = with_pin(meter, &pin, |tx| tx.print_indicium(&piece))?;
+    let (status, ind) = with_pin(meter, &pin, |tx| {
+        let status = tx.status()?;
+        Ok((status, tx.print_indicium(&piece)?))
+    })?;
     let verified = match &trusted {
         Some(key) => {
             key.verify(&ind).map_err(|e| {
@@ -131,7 +135,13 @@ pub fn print(meter: &mut CliMeter, a: &PrintArgs) -> CliResult<Report> {
             false
         }
     };
-    write_symbol(&a.out, &ind)?;
+    let imprint = Imprint::new(&ind, status.currency, status.exponent).map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            format!("{e}; it was charged: keep its bytes for the postal authority: {}", hex::encode_upper(&ind)),
+        )
+    })?;
+    write_label(&a.out, &imprint)?;
     eprintln!("wrote {}", a.out.display());
     let data = serde_json::json!({ "indicium": hex::encode_upper(&ind), "out": a.out, "verified": verified });
     Report::new(&data, format!("{}\n", hex::encode_upper(&ind)))
@@ -158,4 +168,54 @@ pub fn render(indicium: &str, out: &Path) -> CliResult<Report> {
     let bytes = hex::decode(indicium.trim()).map_err(|e| CliError::input(format!("indicium: {e}")))?;
     write_symbol(out, &bytes)?;
     Report::new(&serde_json::json!({ "out": out }), format!("wrote {}\n", out.display()))
+}
+
+/// Arguments of `batch`.
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// The mailing list (CSV: class,weight,origin,destination,date).
+    mailing: PathBuf,
+    /// The PDF of label sheets (its journal is written beside it).
+    #[arg(long)]
+    out: PathBuf,
+    /// Label sheet: a4 (2 x 7) or letter (3 x 10).
+    #[arg(long, default_value = "a4")]
+    sheet: Sheet,
+}
+
+/// `batch`: every row of the CSV franked onto label sheets, resumable, never
+/// charging a row twice (the journal beside the output binds rows to pieces).
+pub fn batch(meter: &mut CliMeter, a: &BatchArgs) -> CliResult<Report> {
+    let csv = std::fs::read_to_string(&a.mailing).map_err(|e| CliError::io(&a.mailing, e))?;
+    let pin = read_pin()?;
+    let opts = BatchOptions { out: a.out.clone(), sheet: a.sheet };
+    let summary = batch::run(meter, &pin, &csv, &opts, batch::progress::for_stderr().as_mut())
+        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    eprintln!("wrote {} (journal {})", a.out.display(), batch::journal::path_for(&a.out).display());
+    let data = serde_json::json!({ "out": a.out, "summary": summary.text() });
+    Report::new(&data, summary.text())
+}
+
+/// `verify-indicium`: every Data Matrix in a label image (PNG), a PDF or
+/// hex, decoded and verified offline; with the global `--meter-id`, each
+/// must come from that meter.
+pub fn verify_indicium(input: &str, trust: &Trust, meter_id: Option<&str>) -> CliResult<Report> {
+    let key = trust
+        .key()?
+        .ok_or_else(|| CliError::input("give --postal-key, --postal-key-file, --mac-key or --mac-key-file"))?;
+    let symbols = scan::Input::detect(input)?.symbols()?;
+    let bodies = scan::verify_all(&symbols, &key, meter_id)?;
+    let mut text = String::new();
+    let mut pieces = Vec::new();
+    for b in &bodies {
+        let meter = String::from_utf8_lossy(&b.device_id).trim_end().to_owned();
+        text.push_str(&format!(
+            "valid indicium: meter {meter} piece {} postage {} date {} class {}\n",
+            b.piece_count, b.postage, b.date, b.rate_class
+        ));
+        pieces.push(serde_json::json!({
+            "meter_id": meter, "piece_count": b.piece_count, "postage": b.postage, "date": b.date, "rate_class": b.rate_class,
+        }));
+    }
+    Report::new(&serde_json::json!({ "valid": true, "indicia": pieces }), text)
 }
