@@ -342,6 +342,10 @@ pub fn engine() -> card_sim::Engine {
     card_sim::Engine::from_env().unwrap_or_else(|e| panic!("{}: {e}", card_sim::Engine::ENV))
 }
 
+/// Packages whose binaries link no simulated card (the authority service):
+/// built without the card-sim engine feature, which they cannot take.
+const WITHOUT_CARD: &[&str] = &["authority"];
+
 /// Path of a workspace binary next to the test executables, (re)built by
 /// cargo first, with the card-sim feature of [`engine`] when it needs one.
 pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
@@ -353,7 +357,7 @@ pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
         let release = dir.file_name().is_some_and(|n| n == "release");
         let mut cmd = std::process::Command::new(cargo);
         cmd.args(["build", "-q", "-p", package, "--bin", name]);
-        if let Some(feature) = engine().cargo_feature() {
+        if let Some(feature) = engine().cargo_feature().filter(|_| !WITHOUT_CARD.contains(&package)) {
             cmd.args(["--features", &format!("card-sim/{feature}")]);
         }
         if release {
