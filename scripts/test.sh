@@ -48,6 +48,9 @@ skipped() {
   fi
 }
 
+# PostgreSQL is started by the authority tests themselves (testkit/src/postgres.rs:
+# initdb and pg_ctl run as the postgres user in a temporary directory, on a unix
+# socket there, stopped on drop); under CI a missing PostgreSQL fails the tests.
 # pcscd is started by the PC/SC tests themselves (testkit/src/pcsc_rig.rs:
 # `pcscd -f`, never `-a`) and stopped by PID; it needs its socket directory.
 mkdir -p /run/pcscd 2>/dev/null || true
