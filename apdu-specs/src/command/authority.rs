@@ -2,37 +2,10 @@
 //! GET RECHARGE PROOF (claims 15, 30), INSPECTION REPORT, INSPECTION ACK and
 //! LOCK ORDER (DESIGN §5).
 
+use super::slots::plain_command;
 use super::{Apdu, CardCommand, DataSink, spec_of};
 use crate::commands::{CommandSpec, ins};
 use crate::sw::Sw;
-
-/// Implements [`CardCommand`] and `TryFrom<&Apdu>` for a command whose
-/// P1-P2 is `00 00` and whose data field is the borrowed signed envelope `field`.
-macro_rules! envelope_command {
-    ($ty:ident, $ins:expr, $field:ident) => {
-        impl<'a> TryFrom<&Apdu<'a>> for $ty<'a> {
-            type Error = Sw;
-
-            fn try_from(apdu: &Apdu<'a>) -> Result<Self, Sw> {
-                apdu.expect_p1p2(0)?;
-                Ok(Self { $field: apdu.data })
-            }
-        }
-
-        impl CardCommand for $ty<'_> {
-            const SPEC: &'static CommandSpec = spec_of($ins);
-
-            fn p1p2(&self) -> [u8; 2] {
-                [0, 0]
-            }
-
-            fn write_data(&self, out: &mut impl DataSink) {
-                out.put(self.$field);
-            }
-        }
-    };
-}
-pub(crate) use envelope_command;
 
 /// RECHARGE INIT: asks the card for a device-signed recharge request (S1) for `amount`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +46,7 @@ pub struct RechargeCredit<'a> {
     pub authorization: &'a [u8],
 }
 
-envelope_command!(RechargeCredit, ins::RECHARGE_CREDIT, authorization);
+plain_command!(RechargeCredit, ins::RECHARGE_CREDIT, authorization);
 
 /// GET RECHARGE PROOF: the stored receipt (S3) of recharge number `sequence`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +106,7 @@ pub struct AcknowledgeInspection<'a> {
     pub ack: &'a [u8],
 }
 
-envelope_command!(AcknowledgeInspection, ins::INSPECTION_ACK, ack);
+plain_command!(AcknowledgeInspection, ins::INSPECTION_ACK, ack);
 
 /// LOCK ORDER with an authority-signed LOCK or UNLOCK order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,4 +115,4 @@ pub struct ApplyLockOrder<'a> {
     pub order: &'a [u8],
 }
 
-envelope_command!(ApplyLockOrder, ins::LOCK_ORDER, order);
+plain_command!(ApplyLockOrder, ins::LOCK_ORDER, order);

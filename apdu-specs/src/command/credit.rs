@@ -1,6 +1,6 @@
 //! The line-of-credit commands (Figs. 7A, 7B, 8, 9): INSTALL CREDIT LINE and PAY.
 
-use super::authority::envelope_command;
+use super::slots::plain_command;
 use super::{Apdu, CardCommand, DataSink, spec_of};
 use crate::commands::{CommandSpec, ins};
 use crate::credit::PaymentRequest;
@@ -13,7 +13,7 @@ pub struct InstallCreditLine<'a> {
     pub line: &'a [u8],
 }
 
-envelope_command!(InstallCreditLine, ins::INSTALL_CREDIT_LINE, line);
+plain_command!(InstallCreditLine, ins::INSTALL_CREDIT_LINE, line);
 
 /// PAY a merchant under the installed line of credit (902).
 #[derive(Debug, Clone, PartialEq, Eq)]

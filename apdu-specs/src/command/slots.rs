@@ -52,6 +52,7 @@ macro_rules! plain_command {
         }
     };
 }
+pub(crate) use plain_command;
 
 /// GENERATE KEY PAIR in a slot for a usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
