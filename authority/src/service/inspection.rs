@@ -12,8 +12,9 @@
 use super::Authority;
 use super::error::ApiError;
 use super::meters;
+use crate::orders;
 use crate::store::{Tx, TxResult, Value};
-use apdu_specs::inspection::{DOMAIN_INSPECTION_ACK, DOMAIN_INSPECTION_REPORT, InspectionAck, InspectionReport};
+use apdu_specs::inspection::{DOMAIN_INSPECTION_REPORT, InspectionAck, InspectionReport};
 use apdu_specs::lifecycle::Lifecycle;
 use apdu_specs::registers::flags;
 use apdu_specs::signed::Signed;
@@ -77,9 +78,8 @@ pub fn inspect(
     let found = discrepancies(&report, &meter);
     let (ack, next_deadline) = if found.is_empty() {
         let next_deadline = now.saturating_add(authority.policy.inspection_period);
-        let body =
-            InspectionAck { meter_id: report.meter_id, report_digest: digest, next_deadline, time: now }.encode();
-        (Some(authority.sign(DOMAIN_INSPECTION_ACK, &body)), Some(next_deadline))
+        let ack = InspectionAck { meter_id: report.meter_id, report_digest: digest, next_deadline, time: now };
+        (Some(orders::inspection_ack(&authority.key, &ack)), Some(next_deadline))
     } else {
         tracing::warn!(meter = %hex::encode(report.meter_id), ?found, "inspection discrepancies");
         (None, None)

@@ -4,8 +4,9 @@
 use super::Authority;
 use super::error::ApiError;
 use super::meters;
+use crate::orders;
 use crate::store::{StoreError, Tx, TxResult, Value};
-use apdu_specs::inspection::{DOMAIN_LOCK_ORDER, LockAction, LockOrder};
+use apdu_specs::inspection::{LockAction, LockOrder};
 use host_driver::authority as api;
 
 fn action_name(action: LockAction) -> &'static str {
@@ -46,8 +47,8 @@ pub fn create(
     let Ok(sequence) = u32::try_from(last.int(0)? + 1) else {
         return Ok(Err(ApiError::conflict("sequence_exhausted", "no order sequence left")));
     };
-    let body = LockOrder { meter_id: *meter_id, action, sequence, reason, time: now }.encode();
-    let envelope = authority.sign(DOMAIN_LOCK_ORDER, &body);
+    let order = LockOrder { meter_id: *meter_id, action, sequence, reason, time: now };
+    let envelope = orders::lock_order(&authority.key, &order);
     tx.execute(
         "INSERT INTO lock_orders (meter_id, sequence, action, reason, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         &[

@@ -127,9 +127,4 @@ impl Authority {
         id.copy_from_slice(&digest[..8]);
         id
     }
-
-    /// A signed envelope of `body` under `domain` with the authority key.
-    pub fn sign(&self, domain: &[u8], body: &[u8]) -> Vec<u8> {
-        apdu_specs::signed::encode(body, &self.key.sign_message(domain, body))
-    }
 }

@@ -17,10 +17,10 @@
 use super::Authority;
 use super::error::{ApiError, amount};
 use super::meters::{self, MeterRecord};
+use crate::orders;
 use crate::store::{StoreError, Tx, TxResult, Value};
 use apdu_specs::recharge::{
-    DOMAIN_RECHARGE_AUTHORIZATION, DOMAIN_RECHARGE_RECEIPT, DOMAIN_RECHARGE_REQUEST, RechargeAuthorization,
-    RechargeReceipt, RechargeRequest,
+    DOMAIN_RECHARGE_RECEIPT, DOMAIN_RECHARGE_REQUEST, RechargeAuthorization, RechargeReceipt, RechargeRequest,
 };
 use apdu_specs::signed::Signed;
 use host_driver::authority as api;
@@ -92,7 +92,7 @@ pub fn authorize(
             ));
         }
         let renewed = RechargeAuthorization { nonce: request.nonce, time: now, ..stored };
-        let s2 = authority.sign(DOMAIN_RECHARGE_AUTHORIZATION, &renewed.encode());
+        let s2 = orders::recharge_authorization(&authority.key, &renewed);
         tx.execute(
             "UPDATE recharges SET nonce = $3, s1 = $4, s2 = $5 WHERE meter_id = $1 AND sequence = $2",
             &[id, seq.into(), Value::from(&request.nonce[..]), s1.into(), Value::from(s2.clone())],
@@ -131,7 +131,7 @@ pub fn authorize(
         next_deadline,
         time: now,
     };
-    let s2 = authority.sign(DOMAIN_RECHARGE_AUTHORIZATION, &authorization.encode());
+    let s2 = orders::recharge_authorization(&authority.key, &authorization);
     tx.execute(
         "INSERT INTO recharges (meter_id, sequence, nonce, amount, new_control_total, s1, s2, state, authorized_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'authorized', $8)",
