@@ -10,6 +10,7 @@ use host_driver::Meter;
 use host_driver::transport::pcsc::{PcscTransport, list_readers};
 use pcmeter::simulated::{AuthorityKeys, Options};
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use std::fs::File;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -20,9 +21,29 @@ pub const READER: &str = "Virtual PCD 00 00";
 
 static SLOT: Mutex<()> = Mutex::new(());
 
-/// Serializes the tests that use the virtual slot.
-pub fn slot() -> MutexGuard<'static, ()> {
-    SLOT.lock().unwrap_or_else(|p| p.into_inner())
+/// The lock file that serializes the slot across processes (vpcd listens on
+/// one fixed port, so two test runs on one machine share the one slot).
+const SLOT_LOCK_FILE: &str = "/tmp/pcmeter-vpcd-slot.lock";
+
+/// Holds the virtual slot: a lock within this process and an exclusive
+/// `flock` across processes, both released on drop.
+pub struct SlotGuard {
+    _file: File,
+    _in_process: MutexGuard<'static, ()>,
+}
+
+/// Serializes the tests that use the virtual slot, within this process and
+/// across processes (another `cargo test` on the same machine waits).
+pub fn slot() -> SlotGuard {
+    let in_process = SLOT.lock().unwrap_or_else(|p| p.into_inner());
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(SLOT_LOCK_FILE)
+        .expect("open the vpcd slot lock file");
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).expect("lock the vpcd slot");
+    SlotGuard { _file: file, _in_process: in_process }
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
