@@ -15,6 +15,7 @@ need=(
   opensc-tool:opensc
   openssl:openssl
   curl:curl
+  pdftoppm:poppler-utils
   /usr/lib/postgresql:postgresql
 )
 missing=()
