@@ -1,7 +1,10 @@
 //! `pcmeter demo`: personalize a fresh simulated meter, activate it, print
-//! three indicia to PNG and SVG, verify them offline, show the registers.
+//! three indicia as meter imprints (the Data Matrix beside the postage,
+//! date, origin, meter ID and piece count) to PNG and SVG, and the three on
+//! one A4 label sheet as a PDF; verify them offline, show the registers.
 
-use crate::render;
+use crate::label::sheet::{Sheet, sheet_pdf};
+use crate::label::{Imprint, LabelError, raster, svg};
 use crate::simulated::{AuthorityKeys, FixtureError, Options, operational};
 use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::indicium::IndiciumBody;
@@ -21,9 +24,9 @@ pub struct Printed {
     pub bytes: Vec<u8>,
     /// Verified fields.
     pub body: IndiciumBody,
-    /// PNG file.
+    /// The imprint label as PNG.
     pub png: PathBuf,
-    /// SVG file.
+    /// The imprint label as SVG.
     pub svg: PathBuf,
 }
 
@@ -32,6 +35,8 @@ pub struct Printed {
 pub struct Report {
     /// Indicia printed and verified.
     pub printed: Vec<Printed>,
+    /// The three imprints on one A4 label sheet (vector PDF).
+    pub pdf: PathBuf,
     /// Registers at the end.
     pub registers: Registers,
     /// Human-readable transcript.
@@ -53,9 +58,9 @@ pub enum DemoError {
     /// Offline verification failed.
     #[error("offline verification failed: {0}")]
     Verify(#[from] VerifyError),
-    /// Rendering failed.
+    /// Rendering a label failed.
     #[error(transparent)]
-    Render(#[from] render::RenderError),
+    Label(#[from] LabelError),
     /// Output files.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
@@ -126,6 +131,7 @@ PIN set; test credit {}",
     ];
     let _ = writeln!(t, "5. Indicia      each priced by the card, debited and committed before it was signed");
     let mut printed = Vec::new();
+    let mut imprints = Vec::new();
     for (i, (class, grams, label, from, to)) in pieces.into_iter().enumerate() {
         let piece = MailPiece {
             rate_class: class,
@@ -140,10 +146,12 @@ PIN set; test credit {}",
             None => IndiciumKey::Mac(&mac_key),
         };
         let body = verify_indicium(&bytes, key)?;
-        let png = out.join(format!("indicium-{}.png", i + 1));
-        let svg = out.join(format!("indicium-{}.svg", i + 1));
-        write(&png, &render::png(&bytes, 6)?)?;
-        write(&svg, render::svg(&bytes, 6)?.as_bytes())?;
+        let imprint = Imprint::new(&bytes, cur, exp)?;
+        let png = out.join(format!("imprint-{}.png", i + 1));
+        let svg_file = out.join(format!("imprint-{}.svg", i + 1));
+        write(&png, &raster::label_png(&imprint)?)?;
+        write(&svg_file, svg::label_svg(&imprint)?.as_bytes())?;
+        imprints.push(imprint);
         let _ = writeln!(
             t,
             "   #{}  class {} {:<15} {:>5} g  {:>10}  piece {}  -> {}  verified offline",
@@ -155,8 +163,11 @@ PIN set; test credit {}",
             body.piece_count,
             png.display()
         );
-        printed.push(Printed { bytes, body, png, svg });
+        printed.push(Printed { bytes, body, png, svg: svg_file });
     }
+    let pdf = out.join("imprints.pdf");
+    write(&pdf, &sheet_pdf(&imprints, Sheet::A4)?)?;
+    let _ = writeln!(t, "   the three imprints on an A4 label sheet -> {} (vector Data Matrix)", pdf.display());
     let regs = m.run(|tx| tx.registers())?;
     let _ = writeln!(t, "6. Registers");
     let row = |name: &str, v: String| format!("   | {name:<37} | {v:>14} |\n");
@@ -179,5 +190,5 @@ PIN set; test credit {}",
         head.records,
         hex::encode(&head.hash[..8])
     );
-    Ok(Report { printed, registers: regs, text: t })
+    Ok(Report { printed, pdf, registers: regs, text: t })
 }

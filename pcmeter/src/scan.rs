@@ -298,16 +298,30 @@ impl TrustedKey {
     }
 }
 
-/// Verifies every symbol; with `meter_id`, each must also come from that meter.
+/// Verifies every symbol; with `meter_id`, each must also come from that
+/// meter. An indicium that names another meter than `meter_id` is reported
+/// as from another meter even when the key does not verify it (the key of
+/// one meter's postal certificate never verifies another meter's indicia).
 pub fn verify_all(
     symbols: &[Vec<u8>],
     key: &TrustedKey,
     meter_id: Option<&str>,
 ) -> Result<Vec<IndiciumBody>, ScanFailure> {
+    let meter_of = |id: &[u8; 12]| String::from_utf8_lossy(id).trim_end_matches([' ', '\0']).to_owned();
     let mut bodies = Vec::with_capacity(symbols.len());
     for (index, symbol) in symbols.iter().enumerate() {
-        let body = key.verify(symbol).map_err(|cause| ScanFailure::Tampered { index, cause })?;
-        let found = String::from_utf8_lossy(&body.device_id).trim_end_matches([' ', '\0']).to_owned();
+        let body = key.verify(symbol).map_err(|cause| {
+            let claimed = apdu_specs::indicium::Indicium::parse(symbol).map(|i| i.body);
+            match (claimed, meter_id) {
+                (Ok(b), Some(expected)) if meter_of(&b.device_id) != expected.trim() => ScanFailure::OtherMeter {
+                    found: meter_of(&b.device_id),
+                    expected: expected.into(),
+                    piece: b.piece_count,
+                },
+                _ => ScanFailure::Tampered { index, cause },
+            }
+        })?;
+        let found = meter_of(&body.device_id);
         if let Some(expected) = meter_id.filter(|m| m.trim() != found) {
             return Err(ScanFailure::OtherMeter { found, expected: expected.into(), piece: body.piece_count });
         }

@@ -10,7 +10,7 @@ use authority::profile::{ProfileBuilder, sign_profile};
 use authority::{MasterMacKey, SigningKeyPair, default_rate_table, sign_rate_table};
 use card_sim::journal::JournalError;
 use card_sim::{
-    DirMedium, Entropy, InProcessTransport, JournalStore, SharedCard, SimCard, SimClock, SimError, SimPlatform,
+    DirMedium, Engine, Entropy, InProcessTransport, JournalStore, SharedCard, SimCard, SimClock, SimError, SimPlatform,
     draw_serial,
 };
 use host_driver::transport::Transport;
@@ -233,6 +233,16 @@ pub fn create_state_file(
     keys: &AuthorityKeys,
     opts: &Options,
 ) -> Result<(Meter<StateTransport>, BroughtUp), FixtureError> {
+    create_state_file_on(path, keys, opts, None)
+}
+
+/// [`create_state_file`] on the crypto engine `engine` (`None`: the default engine).
+pub fn create_state_file_on(
+    path: &Path,
+    keys: &AuthorityKeys,
+    opts: &Options,
+    engine: Option<Engine>,
+) -> Result<(Meter<StateTransport>, BroughtUp), FixtureError> {
     let store = open_store(path)?;
     if !store.is_empty() {
         return Err(FixtureError::Exists(path.to_path_buf()));
@@ -241,7 +251,10 @@ pub fn create_state_file(
         Some(serial) => serial,
         None => draw_serial(&mut Entropy::Os)?,
     };
-    let platform = SimPlatform::new(store, opts.entropy.clone(), opts.clock.clone());
+    let platform = match engine {
+        Some(engine) => SimPlatform::with_engine(engine, store, opts.entropy.clone(), opts.clock.clone()),
+        None => SimPlatform::new(store, opts.entropy.clone(), opts.clock.clone()),
+    };
     let mut meter = connect(SimCard::manufacture(platform, &keys.issuer.public(), serial)?)?;
     let up = bring_up(&mut meter, keys, opts)?;
     Ok((meter, up))
@@ -249,6 +262,15 @@ pub fn create_state_file(
 
 /// Opens the simulated meter kept in the state file `path`, powered on and selected.
 pub fn open_state_file(path: &Path, clock: SimClock) -> Result<Meter<StateTransport>, FixtureError> {
+    open_state_file_on(path, clock, None)
+}
+
+/// [`open_state_file`] on the crypto engine `engine` (`None`: the default engine).
+pub fn open_state_file_on(
+    path: &Path,
+    clock: SimClock,
+    engine: Option<Engine>,
+) -> Result<Meter<StateTransport>, FixtureError> {
     if !path.is_file() {
         return Err(FixtureError::Missing(path.to_path_buf()));
     }
@@ -256,6 +278,9 @@ pub fn open_state_file(path: &Path, clock: SimClock) -> Result<Meter<StateTransp
     if store.is_empty() {
         return Err(FixtureError::Missing(path.to_path_buf()));
     }
-    let platform = SimPlatform::new(store, Entropy::Os, clock);
+    let platform = match engine {
+        Some(engine) => SimPlatform::with_engine(engine, store, Entropy::Os, clock),
+        None => SimPlatform::new(store, Entropy::Os, clock),
+    };
     connect(SimCard::from_platform(platform)?)
 }

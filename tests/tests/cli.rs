@@ -243,6 +243,7 @@ mod schema {
 }
 
 /// One run of the CLI.
+#[derive(Debug)]
 struct Run {
     code: i32,
     stdout: String,
@@ -274,6 +275,7 @@ impl Run {
 }
 
 /// The CLI with a given meter selection, PIN in the environment, config file pointed at nothing.
+#[derive(Clone)]
 struct Cli {
     bin: PathBuf,
     dir: PathBuf,
@@ -286,12 +288,17 @@ impl Cli {
     }
 
     fn run_pin(&self, args: &[&str], pin: &str) -> Run {
+        self.run_config(args, pin, &self.dir.join("no-config.toml"))
+    }
+
+    /// A run with the configuration file `config`.
+    fn run_config(&self, args: &[&str], pin: &str, config: &Path) -> Run {
         let out = Command::new(&self.bin)
             .args(&self.select)
             .args(args)
             .current_dir(&self.dir)
             .env("PCMETER_PIN", pin)
-            .env("PCMETER_CONFIG", self.dir.join("no-config.toml"))
+            .env("PCMETER_CONFIG", config)
             .output()
             .expect("pcmeter runs");
         Run {
@@ -527,4 +534,172 @@ fn the_same_session_through_pcscd_on_the_file_sim_create_made() {
     by_id.run(&["--json", "keys"]).ok("keys");
     drop(daemon);
     rig.wait_card(false);
+}
+
+// ------------------------------------------------------------ demo, label formats, engines, postal certificate
+
+const PIECE: [&str; 8] = ["--class", "1", "--weight", "20", "--from", "10001", "--to", "94105"];
+
+/// `print` with the fixed piece and `extra` arguments.
+fn print_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--json", "print"];
+    args.extend_from_slice(&PIECE);
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn the_demo_writes_imprint_labels_as_png_svg_and_a_pdf_sheet_that_decode_to_its_indicia() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = Scratch::new("cli-demo");
+    let cli = Cli { bin, dir: dir.0.clone(), select: vec![] };
+    let demo = cli.run(&["--json", "demo", "--out", "out"]).ok("demo");
+    let printed = demo["printed"].as_array().unwrap();
+    assert_eq!(printed.len(), 3);
+    let mut indicia = Vec::new();
+    for p in printed {
+        let ind = hex::decode(p["indicium"].as_str().unwrap()).unwrap();
+        let png = dir.0.join(p["png"].as_str().unwrap());
+        let got = pcmeter::scan::decode_png(&png, pcmeter::scan::Limit::Count(1)).expect("dmtxread reads the label");
+        assert_eq!(got, vec![ind.clone()], "{}", png.display());
+        // An imprint, not a bare symbol: the human-readable fields are on the label.
+        let svg = std::fs::read_to_string(dir.0.join(p["svg"].as_str().unwrap())).unwrap();
+        let body = apdu_specs::indicium::Indicium::parse(&ind).unwrap().body;
+        for needle in ["METER PCM-DEMO-001", &format!("PIECE {}", body.piece_count), "FROM 10001", "USD "] {
+            assert!(svg.contains(needle), "{needle} on the label: {svg}");
+        }
+        indicia.push(ind);
+    }
+    let pdf = dir.0.join(demo["pdf"].as_str().unwrap());
+    let mut got = pcmeter::scan::decode_pdf_pages(&pdf, 300, |_| pcmeter::scan::Limit::Count(3)).unwrap().concat();
+    got.sort();
+    indicia.sort();
+    assert_eq!(got, indicia, "the PDF sheet holds the three indicia");
+}
+
+#[test]
+fn print_takes_its_format_from_the_flag_then_the_extension_then_the_configured_label_format() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = Scratch::new("cli-format");
+    let (cli, _) = sim_create(&bin, &dir.0, "meter.pcmj", "50");
+    let config = dir.0.join("config.toml");
+    std::fs::write(&config, "label_format = \"svg\"\n").unwrap();
+    let magic = |name: &str| std::fs::read(dir.0.join(name)).unwrap()[..5].to_vec();
+
+    // No extension: the configuration decides and its extension is added.
+    let p = cli.run_config(&print_args(&["--out", "plain"]), PIN, &config).ok("print");
+    assert_eq!(p["out"], "plain.svg");
+    assert!(std::fs::read_to_string(dir.0.join("plain.svg")).unwrap().contains("<svg"));
+    // The flag overrides the configuration; so does an extension.
+    let p = cli.run_config(&print_args(&["--out", "flagged", "--format", "pdf"]), PIN, &config).ok("print");
+    assert_eq!(p["out"], "flagged.pdf");
+    assert_eq!(magic("flagged.pdf"), b"%PDF-");
+    let p = cli.run_config(&print_args(&["--out", "named.png"]), PIN, &config).ok("print");
+    assert_eq!(p["out"], "named.png");
+    assert_eq!(magic("named.png"), b"\x89PNG\r");
+    // Without a configuration, PNG.
+    let p = cli.run(&print_args(&["--out", "default"])).ok("print");
+    assert_eq!(p["out"], "default.png");
+    assert_eq!(magic("default.png"), b"\x89PNG\r");
+    // A flag that contradicts the extension is refused before anything is charged.
+    let regs = cli.registers();
+    cli.run_config(&print_args(&["--out", "x.svg", "--format", "pdf"]), PIN, &config).fails(3, "names another format");
+    cli.run_config(&print_args(&["--out", "x.txt"]), PIN, &config).fails(3, ".png, .svg or .pdf");
+    assert_eq!(cli.registers(), regs, "nothing charged");
+    assert!(!dir.0.join("x.svg").exists() && !dir.0.join("x.txt").exists());
+}
+
+#[test]
+fn the_engine_of_a_sim_meter_is_chosen_at_start_and_one_not_compiled_in_is_refused() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let dir = Scratch::new("cli-engine");
+    let base = Cli { bin: bin.clone(), dir: dir.0.clone(), select: vec![] };
+    let created = base
+        .run(&["--engine", "soft", "--json", "sim", "create", "m.pcmj", "--credit", "50", "--pin", PIN])
+        .ok("sim-create");
+    let soft = Cli { select: vec!["--sim".into(), "m.pcmj".into(), "--engine".into(), "soft".into()], ..base };
+    let p = soft.run(&print_args(&["--out", "soft.png", "--postal-key-file", "postal.pem"])).ok("print");
+    assert_eq!(p["verified"], true);
+
+    let aws = Cli { select: vec!["--sim".into(), "m.pcmj".into(), "--engine".into(), "aws-lc".into()], ..soft };
+    let regs = aws.registers_or_refusal();
+    // workspace_bin builds pcmeter with card-sim's aws-lc feature exactly when the suite runs on aws-lc.
+    if testkit::engine().cargo_feature().is_some() {
+        // The same state file on the aws-lc engine: its indicia verify under the same postal key.
+        let regs = regs.expect("aws-lc is compiled in");
+        let p = aws.run(&print_args(&["--out", "aws.png", "--postal-key-file", "postal.pem"])).ok("print");
+        assert_eq!(p["verified"], true);
+        assert!(aws.registers()["descending"].as_u64().unwrap() < regs["descending"].as_u64().unwrap());
+    } else {
+        let refusal = regs.expect_err("aws-lc is not compiled in: refused");
+        assert_eq!(refusal.code, 2, "{}", refusal.stderr);
+        assert!(
+            refusal.stderr.contains("not compiled into this pcmeter") && refusal.stderr.contains("--features aws-lc"),
+            "{}",
+            refusal.stderr
+        );
+    }
+    let plain = Cli { select: vec!["--sim".into(), "m.pcmj".into()], ..aws.clone() };
+    let unknown = plain.run(&["--engine", "quantum", "status"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("unknown crypto engine `quantum`"), "{}", unknown.stderr);
+    // A meter in a reader has its own engine.
+    let reader = Cli { select: vec!["--reader".into(), "nothing".into(), "--engine".into(), "soft".into()], ..aws };
+    reader.run(&["--json", "status"]).fails(3, "--engine chooses the crypto engine of a simulated meter");
+    assert_eq!(created["meter_id"], "PCM-SIM-0001");
+}
+
+impl Cli {
+    /// The registers, or the run that failed to read them.
+    fn registers_or_refusal(&self) -> Result<Value, Run> {
+        let run = self.run(&["--json", "status"]);
+        if run.code == 0 { Ok(run.ok("status")["registers"].clone()) } else { Err(run) }
+    }
+}
+
+#[test]
+fn verify_indicium_checks_labels_against_the_postal_certificate_and_charges_nothing() {
+    let bin = testkit::workspace_bin("pcmeter", "pcmeter");
+    let (a_dir, b_dir) = (Scratch::new("cli-postal-a"), Scratch::new("cli-postal-b"));
+    let (a, created) = sim_create(&bin, &a_dir.0, "a.pcmj", "50");
+    assert_eq!(created["trust"]["postal_certificate"], "./postal-cert.pem");
+    let o = openssl(&a_dir.0, &["verify", "-CAfile", "ca.pem", "postal-cert.pem"]);
+    assert!(o.ok && o.output.contains("OK"), "openssl accepts the postal certificate: {}", o.output);
+    let b = Cli { bin: bin.clone(), dir: b_dir.0.clone(), select: vec![] };
+    b.run(&["--json", "sim", "create", "b.pcmj", "--credit", "50", "--pin", PIN, "--id", "PCM-SIM-0002"])
+        .ok("sim-create");
+    let b = Cli { select: vec!["--sim".into(), "b.pcmj".into()], ..b };
+
+    let printed = a.run(&print_args(&["--out", "label.pdf"])).ok("print");
+    let ind = printed["indicium"].as_str().unwrap().to_owned();
+    b.run(&print_args(&["--out", "other.png"])).ok("print");
+    let a_file = |n: &str| a_dir.0.join(n).to_str().unwrap().to_owned();
+    let (cert, ca) = (a_file("postal-cert.pem"), a_file("ca.pem"));
+    let regs = a.registers();
+
+    // A good label: exit 0, with --ca and with the sim's ca.pem by default.
+    let ok = a.run(&["--json", "verify-indicium", &a_file("label.pdf"), "--postal-cert", &cert, "--ca", &ca]);
+    let v = ok.ok("verify-indicium");
+    assert_eq!(v["indicia"][0]["meter_id"], "PCM-SIM-0001");
+    assert_eq!(v["indicia"].as_array().unwrap().len(), 1);
+    a.run(&["--json", "verify-indicium", &ind, "--postal-cert", &cert]).ok("verify-indicium");
+
+    // A label from another meter (22), a tampered indicium (23), an unreadable image (20).
+    let other = b_dir.0.join("other.png");
+    a.run(&["--json", "verify-indicium", other.to_str().unwrap(), "--postal-cert", &cert, "--ca", &ca])
+        .fails(22, "label from another meter");
+    let mut tampered = hex::decode(&ind).unwrap();
+    tampered[25] ^= 1; // postage
+    a.run(&["--json", "verify-indicium", &hex::encode(tampered), "--postal-cert", &cert, "--ca", &ca])
+        .fails(23, "tampered");
+    std::fs::write(a_dir.0.join("junk.png"), b"\x89PNG\r\n\x1a\nnot an image").unwrap();
+    a.run(&["--json", "verify-indicium", &a_file("junk.png"), "--postal-cert", &cert, "--ca", &ca])
+        .fails(20, "junk.png");
+    // Another meter's postal certificate does not chain to this CA (7); a certificate that is no certificate (3).
+    let b_cert = b_dir.0.join("postal-cert.pem");
+    a.run(&["--json", "verify-indicium", &ind, "--postal-cert", b_cert.to_str().unwrap(), "--ca", &ca])
+        .fails(7, "does not chain");
+    a.run(&["--json", "verify-indicium", &ind, "--postal-cert", &a_file("postal.pem"), "--ca", &ca])
+        .fails(3, "postal.pem");
+    assert_eq!(a.registers(), regs, "verification charges nothing");
 }

@@ -8,10 +8,10 @@
 
 use super::error::{CliError, CliResult, Exit};
 use crate::config::Config;
-use card_sim::SimClock;
+use card_sim::{Engine, EngineError, SimClock};
 use host_driver::transport::pcsc::{PcscTransaction, PcscTransport, open_meter};
 use host_driver::{CardTransaction, Meter, Pin, Transaction, Transport, TransportError};
-use pcmeter::simulated::{StateTransport, open_state_file};
+use pcmeter::simulated::{StateTransport, open_state_file_on};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -30,6 +30,21 @@ pub struct Selection {
     /// A simulated meter kept in this state file, run in this process (see `pcmeter sim create`).
     #[arg(long, global = true, value_name = "PATH")]
     pub sim: Option<PathBuf>,
+    /// Crypto engine of a `--sim` meter (and of `sim create`): `soft` (pure
+    /// Rust, the default) or `aws-lc` (pcmeter built with feature `aws-lc`).
+    #[arg(long, global = true, value_name = "ENGINE", value_parser = parse_engine)]
+    pub engine: Option<Engine>,
+}
+
+/// An engine name; one this build lacks is refused, never replaced by another.
+fn parse_engine(name: &str) -> Result<Engine, String> {
+    name.parse().map_err(|e| match e {
+        EngineError::NotCompiled { name, feature } => format!(
+            "crypto engine `{name}` is not compiled into this pcmeter: build it with `--features {feature}` \
+             (cargo build -p pcmeter --features {feature})"
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// A selection resolved against the configuration file.
@@ -42,17 +57,18 @@ pub enum Target {
         /// Meter ID.
         meter_id: Option<String>,
     },
-    /// A simulated meter's state file.
-    Sim(PathBuf),
+    /// A simulated meter's state file, and the crypto engine to run it on
+    /// (`None`: the default engine).
+    Sim(PathBuf, Option<Engine>),
 }
 
 impl Selection {
     /// Flags first, then the configuration file.
     pub fn resolve(&self, config: &Config) -> Target {
         match (&self.reader, &self.meter_id, &self.sim) {
-            (_, _, Some(path)) => Target::Sim(path.clone()),
+            (_, _, Some(path)) => Target::Sim(path.clone(), self.engine),
             (None, None, None) => match (&config.reader, &config.meter_id, &config.sim) {
-                (None, None, Some(path)) => Target::Sim(path.clone()),
+                (None, None, Some(path)) => Target::Sim(path.clone(), self.engine),
                 (reader, meter_id, _) => Target::Pcsc { reader: reader.clone(), meter_id: meter_id.clone() },
             },
             (reader, meter_id, None) => Target::Pcsc { reader: reader.clone(), meter_id: meter_id.clone() },
@@ -131,8 +147,8 @@ pub fn open(target: &Target) -> CliResult<CliMeter> {
             drop(found);
             AnyTransport::Pcsc(PcscTransport::connect(&reader, false)?)
         }
-        Target::Sim(path) => {
-            let mut sim = open_state_file(path, SimClock::System)
+        Target::Sim(path, engine) => {
+            let mut sim = open_state_file_on(path, SimClock::System, *engine)
                 .map_err(|e| CliError::new(Exit::Meter, format!("simulated meter: {e}")))?;
             let card = sim.transport_mut().card();
             drop(sim);

@@ -52,9 +52,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Personalize a fresh simulated meter, print three indicia and show the registers.
+    /// Personalize a fresh simulated meter, print three imprints (PNG, SVG, PDF) and show the registers.
     Demo {
-        /// Where to write the indicium images.
+        /// Where to write the imprint labels (PNG, SVG, and an A4 sheet PDF).
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
         /// Use the HMAC (secret-key) indicium variant.
@@ -260,6 +260,15 @@ pub enum AgentCommand {
 /// Runs the command line; the report is printed by the caller.
 pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
     let target = cli.selection.resolve(config);
+    if cli.selection.engine.is_some()
+        && !matches!(target, meter::Target::Sim(..))
+        && !matches!(cli.command, Command::Sim(sim::SimCommand::Create { .. }))
+    {
+        return Err(CliError::input(
+            "--engine chooses the crypto engine of a simulated meter (--sim PATH, sim create); \
+             a meter in a reader has its own",
+        ));
+    }
     let open = || meter::open(&target);
     match &cli.command {
         Command::Demo { out, hmac } => {
@@ -270,7 +279,7 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
                 .iter()
                 .map(|p| serde_json::json!({ "indicium": hex::encode_upper(&p.bytes), "png": p.png, "svg": p.svg }))
                 .collect();
-            Report::new(&serde_json::json!({ "printed": pieces }), report.text)
+            Report::new(&serde_json::json!({ "printed": pieces, "pdf": report.pdf }), report.text)
         }
         Command::Sim(command) => sim::run(command, &cli.selection),
         Command::Readers => status::readers(),
@@ -281,7 +290,7 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::VerifyPostmark { file, token, ca, crl } => {
             let ca = match (ca, &target) {
                 (Some(ca), _) => ca.clone(),
-                (None, meter::Target::Sim(state)) => state.with_file_name("ca.pem"),
+                (None, meter::Target::Sim(state, _)) => state.with_file_name("ca.pem"),
                 (None, _) => return Err(CliError::input("give the CA certificate with --ca")),
             };
             let now = card_sim::SimClock::System.now().unwrap_or(0);
@@ -303,10 +312,14 @@ pub fn run(cli: &Cli, config: &Config) -> CliResult<Report> {
         Command::Pay(args) => credit::pay(&mut open()?, args),
         Command::VerifyPayment(args) => credit::verify(args),
         Command::Settle { payment, authority } => credit::settle(payment, authority, config),
-        Command::Print(args) => print::print(&mut open()?, args),
+        Command::Print(args) => print::print(&mut open()?, args, config.label_format),
         Command::Batch(args) => print::batch(&mut open()?, args),
         Command::VerifyIndicium { input, trust } => {
-            print::verify_indicium(input, trust, cli.selection.meter_id.as_deref())
+            let default_ca = match &target {
+                meter::Target::Sim(state, _) => Some(state.with_file_name("ca.pem")),
+                meter::Target::Pcsc { .. } => None,
+            };
+            print::verify_indicium(input, trust, cli.selection.meter_id.as_deref(), default_ca.as_deref())
         }
         Command::Verify { indicium, trust } => print::verify(indicium, trust),
         Command::Render { indicium, out } => print::render(indicium, out),

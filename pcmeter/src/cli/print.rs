@@ -9,6 +9,7 @@ use super::error::{CliError, CliResult, Exit};
 use super::files;
 use super::meter::{CliMeter, read_pin, with_pin};
 use super::output::Report;
+use crate::config::LabelFormat;
 use apdu_specs::date::yyyymmdd_from_unix;
 use apdu_specs::mailpiece::{MailPiece, postcode};
 use pcmeter::batch::{self, BatchOptions};
@@ -24,11 +25,20 @@ use zeroize::Zeroizing;
 #[derive(Debug, clap::Args)]
 pub struct Trust {
     /// Postal public key (65 bytes, hex) for ECDSA indicia.
-    #[arg(long, conflicts_with_all = ["postal_key_file", "mac_key", "mac_key_file"])]
+    #[arg(long, conflicts_with_all = ["postal_key_file", "postal_cert", "mac_key", "mac_key_file"])]
     postal_key: Option<String>,
     /// File holding the postal public key (PEM, as `sim create` writes it, or hex).
-    #[arg(long, conflicts_with_all = ["mac_key", "mac_key_file"])]
+    #[arg(long, conflicts_with_all = ["postal_cert", "mac_key", "mac_key_file"])]
     postal_key_file: Option<PathBuf>,
+    /// The postal certificate (PEM or DER, `postal-cert.pem` from `sim
+    /// create`): it must chain to --ca and be valid now; its key checks the
+    /// indicia and its subject names the meter they must come from.
+    #[arg(long, value_name = "FILE.pem", conflicts_with_all = ["mac_key", "mac_key_file"])]
+    postal_cert: Option<PathBuf>,
+    /// The CA certificate the postal certificate must chain to (default with
+    /// --sim: `ca.pem` beside the state file).
+    #[arg(long, value_name = "FILE.pem", requires = "postal_cert")]
+    ca: Option<PathBuf>,
     /// Meter MAC key (32 bytes, hex) for HMAC indicia; --mac-key-file keeps it off the command line.
     #[arg(long, conflicts_with = "mac_key_file")]
     mac_key: Option<String>,
@@ -37,9 +47,71 @@ pub struct Trust {
     mac_key_file: Option<PathBuf>,
 }
 
+/// A postal key taken from a certificate that chains to the CA.
+struct Certified {
+    key: [u8; 65],
+    /// The meter ID the certificate's subject names (its serialNumber, hex).
+    meter_id: String,
+}
+
+/// Reads the postal certificate `cert`, checks it against the CA certificate
+/// `ca` at `now` (signature, validity, a signature-key profile), and returns
+/// its key and meter. A certificate that does not chain is exit 7.
+fn certified_postal_key(cert: &Path, ca: &Path, now: u64) -> CliResult<Certified> {
+    use apdu_specs::x509::Certificate;
+    let ca_der = files::read_certificate(ca)?;
+    let der = files::read_certificate(cert)?;
+    let ca_key = Certificate::parse(&ca_der)?.public_key;
+    host_driver::certificates::verify_certificate_path(&[&der], &ca_key, now).map_err(|e| {
+        CliError::invalid(format!(
+            "NOT VALID: the postal certificate {} does not chain to {} now: {e}",
+            cert.display(),
+            ca.display()
+        ))
+    })?;
+    let parsed = Certificate::parse(&der)?;
+    if !apdu_specs::x509::Usage::Signature.allowed_by(&parsed.extensions) {
+        return Err(CliError::invalid(format!("NOT VALID: {} is not a signature certificate", cert.display())));
+    }
+    let meter_id = subject_meter_id(&parsed.subject).ok_or_else(|| {
+        CliError::invalid(format!("NOT VALID: {} does not name a meter in its subject", cert.display()))
+    })?;
+    Ok(Certified { key: parsed.public_key, meter_id })
+}
+
+/// The meter ID of a meter certificate's subject: its serialNumber attribute
+/// holds the 12-byte ID in hex (24 characters, `apdu_specs::certs::meter_subject`).
+fn subject_meter_id(subject: &[u8]) -> Option<String> {
+    // serialNumber (2.5.4.5) followed by a PrintableString of 24 characters.
+    const SERIAL_NUMBER: [u8; 5] = [0x06, 0x03, 0x55, 0x04, 0x05];
+    let at = subject.windows(SERIAL_NUMBER.len()).position(|w| w == SERIAL_NUMBER)? + SERIAL_NUMBER.len();
+    let value = match subject.get(at..at + 2)? {
+        [0x13 | 0x0C, 24] => subject.get(at + 2..at + 26)?,
+        _ => return None,
+    };
+    let id = hex::decode(value).ok()?;
+    Some(String::from_utf8_lossy(&id).trim_end_matches([' ', '\0']).to_owned())
+}
+
 impl Trust {
+    /// The key given, if any; from a postal certificate, also the meter it names.
+    fn key_and_meter(&self, default_ca: Option<&Path>) -> CliResult<Option<(TrustedKey, Option<String>)>> {
+        let Some(cert) = &self.postal_cert else { return Ok(self.key()?.map(|k| (k, None))) };
+        let ca = self
+            .ca
+            .as_deref()
+            .or(default_ca)
+            .ok_or_else(|| CliError::input("--postal-cert needs the CA certificate: give --ca"))?;
+        let now = card_sim::SimClock::System.now().unwrap_or(0);
+        let certified = certified_postal_key(cert, ca, now)?;
+        Ok(Some((TrustedKey::Postal(certified.key), Some(certified.meter_id))))
+    }
+
     /// The key given, if any.
     fn key(&self) -> CliResult<Option<TrustedKey>> {
+        if self.postal_cert.is_some() {
+            return Ok(self.key_and_meter(None)?.map(|(k, _)| k));
+        }
         let read = |path: &Path| std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| CliError::io(path, e));
         Ok(match (&self.postal_key, &self.postal_key_file, &self.mac_key, &self.mac_key_file) {
             (Some(text), ..) => Some(TrustedKey::postal_from_text(text).map_err(CliError::input)?),
@@ -80,17 +152,69 @@ pub struct PrintArgs {
     #[arg(long)]
     date: Option<u32>,
     /// Label output: .png, .svg or .pdf (the imprint: Data Matrix beside the
-    /// postage, date, origin, meter ID and piece count).
+    /// postage, date, origin, meter ID and piece count). Without an
+    /// extension, --format or else the configured `label_format` (else PNG)
+    /// decides, and its extension is added.
     #[arg(long)]
     out: PathBuf,
+    /// Label format, overriding the configuration's `label_format`; it must
+    /// agree with --out's extension when that has one.
+    #[arg(long, value_enum)]
+    format: Option<LabelFormat>,
     #[command(flatten)]
     trust: Trust,
 }
 
-/// Writes the label of `imprint` in the format `out`'s extension names.
-fn write_label(out: &Path, imprint: &Imprint) -> CliResult<()> {
-    let format = label::Format::from_path(out)
-        .ok_or_else(|| CliError::input(format!("{}: the label is written as .png, .svg or .pdf", out.display())))?;
+fn label_format(f: LabelFormat) -> label::Format {
+    match f {
+        LabelFormat::Png => label::Format::Png,
+        LabelFormat::Svg => label::Format::Svg,
+        LabelFormat::Pdf => label::Format::Pdf,
+    }
+}
+
+fn extension(f: label::Format) -> &'static str {
+    match f {
+        label::Format::Png => "png",
+        label::Format::Svg => "svg",
+        label::Format::Pdf => "pdf",
+    }
+}
+
+/// The file and format of a label: `--format` first, then `--out`'s
+/// extension, then the configured `label_format`, then PNG. A path without
+/// an extension gets the format's.
+pub fn label_target(
+    out: &Path,
+    flag: Option<LabelFormat>,
+    configured: Option<LabelFormat>,
+) -> CliResult<(PathBuf, label::Format)> {
+    let named = label::Format::from_path(out);
+    let has_extension = out.extension().is_some();
+    let format = match (flag.map(label_format), named) {
+        (Some(f), Some(n)) if f != n => {
+            return Err(CliError::input(format!(
+                "--format {} but --out {} names another format",
+                extension(f),
+                out.display()
+            )));
+        }
+        (Some(f), _) => f,
+        (None, Some(n)) => n,
+        (None, None) if has_extension => {
+            return Err(CliError::input(format!(
+                "{}: the label is written as .png, .svg or .pdf (or give --format)",
+                out.display()
+            )));
+        }
+        (None, None) => configured.map_or(label::Format::Png, label_format),
+    };
+    let path = if has_extension { out.to_path_buf() } else { out.with_extension(extension(format)) };
+    Ok((path, format))
+}
+
+/// Writes the label of `imprint` to `out` in `format`.
+fn write_label(out: &Path, format: label::Format, imprint: &Imprint) -> CliResult<()> {
     let data = match format {
         label::Format::Png => label::raster::label_png(imprint),
         label::Format::Svg => label::svg::label_svg(imprint).map(String::into_bytes),
@@ -100,8 +224,10 @@ fn write_label(out: &Path, imprint: &Imprint) -> CliResult<()> {
     files::write(out, &data)
 }
 
-/// `print`: VERIFY, PRINT and the session end in one transaction.
-pub fn print(meter: &mut CliMeter, a: &PrintArgs) -> CliResult<Report> {
+/// `print`: VERIFY, PRINT and the session end in one transaction. The
+/// label's format is settled before anything is charged.
+pub fn print(meter: &mut CliMeter, a: &PrintArgs, configured: Option<LabelFormat>) -> CliResult<Report> {
+    let (out, format) = label_target(&a.out, a.format, configured)?;
     let piece = MailPiece {
         rate_class: a.class,
         weight_grams: a.weight,
@@ -109,9 +235,6 @@ pub fn print(meter: &mut CliMeter, a: &PrintArgs) -> CliResult<Report> {
         origin: postcode(&a.from).ok_or_else(|| CliError::input("--from: up to 5 letters or digits"))?,
         destination: postcode(&a.to).ok_or_else(|| CliError::input("--to: up to 5 letters or digits"))?,
     };
-    if label::Format::from_path(&a.out).is_none() {
-        return Err(CliError::input(format!("{}: the label is written as .png, .svg or .pdf", a.out.display())));
-    }
     let trusted = a.trust.key()?;
     let pin = read_pin()?;
     let (status, ind) = with_pin(meter, &pin, |tx| {
@@ -141,9 +264,9 @@ pub fn print(meter: &mut CliMeter, a: &PrintArgs) -> CliResult<Report> {
             format!("{e}; it was charged: keep its bytes for the postal authority: {}", hex::encode_upper(&ind)),
         )
     })?;
-    write_label(&a.out, &imprint)?;
-    eprintln!("wrote {}", a.out.display());
-    let data = serde_json::json!({ "indicium": hex::encode_upper(&ind), "out": a.out, "verified": verified });
+    write_label(&out, format, &imprint)?;
+    eprintln!("wrote {}", out.display());
+    let data = serde_json::json!({ "indicium": hex::encode_upper(&ind), "out": out, "verified": verified });
     Report::new(&data, format!("{}\n", hex::encode_upper(&ind)))
 }
 
@@ -199,10 +322,24 @@ pub fn batch(meter: &mut CliMeter, a: &BatchArgs) -> CliResult<Report> {
 /// `verify-indicium`: every Data Matrix in a label image (PNG), a PDF or
 /// hex, decoded and verified offline; with the global `--meter-id`, each
 /// must come from that meter.
-pub fn verify_indicium(input: &str, trust: &Trust, meter_id: Option<&str>) -> CliResult<Report> {
-    let key = trust
-        .key()?
-        .ok_or_else(|| CliError::input("give --postal-key, --postal-key-file, --mac-key or --mac-key-file"))?;
+///
+/// With `--postal-cert`, the certificate must chain to the CA and its key
+/// checks the indicia, which must come from the meter its subject names.
+pub fn verify_indicium(
+    input: &str,
+    trust: &Trust,
+    meter_id: Option<&str>,
+    default_ca: Option<&Path>,
+) -> CliResult<Report> {
+    let (key, certified) = trust.key_and_meter(default_ca)?.ok_or_else(|| {
+        CliError::input("give --postal-cert, --postal-key, --postal-key-file, --mac-key or --mac-key-file")
+    })?;
+    let meter_id = match (meter_id, certified.as_deref()) {
+        (Some(given), Some(cert)) if given.trim() != cert => {
+            return Err(CliError::input(format!("--meter-id {given} but the postal certificate is meter {cert}'s")));
+        }
+        (given, cert) => cert.or(given),
+    };
     let symbols = scan::Input::detect(input)?.symbols()?;
     let bodies = scan::verify_all(&symbols, &key, meter_id)?;
     let mut text = String::new();
@@ -218,4 +355,38 @@ pub fn verify_indicium(input: &str, trust: &Trust, meter_id: Option<&str>) -> Cl
         }));
     }
     Report::new(&serde_json::json!({ "valid": true, "indicia": pieces }), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(
+        out: &str,
+        flag: Option<LabelFormat>,
+        configured: Option<LabelFormat>,
+    ) -> Result<(String, label::Format), u8> {
+        label_target(Path::new(out), flag, configured)
+            .map(|(p, f)| (p.display().to_string(), f))
+            .map_err(|e| e.exit as u8)
+    }
+
+    #[test]
+    fn the_format_flag_then_the_extension_then_the_configuration_pick_the_label_format() {
+        use LabelFormat::*;
+        use label::Format as F;
+        // No extension, no flag: the configuration, else PNG; the extension is added.
+        assert_eq!(target("label", None, Some(Svg)), Ok(("label.svg".into(), F::Svg)));
+        assert_eq!(target("label", None, Some(Pdf)), Ok(("label.pdf".into(), F::Pdf)));
+        assert_eq!(target("label", None, None), Ok(("label.png".into(), F::Png)));
+        // The flag overrides the configuration.
+        assert_eq!(target("label", Some(Pdf), Some(Svg)), Ok(("label.pdf".into(), F::Pdf)));
+        // An extension overrides the configuration, and must agree with the flag.
+        assert_eq!(target("a/b.PNG", None, Some(Svg)), Ok(("a/b.PNG".into(), F::Png)));
+        assert_eq!(target("b.svg", Some(Svg), Some(Pdf)), Ok(("b.svg".into(), F::Svg)));
+        assert_eq!(target("b.svg", Some(Pdf), None), Err(Exit::Input as u8));
+        // An unknown extension needs the flag, which then names the format.
+        assert_eq!(target("b.txt", None, Some(Svg)), Err(Exit::Input as u8));
+        assert_eq!(target("b.dat", Some(Pdf), None), Ok(("b.dat".into(), F::Pdf)));
+    }
 }

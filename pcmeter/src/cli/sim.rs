@@ -14,7 +14,7 @@ use super::output::{Report, rfc3339};
 use apdu_specs::x509::{Certificate, Usage};
 use authority::{CertDb, CertificateAuthority, MasterMacKey, SigningKeyPair, certify_slot};
 use card_sim::SimClock;
-use pcmeter::simulated::{AuthorityKeys, Options, create_state_file};
+use pcmeter::simulated::{AuthorityKeys, Options, create_state_file_on};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,12 @@ pub const POSTMARK_SLOT: u8 = 0;
 /// Slot certified for signatures by `sim create`.
 pub const SIGNATURE_SLOT: u8 = 2;
 /// The test CA's name.
+/// The postal key signs indicia and lives in no certificate slot; the test
+/// CA records its certificate under this slot number.
+pub const POSTAL_KEY_SLOT: u8 = 0xFF;
+/// Validity of the postal certificate `sim create` writes.
+const POSTAL_CERT_LIFETIME: u64 = 2 * 365 * 86_400;
+
 const CA_NAME: &str = "PCMeter Test CA (NOT FOR PRODUCTION)";
 
 /// `sim` subcommands.
@@ -228,6 +234,8 @@ struct CertifiedSlot {
 struct Trust {
     ca_certificate: PathBuf,
     postal_key: Option<PathBuf>,
+    /// The test CA's certificate of the postal key (ECDSA meters).
+    postal_certificate: Option<PathBuf>,
     authority_key: PathBuf,
     issuer_key: PathBuf,
 }
@@ -236,7 +244,7 @@ struct Trust {
 pub fn run(command: &SimCommand, selection: &Selection) -> CliResult<Report> {
     match command {
         SimCommand::Create { path, credit, pin, id, authority_keys } => {
-            create(path, credit, pin.as_deref(), id, authority_keys.as_deref())
+            create(path, credit, pin.as_deref(), id, authority_keys.as_deref(), selection.engine)
         }
         SimCommand::Challenge => {
             let mut authority = TestAuthority::open(state(selection)?)?;
@@ -292,7 +300,14 @@ fn state(selection: &Selection) -> CliResult<&Path> {
     selection.sim.as_deref().ok_or_else(|| CliError::input("give the simulated meter with --sim PATH"))
 }
 
-fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str, authority_keys: Option<&Path>) -> CliResult<Report> {
+fn create(
+    path: &Path,
+    credit: &str,
+    pin: Option<&str>,
+    id: &str,
+    authority_keys: Option<&Path>,
+    engine: Option<card_sim::Engine>,
+) -> CliResult<Report> {
     let now = now()?;
     let table = authority::default_rate_table(1, now);
     let credit = parse_amount(credit, table.exponent)?;
@@ -309,7 +324,7 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str, authority_keys
     opts.clock = SimClock::System;
     opts.profile.meter_id = id.to_owned();
     opts.profile.pin = pin;
-    let (mut meter, up) = create_state_file(path, &authority.keys, &opts)
+    let (mut meter, up) = create_state_file_on(path, &authority.keys, &opts, engine)
         .map_err(|e| CliError::new(Exit::Meter, format!("creating the simulated meter: {e}")))?;
     let fci = meter.fci().cloned().ok_or_else(|| CliError::new(Exit::Failure, "no FCI after SELECT"))?;
     let meter_id = fci.meter_id.ok_or_else(|| CliError::new(Exit::Failure, "the meter has no ID"))?;
@@ -349,12 +364,21 @@ fn create(path: &Path, credit: &str, pin: Option<&str>, id: &str, authority_keys
     let trust = Trust {
         ca_certificate: dir.join("ca.pem"),
         postal_key: keys.postal.map(|_| dir.join("postal.pem")),
+        postal_certificate: keys.postal.map(|_| dir.join("postal-cert.pem")),
         authority_key: dir.join("authority.pem"),
         issuer_key: dir.join("issuer.pem"),
     };
     files::write(&trust.ca_certificate, authority.ca.certificate_pem().as_bytes())?;
     if let (Some(file), Some(key)) = (&trust.postal_key, &keys.postal) {
         files::write_public_key(file, key)?;
+    }
+    if let (Some(file), Some(key)) = (&trust.postal_certificate, &keys.postal) {
+        let not_before = now.saturating_sub(3600);
+        let der = authority
+            .ca
+            .certify(&meter_id, POSTAL_KEY_SLOT, key, Usage::Signature, not_before, now + POSTAL_CERT_LIFETIME)
+            .map_err(|e| CliError::new(Exit::Failure, format!("certifying the postal key: {e}")))?;
+        files::write_pem(file, "CERTIFICATE", &der)?;
     }
     files::write_public_key(&trust.authority_key, &authority.keys.authority.public())?;
     files::write_public_key(&trust.issuer_key, &authority.keys.issuer.public())?;
