@@ -29,6 +29,8 @@ pub enum LabelFormat {
 pub struct Config {
     /// Base URL of the authority (recharge, inspection, certificates).
     pub authority_url: Option<String>,
+    /// CA certificate (PEM) trusted for an `https://` authority.
+    pub authority_ca: Option<PathBuf>,
     /// PC/SC reader used when neither `--reader`, `--meter-id` nor `--sim` is given.
     pub reader: Option<String>,
     /// Meter ID used when no reader is named.

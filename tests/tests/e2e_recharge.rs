@@ -3,9 +3,12 @@
 //! authority service over real HTTP on loopback. The same scenario runs on
 //! the in-process card over SQLite and over PostgreSQL, and through pcscd
 //! (vpcd); the real `pcmeter-authority` binary (init, register, credit,
-//! publish-rates, serve) is driven by the `pcmeter` CLI on a `sim create`d meter.
+//! publish-rates, serve) is driven by the `pcmeter` CLI on a `sim create`d meter,
+//! over plain HTTP on loopback and over HTTPS with a test CA.
 
 mod remote_common;
+#[path = "../../authority/tests/common/tls.rs"]
+mod tls;
 
 use apdu_specs::indicium::Indicium;
 use apdu_specs::recharge::RechargeReceipt;
@@ -268,4 +271,84 @@ fn the_pcmeter_cli_recharges_inspects_and_updates_rates_against_the_real_authori
     assert_eq!((meter["recharges"].as_u64(), meter["settled"].as_u64()), (Some(1), Some(1)), "{report}");
     assert_eq!(meter["recharged_total"], 2_550);
     assert_eq!(meter["balance"], 100_000 - 2_550);
+}
+
+#[test]
+fn the_pcmeter_cli_recharges_over_https_only_with_the_authority_root() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let authority_bin = testkit::workspace_bin("authority", "pcmeter-authority");
+    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    let scratch = Scratch::new("e2e-https");
+    let dir = &scratch.0;
+    let pki = tls::TestPki::create(&dir.join("tls"), "e2e");
+    let config = dir.join("authority.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nca_database = {:?}\nkey_dir = {:?}\nadmin_token = \"t\"\n\
+             tls_cert = {:?}\ntls_key = {:?}\n",
+            dir.join("authority.sqlite").display().to_string(),
+            dir.join("ca.sqlite").display().to_string(),
+            dir.join("keys").display().to_string(),
+            pki.cert.display().to_string(),
+            pki.key.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let operator = |args: &[&str]| {
+        let mut c = Command::new(&authority_bin);
+        c.arg("--config").arg(&config).args(args);
+        c
+    };
+    run_ok(&mut operator(&["init"]));
+    let state = dir.join("meter.pcmj");
+    let created = run_ok(
+        Command::new(&pcmeter)
+            .args(["--json", "sim", "create"])
+            .arg(&state)
+            .args(["--credit", "10", "--id", "PCM-E2E-TLS1", "--authority-keys"])
+            .arg(dir.join("keys"))
+            .env("PCMETER_PIN", "123456"),
+    );
+    run_ok(&mut operator(&["register", "--file", created["registration"].as_str().unwrap()]));
+    run_ok(&mut operator(&["credit", "--account", "PCM-E2E-TLS1", "--amount", "100000"]));
+
+    let mut server = Child(operator(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").expect("the serve banner").to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(&pcmeter);
+        c.arg("--sim")
+            .arg(&state)
+            .arg("--json")
+            .args(args)
+            .args(["--authority", &url])
+            .env("PCMETER_PIN", "123456")
+            .env("PCMETER_CONFIG", dir.join("none.toml"));
+        c
+    };
+    // Without the root the handshake fails: no recharge anywhere.
+    let refused = cli(&["recharge", "25.50"]).output().unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr).to_lowercase();
+    assert!(stderr.contains("certificate") || stderr.contains("unknownissuer"), "{stderr}");
+    // With the root (flag) it goes through; sequence 1 and CT = test credit + amount show the refused try left nothing.
+    let recharged = run_ok(cli(&["recharge", "25.50"]).arg("--authority-ca").arg(&pki.ca));
+    assert_eq!((recharged["sequence"].as_u64(), recharged["settled"].as_bool()), (Some(1), Some(true)), "{recharged}");
+    assert_eq!(recharged["control_total"], 1_000 + 2_550);
+    // The configuration key works like the flag.
+    let user_config = dir.join("pcmeter.toml");
+    std::fs::write(&user_config, format!("authority_ca = {:?}\n", pki.ca.display().to_string())).unwrap();
+    let inspected = run_ok(cli(&["inspect"]).env("PCMETER_CONFIG", &user_config));
+    assert_eq!(inspected["acknowledged"], true, "{inspected}");
+
+    drop(server);
+    let report = run_ok(&mut operator(&["report"]));
+    let meter = &report["meters"][0];
+    assert_eq!((meter["recharges"].as_u64(), meter["settled"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(meter["balance"], 100_000 - 2_550, "debited once");
 }

@@ -8,7 +8,7 @@
 use authority::rates::RateTableSpec;
 use authority::service::config::Config;
 use authority::service::error::{ApiError, hex_field};
-use authority::service::http::{App, router};
+use authority::service::http::{App, serve as serve_api};
 use authority::service::pool::StorePool;
 use authority::service::{Authority, clock, credit, meters, rates, recharge, revocation};
 use authority::store::{AnyBackend, Backend, Tx, TxResult, transact};
@@ -128,9 +128,7 @@ fn report(tx: &mut dyn Tx) -> TxResult<serde_json::Value, ApiError> {
 }
 
 fn serve(config: &Config, authority: Authority) {
-    if let Err(e) = config.check_listen() {
-        fail(e);
-    }
+    let tls = config.check_listen().unwrap_or_else(|e| fail(e));
     // Storage threads connect before the runtime exists: no driver ever runs inside it.
     let pool = StorePool::start(&config.location(), config.threads()).unwrap_or_else(|e| fail(e));
     let token = config.admin_token.as_deref();
@@ -142,7 +140,7 @@ fn serve(config: &Config, authority: Authority) {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap_or_else(|e| fail(e));
         let addr = listener.local_addr().unwrap_or_else(|e| fail(e));
-        println!("listening on http://{addr}");
+        println!("listening on {}://{addr}", if tls.is_some() { "https" } else { "http" });
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let shutdown = async {
@@ -160,7 +158,7 @@ fn serve(config: &Config, authority: Authority) {
             }
             tracing::info!("stopping: in-flight requests finish, new connections are refused");
         };
-        if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = serve_api(listener, app, tls, shutdown).await {
             fail(e);
         }
     });

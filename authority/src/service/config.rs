@@ -30,9 +30,10 @@ pub struct Config {
     pub max_credit_line: Option<u64>,
     /// Storage threads (default 1 for SQLite, 4 for PostgreSQL).
     pub store_threads: Option<usize>,
-    /// TLS certificate (PEM); this build serves plain HTTP on loopback only.
+    /// TLS certificate chain (PEM, leaf first): with `tls_key`, `serve`
+    /// speaks HTTPS; without both, plain HTTP on loopback only.
     pub tls_cert: Option<PathBuf>,
-    /// TLS key (PEM).
+    /// TLS private key (PEM: PKCS#8, SEC1 or PKCS#1).
     pub tls_key: Option<PathBuf>,
 }
 
@@ -64,9 +65,12 @@ pub enum ConfigError {
     /// The CA could not be set up.
     #[error("certificate authority: {0}")]
     Ca(String),
-    /// Plain HTTP on a non-loopback address, or TLS asked for.
+    /// Plain HTTP on a non-loopback address, or half a TLS configuration.
     #[error("{0}")]
     Listen(String),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
 }
 
 fn env<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError> {
@@ -79,7 +83,8 @@ fn env<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigErro
 impl Config {
     /// Reads `path`, then applies the environment overrides
     /// (`PCMETER_AUTHORITY_LISTEN`, `_DATABASE`, `_CA_DATABASE`, `_KEY_DIR`,
-    /// `_ADMIN_TOKEN`, `_INSPECTION_PERIOD`, `_MAX_CREDIT_LINE`, `_STORE_THREADS`).
+    /// `_ADMIN_TOKEN`, `_INSPECTION_PERIOD`, `_MAX_CREDIT_LINE`, `_STORE_THREADS`,
+    /// `_TLS_CERT`, `_TLS_KEY`).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
@@ -109,6 +114,12 @@ impl Config {
         if let Some(v) = env("PCMETER_AUTHORITY_STORE_THREADS")? {
             c.store_threads = Some(v);
         }
+        if let Some(v) = env("PCMETER_AUTHORITY_TLS_CERT")? {
+            c.tls_cert = Some(v);
+        }
+        if let Some(v) = env("PCMETER_AUTHORITY_TLS_KEY")? {
+            c.tls_key = Some(v);
+        }
         Ok(c)
     }
 
@@ -135,18 +146,21 @@ impl Config {
         })
     }
 
-    /// Refuses what this build cannot serve safely: TLS (not built in) and
-    /// plain HTTP on a non-loopback address.
-    pub fn check_listen(&self) -> Result<(), ConfigError> {
-        if self.tls_cert.is_some() || self.tls_key.is_some() {
-            return Err(ConfigError::Listen(
-                "this build has no TLS; put a TLS-terminating proxy in front and listen on loopback".into(),
-            ));
+    /// What `serve` speaks: HTTPS with the configured certificate and key,
+    /// else plain HTTP, which is refused on any address but loopback (and so
+    /// is a certificate without a key or a key without a certificate).
+    pub fn check_listen(&self) -> Result<Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>, ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(super::tls::server_config(cert, key)?)),
+            (Some(_), None) | (None, Some(_)) => Err(ConfigError::Listen(
+                "tls_cert and tls_key go together: give both (HTTPS) or neither (plain HTTP on loopback)".into(),
+            )),
+            (None, None) if self.listen.ip().is_loopback() => Ok(None),
+            (None, None) => Err(ConfigError::Listen(format!(
+                "refusing plain HTTP on {}: without tls_cert and tls_key the service listens on loopback only",
+                self.listen
+            ))),
         }
-        if !self.listen.ip().is_loopback() {
-            return Err(ConfigError::Listen(format!("plain HTTP is served on loopback only, not {}", self.listen)));
-        }
-        Ok(())
     }
 
     fn key(&self, name: &str) -> PathBuf {

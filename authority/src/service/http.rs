@@ -634,39 +634,67 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Serves `app` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish: HTTPS when `tls` is given, else plain HTTP.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match tls {
+        Some(config) => {
+            let listener = super::tls::TlsListener::new(listener, config)?;
+            axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await
+        }
+        None => axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await,
+    }
+}
+
 /// The API served on `127.0.0.1:0` from a thread of its own (tests, the
 /// benchmarks, embedded use); stopped when dropped.
 #[derive(Debug)]
 pub struct LoopbackServer {
     /// The address it listens on.
     pub addr: std::net::SocketAddr,
+    tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LoopbackServer {
-    /// Serves `app` on an ephemeral loopback port.
+    /// Serves `app` over plain HTTP on an ephemeral loopback port.
     pub fn start(app: Arc<App>) -> std::io::Result<Self> {
+        Self::start_with(app, None)
+    }
+
+    /// Serves `app` over HTTPS with `tls` on an ephemeral loopback port.
+    pub fn start_tls(app: Arc<App>, tls: Arc<tokio_rustls::rustls::ServerConfig>) -> std::io::Result<Self> {
+        Self::start_with(app, Some(tls))
+    }
+
+    fn start_with(app: Arc<App>, tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
+        let secure = tls.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 let shutdown = async {
                     let _ = stopped.await;
                 };
-                if let Err(e) = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await {
+                if let Err(e) = serve(listener, app, tls, shutdown).await {
                     tracing::error!(error = %e, "loopback server stopped");
                 }
             });
         });
-        Ok(Self { addr, stop: Some(stop), thread: Some(thread) })
+        Ok(Self { addr, tls: secure, stop: Some(stop), thread: Some(thread) })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod pool;
 pub mod rates;
 pub mod recharge;
 pub mod revocation;
+pub mod tls;
 
 use crate::ca::CertificateAuthority;
 use crate::keys::SigningKeyPair;

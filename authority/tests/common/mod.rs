@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod service;
+pub mod tls;
 
 use authority::service::{Authority, Policy};
 use authority::{CertDb, CertificateAuthority, SigningKeyPair};

@@ -78,9 +78,15 @@ impl Site {
     /// `serve`, listening on 127.0.0.1:0 and holding the admin token, both from
     /// the environment; returns once the address is printed.
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// [`Site::serve`] with more environment variables (e.g. the TLS files).
+    pub fn serve_with(&self, env: &[(&str, &std::ffi::OsStr)]) -> Server {
         let log = std::fs::File::create(self.dir.join("serve.log")).unwrap();
         let mut child = self
             .command(&["serve"])
+            .envs(env.iter().copied())
             .env("PCMETER_AUTHORITY_LISTEN", "127.0.0.1:0")
             .env("PCMETER_AUTHORITY_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdin(Stdio::null())
@@ -102,7 +108,7 @@ impl Site {
             let log = std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default();
             panic!("serve printed {line:?}, not its address; log:\n{log}");
         };
-        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        assert!(base.starts_with("http://127.0.0.1:") || base.starts_with("https://127.0.0.1:"), "{base}");
         Server { child, base }
     }
 }
@@ -119,7 +125,7 @@ impl Drop for Site {
 #[derive(Debug)]
 pub struct Server {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub base: String,
 }
 

@@ -63,6 +63,11 @@ pub enum ClientError {
     Randomness,
 }
 
+/// The CA certificate an HTTPS client is to trust is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("authority CA certificate: {0}")]
+pub struct TrustError(String);
+
 /// The client.
 #[derive(Debug, Clone)]
 pub struct AuthorityClient {
@@ -72,9 +77,41 @@ pub struct AuthorityClient {
 
 impl AuthorityClient {
     /// A client for the service at `base` (e.g. `http://127.0.0.1:8443`), with a per-call timeout.
+    /// It trusts no TLS root: an `https://` service is refused at the handshake
+    /// (use [`AuthorityClient::with_ca_pem`]).
     pub fn new(base: &str, timeout: Duration) -> Self {
-        let agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+        Self::with_roots(base, timeout, Vec::new())
+    }
+
+    /// A client that trusts the CA certificates in `ca_pem` (PEM, one or
+    /// more `CERTIFICATE` blocks) and nothing else for `https://` URLs;
+    /// TLS by rustls on the aws-lc-rs provider.
+    pub fn with_ca_pem(base: &str, timeout: Duration, ca_pem: &[u8]) -> Result<Self, TrustError> {
+        let roots = ureq::tls::parse_pem(ca_pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                Ok(_) => None,
+                Err(e) => Some(Err(TrustError(e.to_string()))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.is_empty() {
+            return Err(TrustError("no CERTIFICATE block in the PEM".into()));
+        }
+        Ok(Self::with_roots(base, timeout, roots))
+    }
+
+    fn with_roots(base: &str, timeout: Duration, roots: Vec<ureq::tls::Certificate<'static>>) -> Self {
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .root_certs(ureq::tls::RootCerts::from(roots))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .tls_config(tls)
+            .build()
+            .into();
         Self { base: base.trim_end_matches('/').to_string(), agent }
     }
 

@@ -9,5 +9,5 @@
 pub mod client;
 pub mod types;
 
-pub use client::{AuthorityClient, ClientError, IdempotencyKey};
+pub use client::{AuthorityClient, ClientError, IdempotencyKey, TrustError};
 pub use types::*;

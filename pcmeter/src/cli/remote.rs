@@ -22,6 +22,9 @@ pub struct AuthorityArg {
     /// Base URL of the authority (default: `authority_url` in the configuration file).
     #[arg(long, value_name = "URL")]
     pub authority: Option<String>,
+    /// CA certificate (PEM) to trust for an https:// authority (default: `authority_ca` in the configuration file).
+    #[arg(long, value_name = "PEM")]
+    pub authority_ca: Option<std::path::PathBuf>,
 }
 
 impl AuthorityArg {
@@ -33,7 +36,14 @@ impl AuthorityArg {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(CliError::input(format!("authority URL {url:?}: expected http:// or https://")));
         }
-        Ok(AuthorityClient::new(url, CALL_TIMEOUT))
+        match self.authority_ca.as_ref().or(config.authority_ca.as_ref()) {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+                AuthorityClient::with_ca_pem(url, CALL_TIMEOUT, &pem)
+                    .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+            }
+            None => Ok(AuthorityClient::new(url, CALL_TIMEOUT)),
+        }
     }
 }
 
