@@ -1,270 +1,453 @@
 //! `pcmeter-bench`: measures the meter against the raw limits of the machine
-//! in one run and prints a Markdown report (copied into docs/BENCHMARKS.md).
+//! in one run and writes docs/BENCHMARKS.md (DESIGN.md §7, issue 14).
 //!
-//! Run: `cargo run --release -p bench -- [--quick]`
+//! Run: `cargo run --release -p bench --bin pcmeter-bench -- [--quick] [--write docs/BENCHMARKS.md]`
+//!
+//! Without `--write` the report goes to stdout. Every row is a figure, its
+//! same-run limit, the ratio and the target; a row whose target is missed
+//! (or that could not be measured) must have a reason in `bench/reasons.toml`,
+//! or the run exits non-zero after writing the report.
 
-use card_core::Applet;
-use card_core::platform::CryptoEngine;
-use card_core::soft_engine::SoftEngine;
-use card_sim::{Engine, Entropy, MemoryStore, SimClock, SimPlatform};
+mod card_bench;
 mod durable_bench;
+mod external;
+mod heap;
+mod labels;
 mod pcsc_bench;
+mod report;
+mod scale;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-/// Counts live and peak heap bytes.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates to the system allocator; only adds counters.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+use card_sim::Engine;
+use report::{Row, Target};
+use std::path::{Path, PathBuf};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: heap::Counting = heap::Counting;
 
-fn rate(n: usize, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
+/// The in-process and durable targets (DESIGN.md §7).
+const IN_PROCESS: Target = Target::RatioAtLeast(0.85);
+const DURABLE: Target = Target::RatioAtMost(1.15);
+const PCSC: Target = Target::RatioAtMost(1.25);
+const AUTHORITY: Target = Target::RatioAtLeast(0.5);
+const LABELS: Target = Target::RatioAtLeast(0.5);
+const HEAP: Target = Target::Below(16_384.0);
+const IMAGE: Target = Target::Below(65_536.0);
+
+struct Args {
+    quick: bool,
+    write: Option<PathBuf>,
+    skip: Vec<String>,
 }
 
-fn best_of<F: FnMut() -> Duration>(runs: usize, mut f: F) -> Duration {
-    (0..runs).map(|_| f()).min().unwrap_or_default()
-}
-
-type SimApplet = Applet<SimPlatform<MemoryStore>>;
-
-fn operational_applet(engine: Engine) -> SimApplet {
-    let keys = testkit::vector_keys();
-    let mut opts = testkit::vector_options();
-    opts.profile.initial_credit = 100_000_000_000;
-    let platform =
-        SimPlatform::with_engine(engine, MemoryStore::new(), Entropy::Os, SimClock::fixed(testkit::FIXTURE_TIME));
-    let mut a = Applet::manufacture(platform, &keys.issuer.public(), testkit::VECTOR_SERIAL).unwrap();
-    let ok = |r: Vec<u8>| assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
-    ok(a.process(&testkit::select_apdu()));
-    for apdu in testkit::personalization_apdus(&keys, &opts) {
-        ok(a.process(&apdu));
+fn args() -> Args {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let mut a = Args { quick: false, write: None, skip: Vec::new() };
+    let mut it = all.into_iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--write" => a.write = it.next().map(PathBuf::from),
+            // For development only: leaves a section out (its rows become errors).
+            "--skip" => a.skip.extend(it.next()),
+            other => {
+                eprintln!("unknown argument {other}: [--quick] [--write FILE] [--skip SECTION]");
+                std::process::exit(2);
+            }
+        }
     }
-    let verify = testkit::verify_apdu("123456");
-    ok(a.process(&verify));
-    ok(a.process(&[0x00, 0x44, 0x00, 0x00]));
     a
 }
 
-/// Certifies slot 0 for postmarks, then measures postmarks of a digest and of
-/// a 1 MiB message streamed into the card, and the raw SHA-256 rate of 1 MiB.
-fn postmark_rates(applet: &mut SimApplet, n: usize, runs: usize, mib_n: usize) -> (f64, f64, f64) {
-    use apdu_specs::x509::Usage;
-    use testkit::pki::{self, ext_apdu};
-    let mut ca = pki::ca_for(&testkit::vector_keys());
-    let mut send = |a: &[u8]| applet.process(a);
-    pki::register_raw(&mut send, &mut ca);
-    assert_eq!(&send(&testkit::verify_apdu("123456"))[..], [0x90, 0x00]);
-    pki::certify_raw(&mut send, &mut ca, 0, Usage::Postmark);
-    let postmark = ext_apdu([0x80, 0x56, 0x00, 0x00], &[9u8; 32]);
-    let ok = |r: &[u8]| assert_eq!(&r[r.len() - 2..], [0x90, 0x00], "postmark refused");
-    let digest_time = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = send(&postmark);
-            ok(&r);
-            std::hint::black_box(r);
-        }
-        t.elapsed()
-    });
-    let message = vec![0xA5u8; 1 << 20];
-    let start = ext_apdu([0x80, 0x54, 0x00, 0x00], &[]);
-    let chunks: Vec<Vec<u8>> = message.chunks(8192).map(|c| ext_apdu([0x80, 0x54, 0x01, 0x00], c)).collect();
-    let streamed = ext_apdu([0x80, 0x56, 0x01, 0x00], &[]);
-    let mib_time = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..mib_n {
-            ok(&send(&start));
-            for c in &chunks {
-                ok(&send(c));
-            }
-            let r = send(&streamed);
-            ok(&r);
-            std::hint::black_box(r);
-        }
-        t.elapsed()
-    });
-    let engine = SoftEngine::new(Entropy::Os);
-    let hash_time = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..mib_n {
-            std::hint::black_box(CryptoEngine::sha256(&engine, &[&message]));
-        }
-        t.elapsed()
-    });
-    (rate(n, digest_time), rate(mib_n, mib_time), rate(mib_n, hash_time))
-}
-
-/// Raw P-256 signs per second of a fresh `engine` (one key, as the card signs).
-fn raw_sign_rate(engine: Engine, n: usize, runs: usize) -> f64 {
-    let mut crypto = engine.instantiate(Entropy::Os);
-    let (key, _) = crypto.p256_generate().unwrap();
-    let digest = [7u8; 32];
-    let sign = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(crypto.p256_sign_digest(&key, &digest).unwrap());
-        }
-        t.elapsed()
-    });
-    rate(n, sign)
-}
-
-/// Indicia per second through the full APDU path of `applet`.
-fn indicium_rate(applet: &mut SimApplet, n: usize, runs: usize) -> f64 {
-    let ind = testkit::indicium_apdu(1, 1);
-    let time = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..n {
-            let r = applet.process(&ind);
-            assert_eq!(r.len(), 126, "indicium refused: {:02X?}", &r[r.len() - 2..]);
-            std::hint::black_box(r);
-        }
-        t.elapsed()
-    });
-    rate(n, time)
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args = args();
+    let quick = args.quick;
+    let root = root();
+    let skipped = |s: &str| args.skip.iter().any(|x| x == s);
+    let load_before = external::load();
+    let started = std::time::Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
     let n = if quick { 500 } else { 5_000 };
     let runs = if quick { 2 } else { 5 };
 
-    // Per engine: the raw limit (P-256 sign of a 32-byte digest, as the card
-    // signs: low-S) and indicia through the full APDU path on the memory store.
-    let per_engine: Vec<(Engine, f64, f64)> = Engine::compiled()
-        .iter()
-        .map(|&engine| {
-            (engine, raw_sign_rate(engine, n, runs), indicium_rate(&mut operational_applet(engine), n, runs))
-        })
-        .collect();
-    let fastest = per_engine.iter().map(|(_, sign, _)| *sign).fold(0.0, f64::max);
-    let sign_rate = per_engine.iter().find(|(e, _, _)| *e == Engine::Soft).map_or(fastest, |(_, sign, _)| *sign);
-    // The rows below run on the soft engine, against its raw sign rate.
-    let mut applet = operational_applet(Engine::Soft);
-    let ind = testkit::indicium_apdu(1, 1);
-
-    // Postmarks (Fig. 3) on a certified postmark slot of the same applet.
-    let (pm_rate, mib_rate, hash_mib_rate) = postmark_rates(&mut applet, n, runs, if quick { 10 } else { 40 });
-
-    // Peak heap of one indicium APDU.
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    std::hint::black_box(applet.process(&ind));
-    let peak_indicium = PEAK.load(Ordering::Relaxed).saturating_sub(base);
-    // Peak heap of the largest command: a 262-byte rate table chained in.
-    let table = testkit::signed_table(2, testkit::FIXTURE_TIME - 1, |_| {});
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    for (i, chunk) in table.chunks(255).enumerate() {
-        let last = (i + 1) * 255 >= table.len();
-        let mut a = vec![if last { 0x80 } else { 0x90 }, 0x62, 0, 0, chunk.len() as u8];
-        a.extend_from_slice(chunk);
-        std::hint::black_box(applet.process(&a));
-    }
-    let peak_rates = PEAK.load(Ordering::Relaxed).saturating_sub(base);
-    let image = applet.platform_mut().store_ref().image_size();
-
-    // The same through host-driver's typed API (in-process transport).
-    let keys = pcmeter::simulated::AuthorityKeys::from_seed("bench");
-    let mut sim = pcmeter::simulated::operational(
-        &keys,
-        &pcmeter::simulated::Options::at(testkit::FIXTURE_TIME, 100_000_000_000),
-    )
-    .unwrap();
-    sim.meter.run(|tx| tx.verify_pin(&sim.pin)).unwrap();
-    let piece = testkit::piece(1, 1);
-    let host_time = best_of(runs, || {
-        let t = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(sim.meter.run(|tx| tx.print_indicium(&piece)).unwrap());
-        }
-        t.elapsed()
+    // 1. In process, memory store, per engine.
+    eprintln!("in process …");
+    let per_engine: Vec<card_bench::InProcess> =
+        Engine::compiled().iter().map(|&e| card_bench::in_process(e, n, runs, if quick { 4 } else { 20 })).collect();
+    let fastest = per_engine.iter().fold(None::<&card_bench::InProcess>, |best, e| match best {
+        Some(b) if b.sign >= e.sign => Some(b),
+        _ => Some(e),
     });
-    let host_rate = rate(n, host_time);
-
-    // Bulk: 10,000 labels (indicium + Data Matrix PNG), with progress.
-    let labels = if quick { 1_000 } else { 10_000 };
-    let t = Instant::now();
-    let mut s = sim.meter.transaction().unwrap();
-    for i in 1..=labels {
-        let ind = s.print_indicium(&piece).unwrap();
-        std::hint::black_box(pcmeter::render::png(&ind, 4).unwrap());
-        if i % (labels / 10) == 0 {
-            eprintln!("bulk: {i}/{labels} labels, {:.1} s", t.elapsed().as_secs_f64());
+    for e in &per_engine {
+        rows.push(Row::new(format!("sign.{}", e.engine), format!("raw P-256 sign, {} engine", e.engine), e.sign, "/s"));
+    }
+    for e in &per_engine {
+        let name = e.engine.name();
+        let own = format!("raw {name} sign");
+        for (id, what, v) in [
+            ("indicia", "indicia (PRINT INDICIUM: APDU + state + commit + audit + sign)", e.indicia),
+            ("postmarks", "postmarks of a 32-byte digest (TSTInfo + signed attributes + commit + sign)", e.postmarks),
+        ] {
+            rows.push(
+                Row::new(format!("{id}.memory.{name}"), format!("{what}, in process, memory store, {name}"), v, "/s")
+                    .against(&own, e.sign)
+                    .target(IN_PROCESS),
+            );
+            if let Some(f) = fastest.filter(|f| f.engine != e.engine) {
+                rows.push(
+                    Row::new(
+                        format!("{id}.memory.{name}.vs-fastest"),
+                        format!("{what}, in process, memory store, {name}, against the fastest engine"),
+                        v,
+                        "/s",
+                    )
+                    .against(format!("raw {} sign", f.engine), f.sign)
+                    .target(IN_PROCESS),
+                );
+            }
         }
-    }
-    drop(s);
-    let bulk = t.elapsed();
-
-    println!("| measurement | value | target | verdict |");
-    println!("|---|---|---|---|");
-    for (engine, sign, _) in &per_engine {
-        println!("| raw P-256 sign ({engine} engine, 32-byte digest, low-S) | {sign:.0} /s | limit | — |");
-    }
-    for (engine, sign, indicia) in &per_engine {
-        let own = indicia / sign;
-        let against_fastest = indicia / fastest;
-        println!(
-            "| indicia, {engine} engine, in process, memory store (APDU + state machine + commit + sign) | {indicia:.0} /s = {own:.3} × its raw sign = {against_fastest:.3} × the fastest raw sign | ≥ 0.85 × both | {} |",
-            if own >= 0.85 && against_fastest >= 0.85 { "met" } else { "NOT met" }
+        rows.push(
+            Row::new(
+                format!("postmarks-1mib.memory.{name}"),
+                format!(
+                    "postmarks of 1 MiB hashed on the card (HASH start + 128 × 8 KiB + POSTMARK), memory store, {name}"
+                ),
+                e.postmarks_mib,
+                "/s",
+            )
+            .against(
+                format!("1 / (1/sign + 1/SHA-256 of 1 MiB), {name} (SHA-256 alone {:.0}/s)", e.hash_mib),
+                1.0 / (1.0 / e.sign + 1.0 / e.hash_mib),
+            ),
         );
     }
-    println!(
-        "| indicia through host-driver `Meter` (in-process transport, typed API) | {host_rate:.0} /s = {:.3} × raw sign (soft) | — | — |",
-        host_rate / sign_rate
-    );
-    let pm_ratio = pm_rate / sign_rate;
-    println!(
-        "| postmarks, 32-byte digest, in process, memory store (RFC 3161 TSTInfo + signed attributes + commit + sign) | {pm_rate:.0} /s = {pm_ratio:.3} × raw sign (soft) | ≥ 0.85 × raw sign | {} |",
-        if pm_ratio >= 0.85 { "met" } else { "NOT met" }
-    );
-    println!(
-        "| postmarks of a 1 MiB message hashed on the card (HASH start + 128 × 8 KiB + POSTMARK) | {mib_rate:.1} /s; raw SHA-256 of 1 MiB {hash_mib_rate:.1} /s; limit 1/(1/sign + 1/hash) = {:.1} /s | reported | — |",
-        1.0 / (1.0 / sign_rate + 1.0 / hash_mib_rate)
-    );
-    println!(
-        "| peak heap, one PRINT INDICIUM APDU | {peak_indicium} B | < 16 KiB | {} |",
-        if peak_indicium < 16 * 1024 { "met" } else { "NOT met" }
-    );
-    println!(
-        "| peak heap, UPDATE RATES (262 B, chained) | {peak_rates} B | < 16 KiB | {} |",
-        if peak_rates < 16 * 1024 { "met" } else { "NOT met" }
-    );
-    println!(
-        "| persistent image, personalized, full rate table, 64 audit records | {image} B | < 64 KiB | {} |",
-        if image < 64 * 1024 { "met" } else { "NOT met" }
-    );
-    println!(
-        "| bulk: {labels} labels (indicium + Data Matrix PNG) | {:.2} s ({:.0} labels/s) | reported | — |",
-        bulk.as_secs_f64(),
-        rate(labels, bulk)
-    );
 
-    durable_bench::run(if quick { 300 } else { 2_000 }, if quick { 2 } else { 3 });
-    if std::path::Path::new("/usr/sbin/pcscd").exists() {
-        pcsc_bench::run(if quick { 300 } else { 2_000 });
-    } else {
-        eprintln!("pcscd not installed: PC/SC rows skipped (scripts/test.sh installs it)");
+    // 2. Durable journal store, per engine.
+    for &engine in Engine::compiled() {
+        if skipped("durable") {
+            rows.push(Row::error(
+                format!("indicia.durable.{engine}"),
+                "durable section",
+                "skipped with --skip durable",
+            ));
+            continue;
+        }
+        eprintln!("durable, {engine} …");
+        let d = durable_bench::run(
+            engine,
+            &root.join("target"),
+            if quick { 300 } else { 2_000 },
+            if quick { 2 } else { 3 },
+        );
+        let name = engine.name();
+        rows.push(Row::new(
+            format!("fdatasync.{name}"),
+            format!("raw 4 KiB pwrite + fdatasync (target/'s file system; measured beside {name})"),
+            d.sync_us,
+            "µs",
+        ));
+        rows.push(Row::new(
+            format!("sign-sync.{name}"),
+            format!("raw {name} sign then 4 KiB pwrite + fdatasync, back to back"),
+            d.pair_us,
+            "µs",
+        ));
+        let pair = format!("sign + fdatasync, {name}");
+        rows.push(
+            Row::new(
+                format!("indicia.durable.{name}"),
+                format!("time per indicium, durable journal store, {name}"),
+                d.indicium_us,
+                "µs",
+            )
+            .against(&pair, d.pair_us)
+            .target(DURABLE),
+        );
+        rows.push(
+            Row::new(
+                format!("postmarks.durable.{name}"),
+                format!("time per digest postmark, durable journal store, {name}"),
+                d.postmark_us,
+                "µs",
+            )
+            .against(&pair, d.pair_us)
+            .target(DURABLE),
+        );
+        rows.push(
+            Row::new(
+                format!("postmarks-1mib.durable.{name}"),
+                format!("time per 1 MiB postmark hashed on the card, durable journal store, {name}"),
+                d.postmark_mib_us,
+                "µs",
+            )
+            .against(format!("sign + fdatasync + SHA-256 of 1 MiB, {name}"), d.pair_us + d.hash_mib_us),
+        );
     }
+
+    // 3. Through pcscd + vpcd beside an echo card.
+    if !Path::new("/usr/sbin/pcscd").exists() || skipped("pcsc") {
+        rows.push(Row::error(
+            "pcsc",
+            "pcscd + vpcd",
+            "pcscd is not installed (scripts/test.sh installs it) or --skip pcsc",
+        ));
+    } else {
+        eprintln!("pcscd + vpcd …");
+        let indicium_in_process = per_engine.iter().find(|e| e.engine == Engine::Soft).map_or(0.0, |e| e.indicia);
+        for (i, c) in pcsc_bench::run(if quick { 300 } else { 2_000 }).iter().enumerate() {
+            let (id, limit, extra) = if c.label == pcsc_bench::INDICIUM {
+                // The meter's time is the echo card's round trip plus the card's own work
+                // (the in-process indicium, soft engine): the target bounds the stack's overhead.
+                ("pcsc.indicium".to_string(), 1e6 / c.echo + 1e6 / indicium_in_process, " + in-process indicium (soft)")
+            } else {
+                (format!("pcsc.case{i}"), 1e6 / c.echo, "")
+            };
+            rows.push(
+                Row::new(
+                    id,
+                    format!("pcscd + vpcd, {}: µs per round trip (one APDU), meter card", c.label),
+                    1e6 / c.meter,
+                    "µs",
+                )
+                .against(format!("echo card, same sizes{extra}"), limit)
+                .target(PCSC),
+            );
+        }
+    }
+
+    // 4. Labels beside the indicium rate of the same run.
+    if skipped("labels") {
+        rows.push(Row::error("labels.pdf", "labels", "skipped with --skip labels"));
+    } else {
+        eprintln!("labels …");
+        let l = labels::run(if quick { 1_000 } else { 10_000 }, &root.join("target"));
+        let limit = "indicia through host-driver, same meter";
+        rows.push(Row::new(
+            "indicia.host",
+            "indicia through host-driver `Meter` (typed API, in-process transport, soft)",
+            l.indicia,
+            "/s",
+        ));
+        rows.push(
+            Row::new(
+                "labels.pdf",
+                format!(
+                    "labels to PDF: `pcmeter::batch::run`, {} CSV rows → charged indicia → A4 sheet PDF + journal",
+                    l.n
+                ),
+                l.pdf,
+                "/s",
+            )
+            .against(limit, l.indicia)
+            .target(LABELS),
+        );
+        rows.push(
+            Row::new(
+                "labels.png",
+                format!("labels to PNG: indicium + `label::raster::label_png`, {} labels", l.n),
+                l.png,
+                "/s",
+            )
+            .against(limit, l.indicia),
+        );
+    }
+
+    // 5. Memory: every command's peak heap, the full image, code size.
+    eprintln!("heap per APDU …");
+    for p in heap::per_command() {
+        let id = format!("heap.{}", p.spec.slug);
+        let what = format!("peak heap, {} (INS {:02X})", p.spec.name, p.spec.ins);
+        if p.sw == 0x9000 || p.sw >> 8 == 0x61 {
+            rows.push(Row::new(id, what, p.bytes as f64, "B").target(HEAP));
+        } else {
+            rows.push(Row::error(id, what, format!("the card answered {:04X}", p.sw)));
+        }
+    }
+    let (image, table_len, table_peak) = heap::full_image();
+    rows.push(
+        Row::new(
+            "heap.update-rates.full",
+            format!("peak heap, UPDATE RATES of a full table (16 classes × 16 breaks, {table_len} B signed)"),
+            table_peak as f64,
+            "B",
+        )
+        .target(HEAP),
+    );
+    rows.push(
+        Row::new(
+            "image.full",
+            "persistent image: 8 certified slots, full rate table, 64 audit records",
+            image as f64,
+            "B",
+        )
+        .target(IMAGE),
+    );
+    if skipped("code") {
+        rows.push(Row::error("code.card-core", "card-core code size", "skipped with --skip code"));
+    } else {
+        eprintln!("card-core code size (nostd-check release build) …");
+        match external::code_size(&root) {
+            Ok((text, _)) => rows.push(Row::new(
+                "code.card-core",
+                "card-core + apdu-specs + soft crypto linked into `nostd-check` (release, x86_64): text",
+                text as f64,
+                "B",
+            )),
+            Err(e) => rows.push(Row::error("code.card-core", "card-core code size", e.to_string())),
+        }
+    }
+
+    // 6. The authority, as a child process.
+    let mut authority_runs = Vec::new();
+    if skipped("authority") {
+        rows.push(Row::error("authority", "authority load test", "skipped with --skip authority"));
+    } else {
+        eprintln!("authority-load --json …");
+        match external::authority_load(&root, quick)
+            .map_err(|e| e.to_string())
+            .and_then(|out| report::parse_authority(&out).map_err(|e| e.to_string()))
+        {
+            Ok(runs) => {
+                for r in &runs {
+                    let db = &r.database;
+                    rows.push(Row::new(
+                        format!("authority.{db}.commits"),
+                        format!("raw 1-row commits, {db}"),
+                        r.raw_commits_per_s,
+                        "/s",
+                    ));
+                    rows.push(
+                        Row::new(
+                            format!("authority.{db}.recharges"),
+                            format!(
+                                "recharges ({} in the run, {} storage threads), {db}",
+                                r.recharges, r.store_threads
+                            ),
+                            r.recharges_per_s,
+                            "/s",
+                        )
+                        .against(format!("raw {db} commits"), r.raw_commits_per_s)
+                        .target(AUTHORITY),
+                    );
+                    rows.push(
+                        Row::new(
+                            format!("authority.{db}.settlements"),
+                            format!("payment settlements ({} in the run), {db}", r.settlements),
+                            r.settlements_per_s,
+                            "/s",
+                        )
+                        .against(format!("raw {db} commits"), r.raw_commits_per_s),
+                    );
+                }
+                authority_runs = runs;
+            }
+            Err(e) => {
+                for db in ["sqlite", "postgresql"] {
+                    rows.push(Row::error(format!("authority.{db}.recharges"), format!("recharges/s, {db}"), e.clone()));
+                }
+            }
+        }
+    }
+
+    // The report.
+    let reasons_path = root.join("bench/reasons.toml");
+    let reasons = match std::fs::read_to_string(&reasons_path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| report::parse_reasons(&t).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: {e}", reasons_path.display());
+            std::process::exit(1);
+        }
+    };
+    let command = format!(
+        "cargo run --release -p bench --bin pcmeter-bench --{}{}",
+        if quick { " --quick" } else { "" },
+        args.write.as_ref().map_or(String::new(), |p| format!(" --write {}", p.display()))
+    );
+    let header = Header {
+        machine: external::machine(),
+        date: external::now(),
+        commit: external::commit(&root),
+        command,
+        load: format!("{load_before} before, {} after", external::load()),
+        seconds: started.elapsed().as_secs(),
+        quick,
+    };
+    let scale = scale::notes(&scale::Figures::from_rows(&rows, &authority_runs));
+    let text = document(&header, &rows, &reasons, &scale);
+    match &args.write {
+        Some(path) => {
+            let path = if path.is_absolute() { path.clone() } else { root.join(path) };
+            if let Err(e) = std::fs::write(&path, &text) {
+                eprintln!("{}: {e}", path.display());
+                std::process::exit(1);
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    let missing = report::unexplained(&rows, &reasons);
+    if !missing.is_empty() {
+        for r in &missing {
+            eprintln!("row `{}` missed its target (or was not measured) and has no reason in bench/reasons.toml", r.id);
+        }
+        std::process::exit(1);
+    }
+}
+
+struct Header {
+    machine: String,
+    date: String,
+    commit: String,
+    command: String,
+    load: String,
+    seconds: u64,
+    quick: bool,
+}
+
+fn document(
+    h: &Header,
+    rows: &[Row],
+    reasons: &std::collections::BTreeMap<String, report::Reason>,
+    scale: &str,
+) -> String {
+    format!(
+        "# PCMeter benchmarks\n\n\
+<!-- Generated by pcmeter-bench: edit bench/src/ or bench/reasons.toml, not this file. -->\n\n\
+Every figure is set against a raw limit measured **in the same run** on the same machine (DESIGN.md §7);\n\
+absolute numbers on a shared machine are noisy, the ratios are what the targets bound. A row whose target\n\
+is missed carries its profiled reason (from `bench/reasons.toml`); the harness exits non-zero when one has none.\n\
+In-process rows (memory store) are timed in this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, best of the runs,\n\
+the limit interleaved with the operation), so that other processes on the machine inflate neither; the durable,\n\
+PC/SC, label and authority rows are wall-clock time (they wait for disks, sockets and other processes).\n\n\
+- machine: {machine}\n\
+- date: {date}\n\
+- commit: `{commit}`\n\
+- command: `{command}`{quick}\n\
+- load average (1/5/15 min): {load}; the run took {secs} s\n\n\
+Regenerate: `cargo run --release -p bench --bin pcmeter-bench -- --write docs/BENCHMARKS.md`\n\
+(`--quick` for a short run; without `--write` the report goes to stdout). The authority rows come\n\
+from `cargo run --release -p bench --bin authority-load -- --json` run as a child (a temporary PostgreSQL\n\
+is started and stopped by it; loopback only, bounded in count and time), card-core's code size from\n\
+`cd nostd-check && cargo build --release && size target/release/pcmeter-nostd-check`.\n\n\
+## Results\n\n{table}\n\
+## Reasons for the targets not met\n\n{reasons}\
+## Scale notes\n\n{scale}\n\
+## History\n\nEarlier hand-written runs, the authority's first load-test analysis and the code-size study of\n\
+issue 11 are kept in [benchmarks-history.md](benchmarks-history.md).\n",
+        machine = h.machine,
+        date = h.date,
+        commit = h.commit,
+        command = h.command,
+        quick = if h.quick { " (quick: fewer operations per figure, noisier)" } else { "" },
+        load = h.load,
+        secs = h.seconds,
+        table = report::table(rows, reasons),
+        reasons = report::reasons_section(rows, reasons),
+    )
 }
