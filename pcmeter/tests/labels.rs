@@ -159,3 +159,14 @@ fn every_data_matrix_on_sheet_pages_decodes_to_the_exact_indicia() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_bench_entry_points_make_what_batch_and_print_write() {
+    let (imprints, _) = imprints(3);
+    let indicia: Vec<Vec<u8>> = imprints.iter().map(|i| i.indicium().to_vec()).collect();
+    let pdf = pcmeter::label::bench::pdf(&indicia, *b"USD", 2, Sheet::Letter).unwrap();
+    assert_eq!(pdf, sheet_pdf(&imprints, Sheet::Letter).unwrap(), "the batch's sheets, byte for byte");
+    let png_bytes: usize = imprints.iter().map(|i| raster::label_png(i).unwrap().len()).sum();
+    assert_eq!(pcmeter::label::bench::png(&indicia, *b"USD", 2).unwrap(), png_bytes);
+    assert!(pcmeter::label::bench::pdf(&[vec![1, 2, 3]], *b"USD", 2, Sheet::A4).is_err(), "not an indicium");
+}

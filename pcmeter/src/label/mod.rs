@@ -8,6 +8,7 @@
 //! paths and base-14 Helvetica text). [`sheet`] places labels on A4 and US
 //! Letter label sheets.
 
+pub mod bench;
 pub mod font;
 pub mod layout;
 pub mod pdf;
