@@ -24,7 +24,7 @@ impl<P: Platform> Core<P> {
     /// notAfter, inside the agent certificate's.
     pub(crate) fn agent_issue(&mut self, n: u8, request: &[u8]) -> Result<Vec<u8>, Sw> {
         let request = AgentRequest::parse(request).map_err(|_| Sw::BAD_DATA)?;
-        let CertifiedSlot { secret: agent_key, public: agent_public, certificate: agent_der } =
+        let CertifiedSlot { secret: agent_key, public: agent_public, certificate: agent_der, .. } =
             self.certified_slot(n, Usage::Agent)?;
         if !request.usage.issuable_by_agent() {
             return Err(Sw::USAGE_NOT_ALLOWED);

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use apdu_specs::postmark::{self, Nonce, Postmark, SignedParts, Token};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::{Certificate, Usage};
+use apdu_specs::x509::Usage;
 
 impl<P: Platform> Core<P> {
     pub(crate) fn hash_start(&mut self) -> Result<Vec<u8>, Sw> {
@@ -29,11 +29,12 @@ impl<P: Platform> Core<P> {
     }
 
     pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>, nonce: Option<Nonce>) -> Result<Vec<u8>, Sw> {
-        let CertifiedSlot { secret: key, certificate, .. } = self.certified_slot(n, Usage::Postmark)?;
+        // The slot's certificate is parsed once, by the check: the TSA name is its subject.
+        let CertifiedSlot { secret: key, certificate, subject: tsa_name, .. } =
+            self.certified_slot(n, Usage::Postmark)?;
         if digest.is_none() && self.hash.is_none() {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
         }
-        let tsa_name = Certificate::parse(&certificate).map(|c| c.subject.to_vec()).map_err(|_| Sw::NOT_FOUND)?;
         let meter_id = self.meter_id()?;
         let mut change = self.charged(Service::Postmark, &[n])?;
         let regs = &mut change.counters_mut().regs;

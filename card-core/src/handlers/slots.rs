@@ -23,6 +23,8 @@ pub(crate) struct CertifiedSlot {
     pub(crate) public: PublicKey,
     /// The installed certificate (DER).
     pub(crate) certificate: Vec<u8>,
+    /// Its subject Name, as encoded (a postmark names its TSA with it).
+    pub(crate) subject: Vec<u8>,
 }
 
 impl<P: Platform> Core<P> {
@@ -90,7 +92,8 @@ impl<P: Platform> Core<P> {
         if !usage.allowed_by(&cert.extensions) {
             return Err(Sw::USAGE_NOT_ALLOWED);
         }
-        Ok(CertifiedSlot { secret, public, certificate })
+        let subject = cert.subject;
+        Ok(CertifiedSlot { secret, public, certificate, subject })
     }
 
     /// The CA key the card trusts: the latest anchor update, else the personalized one.
