@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use host_driver::authority as api;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use utoipa::{OpenApi, ToSchema};
@@ -38,13 +38,34 @@ pub struct App {
     /// SHA-256 of the admin bearer token (`None`: admin endpoints disabled).
     pub admin_token_hash: Option<[u8; 32]>,
     in_flight: Mutex<HashSet<String>>,
+    /// Device keys of registered meters, read once from the store (a
+    /// registration never replaces a key; the recharge transaction still
+    /// compares the stored key with the one S1 was checked against).
+    device_keys: Mutex<HashMap<[u8; 12], [u8; 65]>>,
 }
 
 impl App {
     /// Handler state.
     pub fn new(pool: StorePool, authority: Arc<Authority>, admin_token: Option<&str>) -> Self {
         let admin_token_hash = admin_token.map(|t| host_driver::signature::P256Verifier.sha256(&[t.as_bytes()]));
-        Self { pool, authority, admin_token_hash, in_flight: Mutex::new(HashSet::new()) }
+        Self {
+            pool,
+            authority,
+            admin_token_hash,
+            in_flight: Mutex::new(HashSet::new()),
+            device_keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The registered device key of `meter_id` (404 when not registered).
+    async fn device_key(&self, meter_id: [u8; 12]) -> Result<[u8; 65], ApiError> {
+        if let Some(key) = self.device_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&meter_id) {
+            return Ok(*key);
+        }
+        let found = read(self, move |tx| Ok(Ok(meters::find(tx, &meter_id)?.map(|m| m.device_key)))).await?;
+        let key = found.ok_or_else(|| ApiError::unknown_meter(&meter_id))?;
+        self.device_keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(meter_id, key);
+        Ok(key)
     }
 }
 
@@ -121,11 +142,23 @@ where
     R: DeserializeOwned + Send + 'static,
     T: Serialize + 'static,
 {
+    let (request, key, hash, _guard) = admit::<R>(app, path, headers, body).await?;
+    commit(app, key, hash, None, crl, move |tx, a, now| op(tx, a, &request, now)).await
+}
+
+/// The admission half of a POST: body limit, idempotency key, JSON, request
+/// hash, and the in-flight mark (held until the returned guard drops).
+async fn admit<'a, R: DeserializeOwned>(
+    app: &'a App,
+    path: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(R, String, [u8; 32], InFlight<'a>), ApiError> {
     let bytes = read_body(body).await?;
     let key = idempotency_key(headers)?;
     let request: R = serde_json::from_slice(&bytes).map_err(|e| ApiError::malformed(format!("JSON: {e}")))?;
     let hash = host_driver::signature::P256Verifier.sha256(&[path.as_bytes(), &[0], &bytes]);
-    let _guard = {
+    let guard = {
         let mut set = app.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !set.insert(key.clone()) {
             return Err(ApiError::conflict(
@@ -135,13 +168,28 @@ where
         }
         InFlight { set: &app.in_flight, key: key.clone() }
     };
+    Ok((request, key, hash, guard))
+}
+
+/// The transaction half of a POST: `op` and the stored response under the
+/// idempotency key, committed before the answer is returned. `now` is the
+/// request's time when the caller already fixed it (signed before), else
+/// the storage thread's clock.
+async fn commit<T: Serialize + 'static>(
+    app: &App,
+    key: String,
+    hash: [u8; 32],
+    now: Option<u64>,
+    crl: bool,
+    mut op: impl FnMut(&mut dyn Tx, &Authority, u64) -> TxResult<T, ApiError> + Send + 'static,
+) -> Result<Stored, ApiError> {
     let authority = Arc::clone(&app.authority);
     let outcome = app
         .pool
         .run(move |backend| {
-            let now = clock::unix_now();
+            let now = now.unwrap_or_else(clock::unix_now);
             let result = transact(backend, |tx: &mut dyn Tx| {
-                idempotency::run(tx, &key, &hash, now, |tx| op(tx, &authority, &request, now))
+                idempotency::run(tx, &key, &hash, now, |tx| op(tx, &authority, now))
             });
             if crl
                 && matches!(result, Ok(Ok(_)))
@@ -198,18 +246,21 @@ pub async fn openapi() -> Response {
     params(("Idempotency-Key" = String, Header, description = "idempotency key")),
     responses((status = 200, body = api::RechargeAuthorization), (status = "4XX", body = api::ErrorBody)))]
 pub async fn recharge(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    fn op(
-        tx: &mut dyn Tx,
-        a: &Authority,
-        r: &api::RechargeRequest,
-        now: u64,
-    ) -> TxResult<api::RechargeAuthorization, ApiError> {
-        match hex_field("s1", &r.s1) {
-            Ok(s1) => recharge::authorize(tx, a, &s1, now),
-            Err(e) => Ok(Err(e)),
-        }
+    // S1 is verified and S2 signed before the transaction, off the storage
+    // threads; the transaction reads and writes rows only.
+    let outcome = async {
+        let (request, key, hash, _guard) = admit::<api::RechargeRequest>(&app, "/v1/recharges", &headers, body).await?;
+        let s1 = hex_field("s1", &request.s1)?;
+        let device_key = app.device_key(recharge::s1_meter(&s1)?).await?;
+        let prepared = recharge::prepare(&app.authority, &s1, &device_key, clock::unix_now())?;
+        let now = prepared.now();
+        commit(&app, key, hash, Some(now), false, move |tx, a, _| recharge::authorize_prepared(tx, a, &prepared)).await
     }
-    mutate(&app, "/v1/recharges", &headers, body, op, false).await
+    .await;
+    match outcome {
+        Ok(stored) => json_response(stored.status, stored.body),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /v1/recharges/receipts`: S3 → settled.

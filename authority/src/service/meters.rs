@@ -61,11 +61,17 @@ pub fn verify_device(
     signed: &Signed<'_>,
 ) -> TxResult<MeterRecord, ApiError> {
     let Some(meter) = find(tx, meter_id)? else { return Ok(Err(ApiError::unknown_meter(meter_id))) };
+    Ok(verify_with(&meter.device_key, domain, signed).map(|()| meter))
+}
+
+/// Verifies a device-signed envelope with a known device key (no store access).
+pub fn verify_with(device_key: &[u8; 65], domain: &[u8], signed: &Signed<'_>) -> Result<(), ApiError> {
     let v = P256Verifier;
-    if !v.verify_digest(&meter.device_key, &v.sha256(&Signed::signing_input(domain, signed.body)), &signed.signature) {
-        return Ok(Err(ApiError::bad_signature("device")));
+    if v.verify_digest(device_key, &v.sha256(&Signed::signing_input(domain, signed.body)), &signed.signature) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_signature("device"))
     }
-    Ok(Ok(meter))
 }
 
 /// Registers a meter with its device key, provider account and first

@@ -3,7 +3,8 @@
 //!
 //! Rules, in order: the envelope parses; the meter is registered and its
 //! device signature verifies; the amount is non-zero and in range; the
-//! registers balance. Then, in one transaction:
+//! registers balance ([`prepare`], outside the transaction, which also signs
+//! the S2 a new recharge gets). Then, in one transaction ([`authorize_prepared`]):
 //! - a recharge already recorded under (meter, sequence) with the same nonce
 //!   returns its stored S2 (a replay; no second debit);
 //! - the same sequence with a new nonce while still `authorized` (S2 never
@@ -39,36 +40,109 @@ fn answer(a: &RechargeAuthorization, s2: &[u8]) -> api::RechargeAuthorization {
     }
 }
 
-/// S1 → S2.
+/// S1 checked and S2 signed outside any transaction: the device signature
+/// verified against the registered key, the amount and registers checked,
+/// and the S2 a new recharge under this S1 would get, signed at `now`. The
+/// transaction ([`authorize_prepared`]) then only reads and writes rows, so
+/// neither signature operation runs inside the database's write critical
+/// section (SQLite has one writer).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    s1: Vec<u8>,
+    request: RechargeRequest,
+    device_key: [u8; 65],
+    debit: i64,
+    fresh: RechargeAuthorization,
+    fresh_s2: Vec<u8>,
+    now: u64,
+}
+
+impl Prepared {
+    /// The meter the S1 names.
+    pub fn meter_id(&self) -> &[u8; 12] {
+        &self.request.meter_id
+    }
+
+    /// The time S2 was signed with (the transaction uses the same).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+}
+
+/// Parses S1 and names its meter, so the caller can look up the device key.
+pub fn s1_meter(s1: &[u8]) -> Result<[u8; 12], ApiError> {
+    Signed::parse(s1)
+        .and_then(|s| RechargeRequest::parse(s.body))
+        .map(|r| r.meter_id)
+        .map_err(|e| ApiError::malformed(format!("S1: {e}")))
+}
+
+/// Checks S1 against `device_key` (the meter's registered key) and signs the
+/// S2 of a new recharge; no store access.
+pub fn prepare(authority: &Authority, s1: &[u8], device_key: &[u8; 65], now: u64) -> Result<Prepared, ApiError> {
+    let (signed, request) = Signed::parse(s1)
+        .and_then(|s| RechargeRequest::parse(s.body).map(|r| (s, r)))
+        .map_err(|e| ApiError::malformed(format!("S1: {e}")))?;
+    meters::verify_with(device_key, DOMAIN_RECHARGE_REQUEST, &signed)?;
+    let debit = amount(request.amount)?;
+    if !request.registers.balanced() {
+        return Err(ApiError::invalid("unbalanced_registers", "AR_p + AR_c + DR != CT in S1"));
+    }
+    let Some(new_ct) = request.registers.control_total.checked_add(request.amount).filter(|v| *v <= i64::MAX as u64)
+    else {
+        return Err(ApiError::invalid("amount_overflow", "CT would overflow"));
+    };
+    let fresh = RechargeAuthorization {
+        meter_id: request.meter_id,
+        sequence: request.sequence,
+        nonce: request.nonce,
+        amount: request.amount,
+        new_control_total: new_ct,
+        next_deadline: now.saturating_add(authority.policy.inspection_period),
+        time: now,
+    };
+    let fresh_s2 = orders::recharge_authorization(&authority.key, &fresh);
+    Ok(Prepared { s1: s1.to_vec(), request, device_key: *device_key, debit, fresh, fresh_s2, now })
+}
+
+/// S1 → S2 in one transaction: [`prepare`] with the registered key, then
+/// [`authorize_prepared`]. The HTTP service prepares outside the transaction.
 pub fn authorize(
     tx: &mut dyn Tx,
     authority: &Authority,
     s1: &[u8],
     now: u64,
 ) -> TxResult<api::RechargeAuthorization, ApiError> {
-    let parsed = Signed::parse(s1).and_then(|s| RechargeRequest::parse(s.body).map(|r| (s, r)));
-    let (signed, request) = match parsed {
-        Ok(v) => v,
-        Err(e) => return refuse(ApiError::malformed(format!("S1: {e}"))),
-    };
-    let meter = match meters::verify_device(tx, &request.meter_id, DOMAIN_RECHARGE_REQUEST, &signed)? {
-        Ok(m) => m,
+    let meter_id = match s1_meter(s1) {
+        Ok(id) => id,
         Err(e) => return refuse(e),
     };
-    let debit = match amount(request.amount) {
-        Ok(a) => a,
-        Err(e) => return refuse(e),
+    let Some(meter) = meters::find(tx, &meter_id)? else { return refuse(ApiError::unknown_meter(&meter_id)) };
+    match prepare(authority, s1, &meter.device_key, now) {
+        Ok(prepared) => authorize_prepared(tx, authority, &prepared),
+        Err(e) => refuse(e),
+    }
+}
+
+/// The transaction half of S1 → S2 (see the module docs for the rules).
+pub fn authorize_prepared(
+    tx: &mut dyn Tx,
+    authority: &Authority,
+    prepared: &Prepared,
+) -> TxResult<api::RechargeAuthorization, ApiError> {
+    let (request, s1, now) = (&prepared.request, &prepared.s1[..], prepared.now);
+    let Some(meter) = meters::find(tx, &request.meter_id)? else {
+        return refuse(ApiError::unknown_meter(&request.meter_id));
     };
-    if !request.registers.balanced() {
-        return refuse(ApiError::invalid("unbalanced_registers", "AR_p + AR_c + DR != CT in S1"));
+    if meter.device_key != prepared.device_key {
+        // Registration never replaces a key; a record that differs from the
+        // key S1 was checked with is refused rather than trusted.
+        return refuse(ApiError::bad_signature("device"));
     }
     if meter.lifecycle != "active" {
         return refuse(ApiError::conflict("meter_not_active", format!("the meter is {}", meter.lifecycle)));
     }
-    let Some(new_ct) = request.registers.control_total.checked_add(request.amount).filter(|v| *v <= i64::MAX as u64)
-    else {
-        return refuse(ApiError::invalid("amount_overflow", "CT would overflow"));
-    };
+    let new_ct = prepared.fresh.new_control_total;
     let id = Value::from(&request.meter_id[..]);
     let seq = i64::from(request.sequence);
     let existing = tx.query_opt(
@@ -91,6 +165,8 @@ pub fn authorize(
                 "this recharge sequence was authorized for another amount or control total",
             ));
         }
+        // Rare (the card restarted a recharge whose S2 it never credited):
+        // re-signed here, keeping the stored deadline.
         let renewed = RechargeAuthorization { nonce: request.nonce, time: now, ..stored };
         let s2 = orders::recharge_authorization(&authority.key, &renewed);
         tx.execute(
@@ -116,22 +192,12 @@ pub fn authorize(
     }
     let debited = tx.execute(
         "UPDATE accounts SET balance = balance - $2, updated_at = $3 WHERE account_id = $1 AND balance >= $2",
-        &[meter.account_id.as_str().into(), debit.into(), Value::Int(now as i64)],
+        &[meter.account_id.as_str().into(), prepared.debit.into(), Value::Int(now as i64)],
     )?;
     if debited != 1 {
         return refuse(ApiError::new(402, "insufficient_funds", "the provider account does not cover the amount"));
     }
-    let next_deadline = now.saturating_add(authority.policy.inspection_period);
-    let authorization = RechargeAuthorization {
-        meter_id: request.meter_id,
-        sequence: request.sequence,
-        nonce: request.nonce,
-        amount: request.amount,
-        new_control_total: new_ct,
-        next_deadline,
-        time: now,
-    };
-    let s2 = orders::recharge_authorization(&authority.key, &authorization);
+    let (authorization, s2) = (&prepared.fresh, &prepared.fresh_s2);
     tx.execute(
         "INSERT INTO recharges (meter_id, sequence, nonce, amount, new_control_total, s1, s2, state, authorized_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'authorized', $8)",
@@ -139,7 +205,7 @@ pub fn authorize(
             id.clone(),
             seq.into(),
             Value::from(&request.nonce[..]),
-            debit.into(),
+            prepared.debit.into(),
             Value::Int(new_ct as i64),
             s1.into(),
             Value::from(s2.clone()),
@@ -148,10 +214,16 @@ pub fn authorize(
     )?;
     tx.execute(
         "UPDATE meters SET nt = $2, control_total = $3, deadline = $4, last_seen = $5 WHERE meter_id = $1",
-        &[id, seq.into(), Value::Int(new_ct as i64), Value::Int(next_deadline as i64), Value::Int(now as i64)],
+        &[
+            id,
+            seq.into(),
+            Value::Int(new_ct as i64),
+            Value::Int(authorization.next_deadline as i64),
+            Value::Int(now as i64),
+        ],
     )?;
     tracing::info!(meter = %hex::encode(request.meter_id), sequence = request.sequence, amount = request.amount, "recharge authorized");
-    Ok(Ok(answer(&authorization, &s2)))
+    Ok(Ok(answer(authorization, s2)))
 }
 
 fn parse_s2(s2: &[u8]) -> Result<RechargeAuthorization, StoreError> {

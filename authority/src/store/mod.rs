@@ -263,7 +263,7 @@ pub enum AnyBackend {
     /// SQLite.
     Sqlite(sqlite::SqliteBackend),
     /// PostgreSQL.
-    Postgres(postgres::PostgresBackend),
+    Postgres(Box<postgres::PostgresBackend>),
 }
 
 impl AnyBackend {
@@ -271,7 +271,7 @@ impl AnyBackend {
     pub fn open(location: &Location) -> Result<Self, StoreError> {
         let mut backend = match location {
             Location::Sqlite(path) => Self::Sqlite(sqlite::SqliteBackend::open(path)?),
-            Location::Postgres(url) => Self::Postgres(postgres::PostgresBackend::connect(url)?),
+            Location::Postgres(url) => Self::Postgres(Box::new(postgres::PostgresBackend::connect(url)?)),
         };
         migrations::migrate(&mut backend)?;
         Ok(backend)

@@ -5,11 +5,14 @@
 
 use super::{Backend, Row, StoreError, Tx, TxResult, Value};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, IsolationLevel, NoTls, Transaction};
+use postgres::{Client, IsolationLevel, NoTls, Statement, Transaction};
+use std::collections::HashMap;
 
-/// A PostgreSQL connection.
+/// A PostgreSQL connection with its prepared statements: each SQL text is
+/// parsed once per connection, so a statement costs one round trip, not two.
 pub struct PostgresBackend {
     client: Client,
+    statements: HashMap<String, Statement>,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -69,21 +72,35 @@ impl PostgresBackend {
         // (PostgreSQL manual, "Serializable Isolation Level"; found by the
         // loopback load test, `bench --bin authority-load`).
         client.batch_execute("SET enable_seqscan = off")?;
-        Ok(Self { client })
+        Ok(Self { client, statements: HashMap::new() })
     }
 }
 
-struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    statements: &'a mut HashMap<String, Statement>,
+}
+
+impl PgTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+}
 
 impl Tx for PgTx<'_, '_> {
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let stmt = self.0.prepare(sql)?;
-        self.0.query(&stmt, &params(values))?.iter().map(row).collect()
+        let stmt = self.statement(sql)?;
+        self.tx.query(&stmt, &params(values))?.iter().map(row).collect()
     }
 
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
-        let stmt = self.0.prepare(sql)?;
-        Ok(self.0.execute(&stmt, &params(values))?)
+        let stmt = self.statement(sql)?;
+        Ok(self.tx.execute(&stmt, &params(values))?)
     }
 }
 
@@ -94,7 +111,7 @@ impl Backend for PostgresBackend {
 
     fn attempt<T, E>(&mut self, body: &mut dyn FnMut(&mut dyn Tx) -> TxResult<T, E>) -> TxResult<T, E> {
         let mut tx = self.client.build_transaction().isolation_level(IsolationLevel::Serializable).start()?;
-        let result = body(&mut PgTx(&mut tx));
+        let result = body(&mut PgTx { tx: &mut tx, statements: &mut self.statements });
         match result {
             Ok(Ok(v)) => {
                 tx.commit()?;
@@ -106,6 +123,8 @@ impl Backend for PostgresBackend {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        // DDL may change what a prepared statement refers to.
+        self.statements.clear();
         Ok(self.client.batch_execute(sql)?)
     }
 }

@@ -18,7 +18,10 @@
 //! - settlements: `POST /v1/settlements`, a payment certificate under a line
 //!   of credit (two verifies, one transaction).
 //!
-//! Run: `cargo run --release -p bench --bin authority-load -- [--quick] [--only sqlite|postgresql] [--pg-threads N]`
+//! Run: `cargo run --release -p bench --bin authority-load -- [--quick] [--only sqlite|postgresql] [--pg-threads N] [--json]`
+//! (`--json`: standard output is one JSON object,
+//! `{"runs":[{"database","store_threads","raw_commits_per_s","recharges","recharges_per_s","settlements","settlements_per_s"}]}`,
+//! and the human table goes to standard error.)
 //! (PostgreSQL from `/usr/lib/postgresql/*/bin`; skipped with a note when absent.)
 
 use apdu_specs::credit::{DOMAIN_PAYMENT_CERTIFICATE, PaymentCertificate};
@@ -241,6 +244,23 @@ fn measure(location: Location, dir: &std::path::Path, shape: Shape) -> Figures {
         }
     }
 
+    // A published rate table: a line of credit is in the currency of the meters' table.
+    let spec = authority::rates::RateTableSpec {
+        version: 1,
+        effective_from: now - 60,
+        currency: "USD".into(),
+        exponent: 2,
+        classes: vec![(1, vec![(20, 73), (1000, 500)])],
+        fees: Vec::new(),
+    };
+    if let Err(e) =
+        transact(&mut backend, |tx: &mut dyn Tx| authority::service::rates::publish(tx, &authority, &spec, now))
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| format!("{e:?}")))
+    {
+        fail(format!("rate table: {e}"));
+    }
+
     // Lines of credit (postmark-backed requests, decided by the service's own rule) and the payments.
     let tsa_message = b"load test credit request".to_vec();
     let mut lines = Vec::new();
@@ -332,14 +352,16 @@ fn measure(location: Location, dir: &std::path::Path, shape: Shape) -> Figures {
     }
 }
 
-fn report(shape: Shape, figures: &[Figures]) {
-    println!(
+fn report(out: &mut dyn std::io::Write, shape: Shape, figures: &[Figures]) -> std::io::Result<()> {
+    writeln!(
+        out,
         "| database | store threads | raw 1-row commits/s | recharges/s (n) | ratio | target ≥ 0.5× | settlements/s (n) | ratio |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for f in figures {
         let ratio = f.recharges_per_s / f.raw_commits_per_s;
-        println!(
+        writeln!(
+            out,
             "| {} | {} | {:.0} | {:.0} ({}) | {:.2}× | {} | {:.0} ({}) | {:.2}× |",
             f.engine,
             f.store_threads,
@@ -351,12 +373,39 @@ fn report(shape: Shape, figures: &[Figures]) {
             f.settlements_per_s,
             f.settlements,
             f.settlements_per_s / f.raw_commits_per_s,
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "\n{} meters, one client thread each; {} recharges and {} payments per meter; {} raw commits; time limit {:?} per phase.",
         shape.meters, shape.recharges_per_meter, shape.payments_per_meter, shape.raw_commits, shape.time_limit
-    );
+    )?;
+    Ok(())
+}
+
+/// A JSON number, or `null` when not finite (a phase that measured nothing).
+fn json_number(v: f64) -> String {
+    if v.is_finite() { format!("{v:.3}") } else { "null".to_string() }
+}
+
+/// The `--json` document (the field names are read by other tools; keep them).
+fn json(figures: &[Figures]) -> String {
+    let runs: Vec<String> = figures
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"database\":\"{}\",\"store_threads\":{},\"raw_commits_per_s\":{},\"recharges\":{},\"recharges_per_s\":{},\"settlements\":{},\"settlements_per_s\":{}}}",
+                f.engine,
+                f.store_threads,
+                json_number(f.raw_commits_per_s),
+                f.recharges,
+                json_number(f.recharges_per_s),
+                f.settlements,
+                json_number(f.settlements_per_s),
+            )
+        })
+        .collect();
+    format!("{{\"runs\":[{}]}}", runs.join(","))
 }
 
 fn main() {
@@ -383,6 +432,18 @@ fn main() {
         None if wanted("postgresql") => eprintln!("PostgreSQL is not installed: its row is missing"),
         None => {}
     }
-    report(shape, &figures);
+    let as_json = std::env::args().any(|a| a == "--json");
+    let written = if as_json {
+        report(&mut std::io::stderr(), shape, &figures).and_then(|()| {
+            use std::io::Write;
+            let mut stdout = std::io::stdout();
+            writeln!(stdout, "{}", json(&figures)).and_then(|()| stdout.flush())
+        })
+    } else {
+        report(&mut std::io::stdout(), shape, &figures)
+    };
+    if let Err(e) = written {
+        fail(format!("writing the report: {e}"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
