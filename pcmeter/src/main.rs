@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     match result {
         Ok(report) => {
             report.print(cli.json);
-            ExitCode::SUCCESS
+            report.exit.map_or(ExitCode::SUCCESS, |e| ExitCode::from(e as u8))
         }
         Err(e) => {
             if cli.json {

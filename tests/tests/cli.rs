@@ -322,7 +322,8 @@ fn sim_create(bin: &Path, dir: &Path, name: &str, credit: &str) -> (Cli, Value) 
 
 /// The session every path runs (in process with --sim, and through pcscd): status, postmark and
 /// verify-postmark (and openssl ts -verify), keys, sign (and openssl dgst -verify), audit-log,
-/// and bad input that charges nothing. `fees` is what the slot services charge.
+/// bad input that charges nothing, print as PNG, SVG and PDF with verify-indicium on the printed
+/// PDF page, a 500-piece batch, and the TSA with openssl and curl.
 fn scripted_session(cli: &Cli, dir: &Path) {
     let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
     let status = cli.run(&["--json", "status"]).ok("status");
@@ -420,14 +421,129 @@ fn scripted_session(cli: &Cli, dir: &Path) {
         "{log}"
     );
     cli.run(&["--json", "rates", "show"]).ok("rates-show");
+
+    imprints_and_batch(cli, dir);
+    timestamp_authority(cli, dir);
+}
+
+/// Today's date (UTC: the sim meter's and pcmeter-card's clock) as YYYY-MM-DD.
+fn today() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let d = apdu_specs::date::yyyymmdd_from_unix(now);
+    format!("{:04}-{:02}-{:02}", d / 10_000, d / 100 % 100, d % 100)
+}
+
+/// Session steps: one imprint as PNG, SVG and PDF (verify-indicium on the printed PDF page and
+/// on the PNG), then a 500-piece batch whose summary matches the registers.
+fn imprints_and_batch(cli: &Cli, dir: &Path) {
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let before = cli.registers();
+    let mut indicia = Vec::new();
+    for (out, magic) in [("session.png", &b"\x89PNG"[..]), ("session.svg", b"<svg"), ("session.pdf", b"%PDF-")] {
+        let p = cli.run(&print_args(&["--out", out, "--postal-key-file", "postal.pem"])).ok("print");
+        assert_eq!((p["out"].as_str(), p["verified"].as_bool()), (Some(out), Some(true)), "{p}");
+        let head = std::fs::read(dir.join(out)).unwrap();
+        let at = head.windows(magic.len()).position(|w| w == magic);
+        assert!(at.is_some_and(|i| i < 64), "{out} is a {:?} file", String::from_utf8_lossy(magic));
+        indicia.push(p["indicium"].as_str().unwrap().to_owned());
+    }
+    let svg = std::fs::read_to_string(dir.join("session.svg")).unwrap();
+    assert!(svg.contains("10001"), "the imprint shows the origin postcode");
+    let after = cli.registers();
+    assert_eq!(before["descending"].as_u64().unwrap() - after["descending"].as_u64().unwrap(), 3 * 73, "3 × 0.73");
+    for (image, indicium) in [("session.pdf", &indicia[2]), ("session.png", &indicia[0])] {
+        let v = cli.run(&["--json", "verify-indicium", &file(image), "--postal-key-file", "postal.pem"]);
+        let v = v.ok("verify-indicium");
+        let found = &v["indicia"].as_array().unwrap()[..];
+        assert_eq!(found.len(), 1, "{image}: {v}");
+        let bytes = hex::decode(indicium).unwrap();
+        let printed = apdu_specs::indicium::Indicium::parse(&bytes).unwrap();
+        assert_eq!(found[0]["piece_count"], printed.body.piece_count, "{image} decodes to its own indicium");
+        assert_eq!(found[0]["postage"], 73);
+    }
+    assert_eq!(cli.registers(), after, "verification charges nothing");
+
+    // A 500-piece batch on A4 sheets: the summary, the journal and the registers agree.
+    let date = today();
+    let mut csv = String::from("class,weight,origin,destination,date\n");
+    let mut postage = 0u64;
+    for i in 0..500u64 {
+        let (class, grams) = (1 + i % 2, 10 + i % 18);
+        postage += if class == 1 { 73 } else { 150 };
+        csv.push_str(&format!("{class},{grams},{:05},{:05},{date}\n", 10_000 + i % 7, 20_000 + i));
+    }
+    std::fs::write(dir.join("mailing.csv"), &csv).unwrap();
+    let b = cli.run(&["--json", "batch", &file("mailing.csv"), "--out", &file("labels.pdf")]).ok("batch");
+    assert_eq!((b["pieces"].as_u64(), b["printed_now"].as_u64()), (Some(500), Some(500)), "{b}");
+    assert_eq!(b["pages"], 36, "500 labels at 14 per A4 page");
+    assert_eq!(b["total_postage"], postage);
+    assert!(b["stopped"].is_null() && b["not_printed"].as_array().unwrap().is_empty(), "{b}");
+    let regs = cli.registers();
+    assert_eq!(after["descending"].as_u64().unwrap() - regs["descending"].as_u64().unwrap(), postage);
+    assert_eq!(b["funds_left"], regs["descending"]);
+    assert_eq!(regs["control_total"], after["control_total"], "printing moves no money in or out");
+    let pdf = std::fs::read(dir.join("labels.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // Run again: every row is paid, nothing is charged twice.
+    let again = cli.run(&["--json", "batch", &file("mailing.csv"), "--out", &file("labels.pdf")]).ok("batch");
+    assert_eq!((again["pieces"].as_u64(), again["printed_now"].as_u64()), (Some(500), Some(0)), "{again}");
+    assert_eq!(cli.registers(), regs, "a re-run charges nothing");
+}
+
+/// Session steps: `pcmeter tsa` on loopback answers `openssl ts -query | curl`, the reply
+/// verifies with `openssl ts -verify` (nonce included), a malformed query is HTTP 400, and only
+/// the one token is charged.
+fn timestamp_authority(cli: &Cli, dir: &Path) {
+    use std::io::BufRead;
+    let before = cli.registers();
+    let mut child = Command::new(&cli.bin)
+        .args(&cli.select)
+        .args(["tsa", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("PCMETER_PIN", PIN)
+        .env("PCMETER_CONFIG", dir.join("no-config.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("pcmeter tsa starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-H", "Content-Type: application/timestamp-query"])
+            .args(args)
+            .arg(&url)
+            .current_dir(dir)
+            .output()
+            .expect("curl runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    std::fs::write(dir.join("tsa-doc.txt"), b"stamped through the meter's TSA\n").unwrap();
+    let q = openssl(dir, &["ts", "-query", "-data", "tsa-doc.txt", "-sha256", "-cert", "-out", "tsa.tsq"]);
+    let posted = curl(&["--fail", "--data-binary", "@tsa.tsq", "-o", "tsa.tsr"]);
+    std::fs::write(dir.join("junk.tsq"), b"\x30\x03\x02\x01").unwrap();
+    let malformed = curl(&["--data-binary", "@junk.tsq", "-o", "/dev/null", "-w", "%{http_code}"]);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(q.ok, "{}", q.output);
+    assert!(posted.0, "curl: {}", posted.1);
+    assert_eq!(malformed.1, "400", "a malformed query is HTTP 400");
+    let v = openssl(dir, &["ts", "-verify", "-in", "tsa.tsr", "-data", "tsa-doc.txt", "-CAfile", "ca.pem"]);
+    assert!(v.ok && v.output.contains("Verification: OK"), "{}", v.output);
+    let v = openssl(dir, &["ts", "-verify", "-in", "tsa.tsr", "-queryfile", "tsa.tsq", "-CAfile", "ca.pem"]);
+    assert!(v.ok && v.output.contains("Verification: OK"), "the nonce and digest match the query: {}", v.output);
+    let after = cli.registers();
+    assert_eq!(before["descending"].as_u64().unwrap() - after["descending"].as_u64().unwrap(), 25, "one postmark");
 }
 
 #[test]
 fn a_scripted_session_on_a_sim_meter_checks_every_output_and_exit_code() {
     let bin = testkit::workspace_bin("pcmeter", "pcmeter");
     let dir = Scratch::new("cli-session");
-    let (cli, created) = sim_create(&bin, &dir.0, "meter.pcmj", "50");
-    assert_eq!(created["credit"], 5_000);
+    let (cli, created) = sim_create(&bin, &dir.0, "meter.pcmj", "600");
+    assert_eq!(created["credit"], 60_000);
     for name in ["ca.pem", "postal.pem", "authority.pem", "issuer.pem", "meter.pcmj.test-authority/README.txt"] {
         assert!(dir.0.join(name).is_file(), "{name} written");
     }
@@ -436,7 +552,7 @@ fn a_scripted_session_on_a_sim_meter_checks_every_output_and_exit_code() {
     let o = openssl(&dir.0, &["pkey", "-pubin", "-in", "postal.pem", "-noout"]);
     assert!(o.ok, "{}", o.output);
     // Two slots certified at creation: 2 × (key 0.50 + request 2.00 + install 1.00).
-    assert_eq!(cli.registers()["descending"], 5_000 - 700);
+    assert_eq!(cli.registers()["descending"], 60_000 - 700);
 
     scripted_session(&cli, &dir.0);
 
@@ -511,7 +627,7 @@ fn the_same_session_through_pcscd_on_the_file_sim_create_made() {
     let card = testkit::workspace_bin("card-sim", "pcmeter-card");
     let _slot = slot();
     let dir = Scratch::new("cli-pcsc");
-    let (_, created) = sim_create(&bin, &dir.0, "served.pcmj", "50");
+    let (_, created) = sim_create(&bin, &dir.0, "served.pcmj", "600");
     let rig = PcscRig::start();
     let daemon = Daemon(
         Command::new(card)

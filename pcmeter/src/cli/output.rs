@@ -10,13 +10,22 @@ pub struct Report {
     pub text: String,
     /// The JSON document.
     pub json: serde_json::Value,
+    /// The exit status: success unless the command finished only in part
+    /// (a batch stopped by insufficient funds), which still prints its report.
+    pub exit: Option<super::error::Exit>,
 }
 
 impl Report {
     /// A report of `data` (the JSON form) and `text`.
     pub fn new(data: &impl Serialize, text: String) -> CliResult<Self> {
         let json = serde_json::to_value(data).map_err(|e| CliError::new(super::error::Exit::Failure, e.to_string()))?;
-        Ok(Self { text, json })
+        Ok(Self { text, json, exit: None })
+    }
+
+    /// The same report, ending the process with `exit` instead of success.
+    pub fn with_exit(mut self, exit: super::error::Exit) -> Self {
+        self.exit = Some(exit);
+        self
     }
 
     /// Prints the report on standard output.

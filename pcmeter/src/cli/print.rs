@@ -315,8 +315,24 @@ pub fn batch(meter: &mut CliMeter, a: &BatchArgs) -> CliResult<Report> {
     let summary = batch::run(meter, &pin, &csv, &opts, batch::progress::for_stderr().as_mut())
         .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     eprintln!("wrote {} (journal {})", a.out.display(), batch::journal::path_for(&a.out).display());
-    let data = serde_json::json!({ "out": a.out, "summary": summary.text() });
-    Report::new(&data, summary.text())
+    let data = serde_json::json!({
+        "out": a.out,
+        "journal": batch::journal::path_for(&a.out),
+        "pieces": summary.pieces,
+        "printed_now": summary.printed_now,
+        "pages": summary.pages,
+        "total_postage": summary.total_postage,
+        "funds_left": summary.funds_left,
+        "currency": String::from_utf8_lossy(&summary.currency),
+        "exponent": summary.exponent,
+        "recovered": summary.recovered,
+        "not_printed": summary.not_printed,
+        "stopped": summary.stopped,
+    });
+    let report = Report::new(&data, summary.text())?;
+    // A batch stopped by insufficient funds printed what it could: its
+    // report says which rows are left, and the exit status says it stopped.
+    Ok(if summary.stopped.is_some() { report.with_exit(Exit::Funds) } else { report })
 }
 
 /// `verify-indicium`: every Data Matrix in a label image (PNG), a PDF or
