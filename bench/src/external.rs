@@ -71,7 +71,7 @@ pub fn run_bounded(dir: &Path, cmd: &mut Command, limit: Duration) -> Result<Str
             let mut all = String::new();
             let _ = e.read_to_string(&mut all);
             eprint!("{all}");
-            last = all.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().to_string();
+            last = telling_line(&all);
         }
         last
     });
@@ -94,6 +94,17 @@ pub fn run_bounded(dir: &Path, cmd: &mut Command, limit: Duration) -> Result<Str
         return Err(ChildError::Failed { cmd: text, status, last });
     }
     Ok(out)
+}
+
+/// The line of a child's stderr that says what went wrong: the message of a
+/// panic (the line after `panicked at`), else the last non-empty line.
+pub fn telling_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let panic = lines.iter().position(|l| l.contains("panicked at")).and_then(|i| lines.get(i + 1));
+    panic
+        .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -188,5 +199,12 @@ mod tests {
             "   text\t   data\t    bss\t    dec\t    hex\tfilename\n 697086\t  12345\t4194304\t4903735\t 4ad3b7\tx\n";
         assert_eq!(super::parse_size_text(out), Some(697_086));
         assert_eq!(super::parse_size_text("garbage"), None);
+    }
+
+    #[test]
+    fn a_panic_message_is_the_telling_line() {
+        let stderr = "building\nthread 'main' panicked at x.rs:80:5:\nauthority-load: credit line: 409\nstack backtrace:\nnote: Some details\n";
+        assert_eq!(super::telling_line(stderr), "authority-load: credit line: 409");
+        assert_eq!(super::telling_line("a\nlast line\n\n"), "last line");
     }
 }
