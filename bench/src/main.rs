@@ -235,7 +235,7 @@ fn main() {
             Row::new(
                 "labels.pdf",
                 format!(
-                    "labels to PDF: `pcmeter::batch::run`, {} CSV rows → charged indicia → A4 sheet PDF + journal",
+                    "labels to PDF: {} charged indicia → A4 label sheets (`pcmeter::label::bench::pdf`, the batch's layout)",
                     l.n
                 ),
                 l.pdf,
@@ -246,8 +246,21 @@ fn main() {
         );
         rows.push(
             Row::new(
+                "labels.batch",
+                format!(
+                    "mail-room batch: `pcmeter::batch::run`, {} CSV rows → charged indicia → A4 sheet PDF, each row \
+                     journaled durably before and after its charge",
+                    l.n
+                ),
+                l.batch,
+                "/s",
+            )
+            .against(limit, l.indicia),
+        );
+        rows.push(
+            Row::new(
                 "labels.png",
-                format!("labels to PNG: indicium + `label::raster::label_png`, {} labels", l.n),
+                format!("labels to PNG: indicium + one PNG label (`pcmeter::label::bench::png`), {} labels", l.n),
                 l.png,
                 "/s",
             )

@@ -8,37 +8,17 @@ use super::error::{CliError, CliResult, Exit};
 use super::files;
 use super::meter::{CliMeter, read_pin, session, with_pin};
 use super::output::{Report, rfc3339};
+use super::remote::AuthorityArg;
 use super::sim::parse_amount;
 use crate::config::Config;
 use apdu_specs::credit::{CreditLine, MAX_NAME_LEN, MAX_REFERENCE_LEN, PaymentCertificate, PaymentRequest};
-use host_driver::authority::{AuthorityClient, ClientError};
+use host_driver::authority::ClientError;
 use host_driver::remote::credit::{self, CreditApplication, CreditError};
 use host_driver::remote::revocation::{self, Revocation, RevocationError};
 use host_driver::verify::verify_payment;
 use pcmeter::demo::money;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// How long one authority call may take.
-const AUTHORITY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The authority to talk to.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AuthorityArg {
-    /// Base URL of the authority (default: `authority_url` of the config file).
-    #[arg(long, value_name = "URL")]
-    pub authority: Option<String>,
-}
-
-impl AuthorityArg {
-    fn client(&self, config: &Config) -> CliResult<AuthorityClient> {
-        let url = self.authority.as_deref().or(config.authority_url.as_deref()).ok_or_else(|| {
-            CliError::input("no authority: give --authority URL or set authority_url in the config file")
-        })?;
-        Ok(AuthorityClient::new(url, AUTHORITY_TIMEOUT))
-    }
-}
 
 /// `revoke` arguments: through the authority (`--slot`), the authority's open orders (`--pending`), or an order file (`--order`).
 #[derive(Debug, clap::Args)]

@@ -147,7 +147,7 @@ pub enum Command {
         #[command(flatten)]
         payment: credit::PaymentArgs,
         #[command(flatten)]
-        authority: credit::AuthorityArg,
+        authority: remote::AuthorityArg,
     },
     /// Print an indicium (charged); with a postal or MAC key, check it before writing the label.
     Print(print::PrintArgs),
