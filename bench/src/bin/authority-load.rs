@@ -31,9 +31,9 @@ use authority::service::pool::StorePool;
 use authority::service::{Authority, Policy, clock, credit, meters};
 use authority::store::{AnyBackend, Location, Tx, transact};
 use authority::{CertDb, CertificateAuthority, SigningKeyPair};
-use host_driver::authority::{AuthorityClient, CreditRequest, IdempotencyKey};
+use host_driver::authority::{AuthorityClient, ClientError, CreditRequest, IdempotencyKey};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use testkit::soft_meter::SoftMeter;
 
@@ -91,6 +91,27 @@ fn authority(dir: &std::path::Path) -> Authority {
     let policy = Policy { max_credit_line: u64::from(u32::MAX), ..Policy::default() };
     Authority::new(SigningKeyPair::from_seed("load authority"), SigningKeyPair::from_seed("load issuer"), ca, policy)
         .unwrap_or_else(|e| fail(e))
+}
+
+/// Requests answered 503 and retried, in the current phase.
+static RETRIED: AtomicUsize = AtomicUsize::new(0);
+
+/// Retries a call the authority answered with 503 (its serializable retries
+/// ran out; nothing was acknowledged) with the same idempotency key, as the
+/// protocol tells a client to, a bounded number of times with a short backoff.
+fn retry_unavailable<T>(mut call: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
+    const ATTEMPTS: u64 = 8;
+    let mut attempt = 1;
+    loop {
+        match call() {
+            Err(ClientError::Refused { status: 503, .. }) if attempt < ATTEMPTS => {
+                RETRIED.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10 * attempt));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// One-row UPDATE commits per second through the store layer, one connection.
@@ -321,14 +342,19 @@ fn measure(location: Location, dir: &std::path::Path, shape: Shape) -> Figures {
     let base = serve(Arc::new(App::new(pool, Arc::clone(&authority), None)));
     eprintln!("{engine}: {} meters, serving at {base}", shape.meters);
 
+    RETRIED.store(0, Ordering::Relaxed);
     let (recharged, recharge_time) = run_clients(&base, recharges, shape.time_limit, |client, s1| {
         let key = IdempotencyKey::generate().unwrap_or_else(|e| fail(e));
-        client.recharge(&key, s1).unwrap_or_else(|e| fail(format!("recharge: {e}")));
+        retry_unavailable(|| client.recharge(&key, s1)).unwrap_or_else(|e| fail(format!("recharge: {e}")));
     });
     let (settled, settle_time) = run_clients(&base, settlements, shape.time_limit, |client, (line, payment)| {
         let key = IdempotencyKey::generate().unwrap_or_else(|e| fail(e));
-        client.settle(&key, line, payment).unwrap_or_else(|e| fail(format!("settle: {e}")));
+        retry_unavailable(|| client.settle(&key, line, payment)).unwrap_or_else(|e| fail(format!("settle: {e}")));
     });
+    eprintln!(
+        "{engine}: {} requests answered 503 and retried with the same idempotency key",
+        RETRIED.load(Ordering::Relaxed)
+    );
 
     // The raw rate again after the load: the disk is shared, so the better of the two is the limit.
     let raw_commits_per_s = raw_before.max(raw_commit_rate(&location, shape.raw_commits));
