@@ -188,54 +188,93 @@ fn run_ok(cmd: &mut std::process::Command) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// The real `pcmeter-authority` binary, initialised in a scratch directory
+/// (TLS when `tls` is given), with a `pcmeter sim create` meter registered
+/// and its provider account credited with 1,000.00.
+struct OperatedAuthority {
+    authority_bin: std::path::PathBuf,
+    pcmeter: std::path::PathBuf,
+    config: std::path::PathBuf,
+    state: std::path::PathBuf,
+}
+
+impl OperatedAuthority {
+    fn start(dir: &std::path::Path, meter_id: &str, tls: Option<&tls::TestPki>) -> Self {
+        let config = dir.join("authority.toml");
+        let mut text = format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nca_database = {:?}\nkey_dir = {:?}\nadmin_token = \"t\"\n",
+            dir.join("authority.sqlite").display().to_string(),
+            dir.join("ca.sqlite").display().to_string(),
+            dir.join("keys").display().to_string(),
+        );
+        if let Some(pki) = tls {
+            text.push_str(&format!(
+                "tls_cert = {:?}\ntls_key = {:?}\n",
+                pki.cert.display().to_string(),
+                pki.key.display().to_string()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        let this = Self {
+            authority_bin: testkit::workspace_bin("authority", "pcmeter-authority"),
+            pcmeter: testkit::workspace_bin("pcmeter", "pcmeter"),
+            config,
+            state: dir.join("meter.pcmj"),
+        };
+        run_ok(&mut this.operator(&["init"]));
+        // The meter trusts this authority and leaves its registration for the operator.
+        let created = run_ok(
+            std::process::Command::new(&this.pcmeter)
+                .args(["--json", "sim", "create"])
+                .arg(&this.state)
+                .args(["--credit", "10", "--id", meter_id, "--authority-keys"])
+                .arg(dir.join("keys"))
+                .env("PCMETER_PIN", "123456"),
+        );
+        run_ok(&mut this.operator(&["register", "--file", created["registration"].as_str().unwrap()]));
+        run_ok(&mut this.operator(&["credit", "--account", meter_id, "--amount", "100000"]));
+        this
+    }
+
+    /// An operator command on this authority's configuration.
+    fn operator(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.authority_bin);
+        c.arg("--config").arg(&self.config).args(args);
+        c
+    }
+
+    /// `serve`, and the URL its banner names.
+    fn serve(&self) -> (Child, String) {
+        use std::io::BufRead;
+        let mut server = Child(
+            self.operator(&["serve"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").expect("the serve banner").to_string();
+        (server, url)
+    }
+}
+
 #[test]
 fn the_pcmeter_cli_recharges_inspects_and_updates_rates_against_the_real_authority_binary() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let authority_bin = testkit::workspace_bin("authority", "pcmeter-authority");
-    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    use std::process::Command;
     let scratch = Scratch::new("e2e-binary");
     let dir = &scratch.0;
-    let config = dir.join("authority.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = \"{}\"\nca_database = \"{}\"\nkey_dir = \"{}\"\nadmin_token = \"t\"\n",
-            dir.join("authority.sqlite").display(),
-            dir.join("ca.sqlite").display(),
-            dir.join("keys").display()
-        ),
-    )
-    .unwrap();
-    let operator = |args: &[&str]| {
-        let mut c = Command::new(&authority_bin);
-        c.arg("--config").arg(&config).args(args);
-        c
-    };
-    run_ok(&mut operator(&["init"]));
-    // The meter trusts this authority and leaves its registration for the operator.
-    let state = dir.join("meter.pcmj");
-    let created = run_ok(
-        Command::new(&pcmeter)
-            .args(["--json", "sim", "create"])
-            .arg(&state)
-            .args(["--credit", "10", "--id", "PCM-E2E-BIN1", "--authority-keys"])
-            .arg(dir.join("keys"))
-            .env("PCMETER_PIN", "123456"),
-    );
-    let registration = created["registration"].as_str().unwrap();
-    run_ok(&mut operator(&["register", "--file", registration]));
-    run_ok(&mut operator(&["credit", "--account", "PCM-E2E-BIN1", "--amount", "100000"]));
+    let operated = OperatedAuthority::start(dir, "PCM-E2E-BIN1", None);
+    let (pcmeter, state) = (operated.pcmeter.clone(), operated.state.clone());
+    let operator = |args: &[&str]| operated.operator(args);
     let mut table = authority::default_rate_table(2, authority::service::clock::unix_now() - 60);
     table.classes[0].breaks[0].price = 88;
     let rates = dir.join("rates.json");
     std::fs::write(&rates, serde_json::to_vec(&remote_common::spec_of(&table)).unwrap()).unwrap();
     run_ok(operator(&["publish-rates", "--file"]).arg(&rates));
 
-    let mut server = Child(operator(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
-    let mut line = String::new();
-    std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("the serve banner").to_string();
+    let (server, url) = operated.serve();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let cli = |args: &[&str]| {
@@ -275,49 +314,14 @@ fn the_pcmeter_cli_recharges_inspects_and_updates_rates_against_the_real_authori
 
 #[test]
 fn the_pcmeter_cli_recharges_over_https_only_with_the_authority_root() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let authority_bin = testkit::workspace_bin("authority", "pcmeter-authority");
-    let pcmeter = testkit::workspace_bin("pcmeter", "pcmeter");
+    use std::process::Command;
     let scratch = Scratch::new("e2e-https");
     let dir = &scratch.0;
     let pki = tls::TestPki::create(&dir.join("tls"), "e2e");
-    let config = dir.join("authority.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nca_database = {:?}\nkey_dir = {:?}\nadmin_token = \"t\"\n\
-             tls_cert = {:?}\ntls_key = {:?}\n",
-            dir.join("authority.sqlite").display().to_string(),
-            dir.join("ca.sqlite").display().to_string(),
-            dir.join("keys").display().to_string(),
-            pki.cert.display().to_string(),
-            pki.key.display().to_string(),
-        ),
-    )
-    .unwrap();
-    let operator = |args: &[&str]| {
-        let mut c = Command::new(&authority_bin);
-        c.arg("--config").arg(&config).args(args);
-        c
-    };
-    run_ok(&mut operator(&["init"]));
-    let state = dir.join("meter.pcmj");
-    let created = run_ok(
-        Command::new(&pcmeter)
-            .args(["--json", "sim", "create"])
-            .arg(&state)
-            .args(["--credit", "10", "--id", "PCM-E2E-TLS1", "--authority-keys"])
-            .arg(dir.join("keys"))
-            .env("PCMETER_PIN", "123456"),
-    );
-    run_ok(&mut operator(&["register", "--file", created["registration"].as_str().unwrap()]));
-    run_ok(&mut operator(&["credit", "--account", "PCM-E2E-TLS1", "--amount", "100000"]));
-
-    let mut server = Child(operator(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
-    let mut line = String::new();
-    std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("the serve banner").to_string();
+    let operated = OperatedAuthority::start(dir, "PCM-E2E-TLS1", Some(&pki));
+    let (pcmeter, state) = (operated.pcmeter.clone(), operated.state.clone());
+    let operator = |args: &[&str]| operated.operator(args);
+    let (server, url) = operated.serve();
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 
     let cli = |args: &[&str]| {
