@@ -139,6 +139,22 @@ pub fn meter_subject(meter_id: &[u8; 12], slot: u8, usage: Usage) -> Result<Vec<
     ])
 }
 
+/// The meter ID named by a [`meter_subject`] (its serialNumber: the 12-byte
+/// ID in hex), or `None` when `subject` names no meter.
+pub fn subject_meter_id(subject: &[u8]) -> Option<[u8; 12]> {
+    let digits = x509::attribute(subject, crate::oid::SERIAL_NUMBER)?;
+    if digits.len() != 24 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16);
+    let mut id = [0u8; 12];
+    for (byte, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
+        let (hi, lo) = (nibble(*pair.first()?)?, nibble(*pair.get(1)?)?);
+        *byte = (hi * 16 + lo) as u8;
+    }
+    Some(id)
+}
+
 /// The body of the device-signed certificate request.
 ///
 /// `meter ID 12 | slot 1 | usage 1 | card time 8 | CA challenge 16 | PKCS#10 request (rest)`
@@ -554,5 +570,18 @@ mod tests {
         let mut bad = agent.encode();
         bad.truncate(bad.len() - 1);
         assert!(AgentRequest::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn subject_meter_id_reads_back_what_meter_subject_wrote() {
+        let id = *b"PCM-SIM-0001";
+        let subject = meter_subject(&id, 2, Usage::Signature).unwrap();
+        assert_eq!(subject_meter_id(&subject), Some(id));
+        let other = x509::name(&[(crate::oid::COMMON_NAME, "no meter here")]).unwrap();
+        assert_eq!(subject_meter_id(&other), None);
+        let short = x509::name(&[(crate::oid::SERIAL_NUMBER, "5043")]).unwrap();
+        assert_eq!(subject_meter_id(&short), None);
+        let not_hex = x509::name(&[(crate::oid::SERIAL_NUMBER, "ZZ434D2D53494D2D30303031")]).unwrap();
+        assert_eq!(subject_meter_id(&not_hex), None);
     }
 }

@@ -404,6 +404,18 @@ pub fn name(attributes: &[(ObjectIdentifier, &str)]) -> Result<Vec<u8>, FormatEr
     asn1::encode(&rdns, "name")
 }
 
+/// The value of the first attribute `id` in the DER Name `der` (the reading
+/// side of [`name`]), when it is a UTF8String or PrintableString; `None` when
+/// the Name does not decode or holds no such attribute.
+pub fn attribute(der: &[u8], id: ObjectIdentifier) -> Option<Vec<u8>> {
+    let name = Name::from_der(der).ok()?;
+    let at = name.iter().find(|atv| atv.oid == id)?;
+    if ![Tag::Utf8String, Tag::PrintableString].contains(&at.value.tag()) {
+        return None;
+    }
+    Some(at.value.value().to_vec())
+}
+
 fn extension(id: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, FormatError> {
     let value = OctetString::new(asn1::encode(value, "extension")?).map_err(asn1::der_error("extension"))?;
     Ok(Extension { extn_id: id, critical, extn_value: value })

@@ -73,24 +73,11 @@ fn certified_postal_key(cert: &Path, ca: &Path, now: u64) -> CliResult<Certified
     if !apdu_specs::x509::Usage::Signature.allowed_by(&parsed.extensions) {
         return Err(CliError::invalid(format!("NOT VALID: {} is not a signature certificate", cert.display())));
     }
-    let meter_id = subject_meter_id(&parsed.subject).ok_or_else(|| {
+    let meter_id = apdu_specs::certs::subject_meter_id(&parsed.subject).ok_or_else(|| {
         CliError::invalid(format!("NOT VALID: {} does not name a meter in its subject", cert.display()))
     })?;
+    let meter_id = String::from_utf8_lossy(&meter_id).trim_end_matches([' ', '\0']).to_owned();
     Ok(Certified { key: parsed.public_key, meter_id })
-}
-
-/// The meter ID of a meter certificate's subject: its serialNumber attribute
-/// holds the 12-byte ID in hex (24 characters, `apdu_specs::certs::meter_subject`).
-fn subject_meter_id(subject: &[u8]) -> Option<String> {
-    // serialNumber (2.5.4.5) followed by a PrintableString of 24 characters.
-    const SERIAL_NUMBER: [u8; 5] = [0x06, 0x03, 0x55, 0x04, 0x05];
-    let at = subject.windows(SERIAL_NUMBER.len()).position(|w| w == SERIAL_NUMBER)? + SERIAL_NUMBER.len();
-    let value = match subject.get(at..at + 2)? {
-        [0x13 | 0x0C, 24] => subject.get(at + 2..at + 26)?,
-        _ => return None,
-    };
-    let id = hex::decode(value).ok()?;
-    Some(String::from_utf8_lossy(&id).trim_end_matches([' ', '\0']).to_owned())
 }
 
 impl Trust {
@@ -173,14 +160,6 @@ fn label_format(f: LabelFormat) -> label::Format {
     }
 }
 
-fn extension(f: label::Format) -> &'static str {
-    match f {
-        label::Format::Png => "png",
-        label::Format::Svg => "svg",
-        label::Format::Pdf => "pdf",
-    }
-}
-
 /// The file and format of a label: `--format` first, then `--out`'s
 /// extension, then the configured `label_format`, then PNG. A path without
 /// an extension gets the format's.
@@ -195,7 +174,7 @@ pub fn label_target(
         (Some(f), Some(n)) if f != n => {
             return Err(CliError::input(format!(
                 "--format {} but --out {} names another format",
-                extension(f),
+                f.extension(),
                 out.display()
             )));
         }
@@ -209,7 +188,7 @@ pub fn label_target(
         }
         (None, None) => configured.map_or(label::Format::Png, label_format),
     };
-    let path = if has_extension { out.to_path_buf() } else { out.with_extension(extension(format)) };
+    let path = if has_extension { out.to_path_buf() } else { out.with_extension(format.extension()) };
     Ok((path, format))
 }
 

@@ -56,6 +56,15 @@ impl Format {
             _ => None,
         }
     }
+
+    /// The file extension of this format (what [`Format::from_path`] reads).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Svg => "svg",
+            Self::Pdf => "pdf",
+        }
+    }
 }
 
 /// One indicium ready to be laid out: its bytes, decoded fields, and the
