@@ -44,7 +44,9 @@ impl Jitter {
 }
 
 /// Retries `call` against whatever server is up until it answers (the server
-/// may be dead or restarting); a refusal other than "still running" fails the test.
+/// may be dead or restarting), as a host does: under the same key, whenever
+/// [`ClientError::is_retriable`] says so (no answer, still running, 503).
+/// Any other refusal fails the test.
 fn until_answered<T>(base: &Mutex<String>, mut call: impl FnMut(&AuthorityClient) -> Result<T, ClientError>) -> T {
     let start = Instant::now();
     loop {
@@ -52,9 +54,8 @@ fn until_answered<T>(base: &Mutex<String>, mut call: impl FnMut(&AuthorityClient
         let client = AuthorityClient::new(&url, Duration::from_secs(30));
         match call(&client) {
             Ok(v) => return v,
-            Err(ClientError::Refused { status: 409, code, .. }) if code == "request_in_progress" => {}
-            Err(e @ ClientError::Refused { .. }) => panic!("refused: {e}"),
-            Err(_) => {}
+            Err(e) if e.is_retriable() => {}
+            Err(e) => panic!("refused: {e}"),
         }
         assert!(start.elapsed() < DEADLINE, "no answer within {DEADLINE:?}");
         std::thread::sleep(Duration::from_millis(10));

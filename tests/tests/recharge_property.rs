@@ -167,6 +167,7 @@ struct WireFaults {
     replays_same_key: u32,
     replays_new_key: u32,
     old_s1_replays: u32,
+    busy_refusals: u32,
 }
 
 /// The authority client behind a faulty wire.
@@ -181,9 +182,19 @@ fn lost(what: &str) -> ClientError {
     ClientError::Ambiguous { url: what.to_string(), message: "injected: connection lost".into() }
 }
 
+/// What the authority answers when its serializable retries ran out: 503, nothing written.
+fn busy() -> ClientError {
+    ClientError::Refused {
+        status: 503,
+        code: "storage".into(),
+        message: "injected: the store failed; nothing was acknowledged, retry with the same key".into(),
+    }
+}
+
 impl FaultyWire {
     /// A state-changing call through the faults: lost before the service,
-    /// answer dropped after it, or sent twice (same key, or another key).
+    /// answer dropped after it, sent twice (same key, or another key), or
+    /// refused 503 with nothing written.
     fn post<T>(
         &self,
         what: &str,
@@ -212,6 +223,10 @@ impl FaultyWire {
                 let first = call(key);
                 let _duplicate = call(&IdempotencyKey::generate()?);
                 first
+            }
+            33..=37 => {
+                faults.busy_refusals += 1;
+                Err(busy())
             }
             _ => call(key),
         }
@@ -352,8 +367,11 @@ fn a_thousand_recharges_through_tears_and_a_faulty_wire_are_each_credited_and_se
     assert!(faults.0.cuts_in_commit > 0 && faults.0.answers_lost > 0, "seed {seed}: the card side was torn");
     let wire_faults = faults.1;
     assert!(
-        wire_faults.answers_dropped > 0 && wire_faults.replays_same_key > 0 && wire_faults.old_s1_replays > 0,
-        "seed {seed}: the wire dropped and replayed"
+        wire_faults.answers_dropped > 0
+            && wire_faults.replays_same_key > 0
+            && wire_faults.old_s1_replays > 0
+            && wire_faults.busy_refusals > 0,
+        "seed {seed}: the wire dropped, replayed and was refused busy"
     );
 }
 

@@ -75,8 +75,14 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
 }
 
 impl IntoResponse for ApiError {
+    /// A 503 (nothing was acknowledged) carries `Retry-After: 1`: the client
+    /// tries again under the same idempotency key.
     fn into_response(self) -> Response {
-        json_response(self.status, serde_json::to_vec(&self.body()).unwrap_or_default())
+        let mut response = json_response(self.status, serde_json::to_vec(&self.body()).unwrap_or_default());
+        if self.status == 503 {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -757,5 +763,21 @@ impl Drop for LoopbackServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_storage_failure_is_503_with_retry_after_and_a_refusal_is_not() {
+        let busy = ApiError::from(StoreError::Contention(16)).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+        let refused = ApiError::conflict("replay", "another receipt settled this recharge").into_response();
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        assert!(refused.headers().get(header::RETRY_AFTER).is_none());
     }
 }

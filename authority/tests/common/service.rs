@@ -83,7 +83,7 @@ impl Site {
 
     /// [`Site::serve`] with more environment variables (e.g. the TLS files).
     pub fn serve_with(&self, env: &[(&str, &std::ffi::OsStr)]) -> Server {
-        let log = std::fs::File::create(self.dir.join("serve.log")).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("serve.log")).unwrap();
         let mut child = self
             .command(&["serve"])
             .envs(env.iter().copied())

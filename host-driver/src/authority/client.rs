@@ -63,6 +63,21 @@ pub enum ClientError {
     Randomness,
 }
 
+impl ClientError {
+    /// True when the call may be tried again under the same idempotency key:
+    /// no answer came, the first try is still running (409
+    /// `request_in_progress`), or the authority acknowledged nothing and asked
+    /// for a retry (503, e.g. its serializable retries ran out under contention).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Ambiguous { .. } => true,
+            Self::Refused { status: 409, code, .. } => code == "request_in_progress",
+            Self::Refused { status: 503, .. } => true,
+            Self::Refused { .. } | Self::Malformed(_) | Self::Randomness => false,
+        }
+    }
+}
+
 /// The CA certificate an HTTPS client is to trust is unusable.
 #[derive(Debug, thiserror::Error)]
 #[error("authority CA certificate: {0}")]

@@ -131,16 +131,6 @@ pub(crate) fn ambiguous(e: &MeterError) -> bool {
     )
 }
 
-/// True when an authority call may be tried again with the same key: no
-/// answer came, or the first try is still running (409 `request_in_progress`).
-fn retriable(e: &ClientError) -> bool {
-    match e {
-        ClientError::Ambiguous { .. } => true,
-        ClientError::Refused { status: 409, code, .. } => code == "request_in_progress",
-        _ => false,
-    }
-}
-
 /// Calls the authority until it answers, always under the same idempotency
 /// key (for a `GET`, the key is unused).
 pub(crate) fn call_authority<R>(
@@ -154,7 +144,7 @@ pub(crate) fn call_authority<R>(
     for attempt in 1..=attempts {
         match call(key) {
             Ok(r) => return Ok(r),
-            Err(e) if retriable(&e) => {
+            Err(e) if e.is_retriable() => {
                 tracing::warn!(step, attempt, error = %e, "no usable answer from the authority: trying again with the same key");
                 last = e.to_string();
                 if attempt < attempts {
