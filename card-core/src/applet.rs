@@ -143,9 +143,14 @@ fn read_record<P: Platform, T>(
     }
 }
 
-/// A key slot as RAM keeps it: the record without its certificate.
-fn load_key_slot(bytes: &[u8]) -> Result<ResidentSlot, FormatError> {
-    Slot::decode(bytes).map(|slot| ResidentSlot::from(&slot))
+/// Key slot `n` as RAM keeps it: the record without its certificate, with
+/// the certificate's facts.
+fn load_key_slot<P: Platform>(platform: &mut P, n: u8) -> Result<ResidentSlot, LoadError> {
+    let Some(slot) = read_record(platform, slot_record(n), Slot::decode)? else {
+        return Ok(ResidentSlot::default());
+    };
+    let crypto = platform.crypto();
+    Ok(ResidentSlot::of(&slot, |der| crypto.sha256(&[der])))
 }
 
 /// Migrates the factory record of a card made before card serials: draws a
@@ -198,9 +203,7 @@ impl<P: Platform> Applet<P> {
                 active: read_record(&mut platform, records::RATES_ACTIVE, decode_rate_table)?,
                 pending: read_record(&mut platform, records::RATES_PENDING, decode_rate_table)?,
             },
-            slots: (0..SLOT_COUNT)
-                .map(|i| read_record(&mut platform, slot_record(i), load_key_slot).map(Option::unwrap_or_default))
-                .collect::<Result<_, _>>()?,
+            slots: (0..SLOT_COUNT).map(|i| load_key_slot(&mut platform, i)).collect::<Result<_, _>>()?,
             cert: read_record(&mut platform, records::CERT_STATE, CertState::decode)?.unwrap_or_default(),
             orders: read_record(&mut platform, records::ORDERS, OrderState::decode)?.unwrap_or_default(),
             credit: read_record(&mut platform, records::CREDIT, CreditState::decode)?.unwrap_or_default(),

@@ -17,7 +17,7 @@ use apdu_specs::perso::CardSerial;
 use apdu_specs::rates::RateTable;
 use apdu_specs::registers::Registers;
 use apdu_specs::service::SERVICE_COUNT;
-use apdu_specs::x509::Usage;
+use apdu_specs::x509::{Certificate, Usage};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Record identifiers.
@@ -573,8 +573,9 @@ impl Slot {
 }
 
 /// What RAM keeps of a key slot between commands: the slot record without
-/// its certificate, which stays in the store until a command reads it. The
-/// private key is wiped on drop.
+/// its certificate, which stays in the store until a command reads it, and
+/// the facts the at-use check needs from that certificate. The private key
+/// is wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ResidentSlot {
     /// State.
@@ -591,11 +592,60 @@ pub struct ResidentSlot {
     /// The CA anchor version whose key verified the certificate at install.
     #[zeroize(skip)]
     pub verified_under: Option<u32>,
+    /// What the installed certificate says, read once when the record entered
+    /// RAM (none without a certificate, or when it does not parse: then the
+    /// at-use check parses the stored certificate and refuses).
+    #[zeroize(skip)]
+    pub certificate: Option<CertificateFacts>,
+}
+
+/// The facts of a slot's installed certificate that a certified service
+/// checks or uses at each use, so that a POSTMARK neither reads nor parses
+/// the certificate. Derived from the slot record only: a commit that
+/// changes the record derives them again.
+#[derive(Clone, Debug)]
+pub struct CertificateFacts {
+    /// Subject Name, as encoded (a postmark's TSA name).
+    pub subject: Vec<u8>,
+    /// notBefore, Unix seconds.
+    pub not_before: u64,
+    /// notAfter, Unix seconds.
+    pub not_after: u64,
+    /// True when the extensions allow the slot's usage.
+    pub usage_allowed: bool,
+    /// SHA-256 of the whole certificate (ESSCertIDv2 of a postmark).
+    pub digest: [u8; 32],
+}
+
+impl CertificateFacts {
+    /// The facts of `der` for a key of `usage`, hashed by `sha256`; none when it does not parse.
+    pub fn read(der: &[u8], usage: Usage, sha256: impl FnOnce(&[u8]) -> [u8; 32]) -> Option<Self> {
+        let cert = Certificate::parse(der).ok()?;
+        Some(Self {
+            usage_allowed: usage.allowed_by(&cert.extensions),
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            subject: cert.subject,
+            digest: sha256(der),
+        })
+    }
+
+    /// True when `time` is within the validity period (both ends included).
+    pub fn valid_at(&self, time: u64) -> bool {
+        (self.not_before..=self.not_after).contains(&time)
+    }
 }
 
 impl Default for ResidentSlot {
     fn default() -> Self {
-        Self { state: SlotState::Empty, usage: None, secret: None, public: None, verified_under: None }
+        Self {
+            state: SlotState::Empty,
+            usage: None,
+            secret: None,
+            public: None,
+            verified_under: None,
+            certificate: None,
+        }
     }
 }
 
@@ -606,6 +656,23 @@ impl core::fmt::Debug for ResidentSlot {
 }
 
 impl ResidentSlot {
+    /// What RAM keeps of `slot`: its fields, and its certificate's facts
+    /// (hashed by `sha256`).
+    pub fn of(slot: &Slot, sha256: impl FnOnce(&[u8]) -> [u8; 32]) -> Self {
+        let certificate = match (&slot.certificate, slot.usage) {
+            (Some(der), Some(usage)) => CertificateFacts::read(der, usage, sha256),
+            _ => None,
+        };
+        Self {
+            state: slot.state,
+            usage: slot.usage,
+            secret: slot.secret.clone(),
+            public: slot.public,
+            verified_under: slot.verified_under,
+            certificate,
+        }
+    }
+
     /// The full slot record: this slot with `certificate`.
     pub fn with_certificate(&self, certificate: Option<Vec<u8>>) -> Slot {
         Slot {
@@ -615,18 +682,6 @@ impl ResidentSlot {
             public: self.public,
             certificate,
             verified_under: self.verified_under,
-        }
-    }
-}
-
-impl From<&Slot> for ResidentSlot {
-    fn from(slot: &Slot) -> Self {
-        Self {
-            state: slot.state,
-            usage: slot.usage,
-            secret: slot.secret.clone(),
-            public: slot.public,
-            verified_under: slot.verified_under,
         }
     }
 }

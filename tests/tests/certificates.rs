@@ -168,6 +168,33 @@ fn sign_data_verifies_with_openssl_and_decrypt_round_trips() {
     assert!(matches!(e, MeterError::Card(CardStatus::UsageNotAllowed)), "{e:?}");
 }
 
+/// The card keeps what a postmark needs of its certificate (subject, digest,
+/// validity, usage) in RAM, derived from the slot record; after a power
+/// cycle it derives them again, and the token still names and hashes the
+/// installed certificate.
+#[test]
+fn postmarks_before_and_after_power_on_name_and_hash_the_installed_certificate() {
+    let (mut f, cert) = postmark_fixture();
+    let subject = Certificate::parse(&cert).unwrap().subject;
+    let cert_digest: [u8; 32] = Sha256::digest(&cert).into();
+    let message = b"contract 44".to_vec();
+    let digest: [u8; 32] = Sha256::digest(&message).into();
+    for round in ["installed", "after power-on"] {
+        let token = f.meter.run(|tx| tx.postmark_digest(slots::POSTMARK, &digest)).unwrap();
+        let parsed = apdu_specs::postmark::Token::parse(&token).unwrap();
+        assert_eq!(parsed.certificate_digest, cert_digest, "{round}: ESSCertIDv2 hashes the installed certificate");
+        assert!(token.windows(subject.len()).any(|w| w == subject), "{round}: the TSA name is the subject");
+        assert_eq!(verify_postmark(&token, &message, &f.ca.public_key(), None).unwrap(), Verdict::Valid, "{round}");
+        {
+            let mut card = f.card.lock().unwrap();
+            card.power_off();
+            card.power_on().unwrap();
+        }
+        f.meter.recover().unwrap();
+        f.meter.run(|tx| tx.verify_pin(&f.pin)).unwrap();
+    }
+}
+
 #[test]
 fn postmark_validation_gives_each_verdict_on_and_off_the_card() {
     let (mut f, _) = postmark_fixture();

@@ -8,8 +8,8 @@
 use super::{Core, State};
 use crate::platform::{CryptoEngine, Platform, Store, StoreError, WriteSet};
 use crate::state::{
-    CardState, CertState, Config, Counters, CreditState, OrderState, PinState, Secrets, Slot, audit_cell, receipt_cell,
-    records, slot_record,
+    CardState, CertState, Config, Counters, CreditState, OrderState, PinState, ResidentSlot, Secrets, Slot, audit_cell,
+    receipt_cell, records, slot_record,
 };
 use alloc::vec::Vec;
 use apdu_specs::audit::{Event, Record};
@@ -265,7 +265,8 @@ impl<P: Platform> Core<P> {
             set.put(records::COUNTERS, change.counters.encode());
         }
         self.platform.store().commit(&set)?;
-        self.state.swap_in(change);
+        let crypto = self.platform.crypto();
+        self.state.swap_in(change, |der| crypto.sha256(&[der]));
         Ok(())
     }
 }
@@ -273,7 +274,8 @@ impl<P: Platform> Core<P> {
 impl super::Committed {
     /// Moves a committed change into RAM (certificates and rate-table
     /// envelopes stay in the store).
-    fn swap_in(&mut self, change: StateChange) {
+    /// A slot's certificate facts are derived again, its digest by `sha256`.
+    fn swap_in(&mut self, change: StateChange, sha256: impl Fn(&[u8]) -> [u8; 32]) {
         let StateChange {
             time: _,
             card,
@@ -321,7 +323,7 @@ impl super::Committed {
         }
         for (n, slot) in &slots {
             if let Some(key_slot) = state.slots.get_mut(usize::from(*n)) {
-                *key_slot = slot.into();
+                *key_slot = ResidentSlot::of(slot, &sha256);
             }
         }
         if let Some(orders) = orders {

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use apdu_specs::certs::{AgentRequest, AgentResponse};
 use apdu_specs::service::Service;
 use apdu_specs::sw::Sw;
-use apdu_specs::x509::{self, Certificate, CertificateProfile, Template, Usage};
+use apdu_specs::x509::{self, CertificateProfile, Template, Usage};
 
 /// First byte of agent-issued serials (positive, and distinct from the CA's).
 const AGENT_SERIAL_PREFIX: u8 = 0x4D;
@@ -24,19 +24,23 @@ impl<P: Platform> Core<P> {
     /// notAfter, inside the agent certificate's.
     pub(crate) fn agent_issue(&mut self, n: u8, request: &[u8]) -> Result<Vec<u8>, Sw> {
         let request = AgentRequest::parse(request).map_err(|_| Sw::BAD_DATA)?;
-        let CertifiedSlot { secret: agent_key, public: agent_public, certificate: agent_der, .. } =
-            self.certified_slot(n, Usage::Agent)?;
+        let CertifiedSlot {
+            secret: agent_key,
+            public: agent_public,
+            subject: agent_subject,
+            not_after: agent_not_after,
+            ..
+        } = self.certified_slot(n, Usage::Agent)?;
         if !request.usage.issuable_by_agent() {
             return Err(Sw::USAGE_NOT_ALLOWED);
         }
-        let agent = Certificate::parse(&agent_der).map_err(|_| Sw::NOT_FOUND)?;
         if !self.platform.crypto().p256_valid_public(&request.delivery_key) {
             return Err(Sw::BAD_DATA);
         }
         let meter_id = self.meter_id()?;
         let mut change = self.charged(Service::AgentIssuance, &[n])?;
         let not_before = change.time();
-        if request.not_after <= not_before || request.not_after > agent.not_after {
+        if request.not_after <= not_before || request.not_after > agent_not_after {
             return Err(Sw::BAD_DATA);
         }
         let mut cert_state = self.state.cert;
@@ -59,7 +63,7 @@ impl<P: Platform> Core<P> {
         let authority_key_id = crypto.sha256(&[&agent_public]);
         let tbs = Template {
             serial: &serial,
-            issuer: &agent.subject,
+            issuer: &agent_subject,
             subject: request.subject,
             not_before,
             not_after: request.not_after,

@@ -29,8 +29,8 @@ impl<P: Platform> Core<P> {
     }
 
     pub(crate) fn postmark(&mut self, n: u8, digest: Option<[u8; 32]>, nonce: Option<Nonce>) -> Result<Vec<u8>, Sw> {
-        // The slot's certificate is parsed once, by the check: the TSA name is its subject.
-        let CertifiedSlot { secret: key, certificate, subject: tsa_name, .. } =
+        // The TSA name is the certificate's subject, kept in RAM with its digest.
+        let CertifiedSlot { secret: key, certificate_digest, subject: tsa_name, .. } =
             self.certified_slot(n, Usage::Postmark)?;
         if digest.is_none() && self.hash.is_none() {
             return Err(Sw::CONDITIONS_NOT_SATISFIED);
@@ -49,7 +49,7 @@ impl<P: Platform> Core<P> {
             .tst_info(&tsa_name)
             .map_err(|_| Sw::INTERNAL_ERROR)?;
         let crypto = self.platform.crypto();
-        let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &crypto.sha256(&[&certificate]))
+        let attributes = postmark::signed_attributes(&crypto.sha256(&[&tst_info]), &certificate_digest)
             .map_err(|_| Sw::INTERNAL_ERROR)?;
         let signature =
             crypto.p256_sign_digest(&key, &crypto.sha256(&[&attributes])).map_err(|_| Sw::INTERNAL_ERROR)?;

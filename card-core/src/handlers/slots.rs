@@ -3,7 +3,7 @@
 
 use crate::applet::{Core, StateChange};
 use crate::platform::{CryptoEngine, EngineCheck, Platform, PublicKey, SecretKey, Store, StoreError};
-use crate::state::{ResidentSlot, Slot, slot_record};
+use crate::state::{CertificateFacts, ResidentSlot, Slot, slot_record};
 use alloc::vec::Vec;
 use apdu_specs::certs::{CHALLENGE_LEN, CertificateRequest, DOMAIN_CERTIFICATE_REQUEST, SlotInfo, SlotState};
 use apdu_specs::csr;
@@ -21,10 +21,13 @@ pub(crate) struct CertifiedSlot {
     pub(crate) secret: SecretKey,
     /// The slot's public key.
     pub(crate) public: PublicKey,
-    /// The installed certificate (DER).
-    pub(crate) certificate: Vec<u8>,
-    /// Its subject Name, as encoded (a postmark names its TSA with it).
+    /// SHA-256 of the installed certificate (a postmark's ESSCertIDv2).
+    pub(crate) certificate_digest: [u8; 32],
+    /// Its subject Name, as encoded (a postmark names its TSA with it; an
+    /// agent, the issuer of what it issues).
     pub(crate) subject: Vec<u8>,
+    /// Its notAfter, Unix seconds (an agent issues nothing valid longer).
+    pub(crate) not_after: u64,
 }
 
 impl<P: Platform> Core<P> {
@@ -72,28 +75,43 @@ impl<P: Platform> Core<P> {
     /// A certified slot of `usage` whose certificate may serve now (checked
     /// before anything is charged). Refusals after [`Self::usable_slot`]'s:
     /// not under the current CA anchor (9402), outside its validity at the
-    /// card time (9404), not the usage's profile (9406). The anchor check is a
-    /// signature check only when the anchor changed since the install.
+    /// card time (9404), not the usage's profile (9406). While the anchor is
+    /// the one that verified the certificate at install, the check uses the
+    /// facts RAM keeps of it; after an anchor change it reads, parses and
+    /// verifies the stored certificate.
     pub(crate) fn certified_slot(&mut self, n: u8, usage: Usage) -> Result<CertifiedSlot, Sw> {
         let (secret, public) = self.usable_slot(n, usage, true)?;
-        let verified_under = self.slot(n)?.verified_under;
-        let certificate = self.slot_certificate(n)?.ok_or(Sw::NOT_FOUND)?;
-        let cert = Certificate::parse(&certificate).map_err(|_| Sw::NOT_FOUND)?;
-        if verified_under != Some(self.state.cert.anchor_version) {
-            let ca = self.ca_key()?;
-            let crypto = self.platform.crypto();
-            if !crypto.p256_verify_digest(&ca, &crypto.sha256(&[cert.tbs]), &cert.signature) {
-                return Err(Sw::CERT_NOT_FROM_CA);
-            }
-        }
-        if !cert.valid_at(self.now()?) {
+        let slot = self.slot(n)?;
+        let facts = match &slot.certificate {
+            Some(facts) if slot.verified_under == Some(self.state.cert.anchor_version) => facts.clone(),
+            _ => self.checked_certificate_facts(n, usage)?,
+        };
+        if !facts.valid_at(self.now()?) {
             return Err(Sw::CERT_OUTSIDE_VALIDITY);
         }
-        if !usage.allowed_by(&cert.extensions) {
+        if !facts.usage_allowed {
             return Err(Sw::USAGE_NOT_ALLOWED);
         }
-        let subject = cert.subject;
-        Ok(CertifiedSlot { secret, public, certificate, subject })
+        Ok(CertifiedSlot {
+            secret,
+            public,
+            certificate_digest: facts.digest,
+            not_after: facts.not_after,
+            subject: facts.subject,
+        })
+    }
+
+    /// The facts of slot `n`'s stored certificate once it verifies under the
+    /// current CA anchor (9402 when it does not; 6A88 when absent or unreadable).
+    fn checked_certificate_facts(&mut self, n: u8, usage: Usage) -> Result<CertificateFacts, Sw> {
+        let certificate = self.slot_certificate(n)?.ok_or(Sw::NOT_FOUND)?;
+        let cert = Certificate::parse(&certificate).map_err(|_| Sw::NOT_FOUND)?;
+        let ca = self.ca_key()?;
+        let crypto = self.platform.crypto();
+        if !crypto.p256_verify_digest(&ca, &crypto.sha256(&[cert.tbs]), &cert.signature) {
+            return Err(Sw::CERT_NOT_FROM_CA);
+        }
+        CertificateFacts::read(&certificate, usage, |der| crypto.sha256(&[der])).ok_or(Sw::NOT_FOUND)
     }
 
     /// The CA key the card trusts: the latest anchor update, else the personalized one.
