@@ -180,7 +180,8 @@ async fn admit<'a, R: DeserializeOwned>(
 /// The transaction half of a POST: `op` and the stored response under the
 /// idempotency key, committed before the answer is returned. `now` is the
 /// request's time when the caller already fixed it (signed before), else
-/// the storage thread's clock.
+/// the clock when the request is queued for storage (after a CRL change,
+/// the storage thread's).
 async fn commit<T: Serialize + 'static>(
     app: &App,
     key: String,
@@ -190,6 +191,14 @@ async fn commit<T: Serialize + 'static>(
     mut op: impl FnMut(&mut dyn Tx, &Authority, u64) -> TxResult<T, ApiError> + Send + 'static,
 ) -> Result<Stored, ApiError> {
     let authority = Arc::clone(&app.authority);
+    if !crl {
+        // May share its commit with other requests (group commit on SQLite).
+        let now = now.unwrap_or_else(clock::unix_now);
+        return app
+            .pool
+            .transact(move |tx: &mut dyn Tx| idempotency::run(tx, &key, &hash, now, |tx| op(tx, &authority, now)))
+            .await?;
+    }
     let outcome = app
         .pool
         .run(move |backend| {
@@ -197,8 +206,7 @@ async fn commit<T: Serialize + 'static>(
             let result = transact(backend, |tx: &mut dyn Tx| {
                 idempotency::run(tx, &key, &hash, now, |tx| op(tx, &authority, now))
             });
-            if crl
-                && matches!(result, Ok(Ok(_)))
+            if matches!(result, Ok(Ok(_)))
                 && let Err(e) = authority.regenerate_crl(now)
             {
                 tracing::error!(error = %e, "CRL not regenerated");
