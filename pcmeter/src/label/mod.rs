@@ -33,6 +33,9 @@ pub enum LabelError {
     /// A sheet layout or a page list was inconsistent.
     #[error("layout: {0}")]
     Layout(&'static str),
+    /// A thread rendering label pages panicked.
+    #[error("a label-page rendering thread failed")]
+    Renderer,
 }
 
 /// Output format of a single label, chosen from a file name's extension.

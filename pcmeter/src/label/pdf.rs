@@ -14,6 +14,22 @@ const FONT_REGULAR: Ref = Ref::new(3);
 const FONT_BOLD: Ref = Ref::new(4);
 const FIRST_FREE: i32 = 5;
 
+/// A page's size and its compressed content stream: the costly part of a
+/// page, independent of the document, so pages can be rendered in parallel
+/// and added in order.
+pub struct RenderedPage {
+    width: f32,
+    height: f32,
+    stream: Vec<u8>,
+}
+
+impl RenderedPage {
+    /// Draws `shapes` on a page `width` × `height` points and compresses it.
+    pub fn new(width: f32, height: f32, shapes: &[Shape]) -> Self {
+        Self { width, height, stream: deflate(&content(shapes, height)) }
+    }
+}
+
 /// A PDF being built page by page.
 pub struct PdfDocument {
     pdf: Pdf,
@@ -85,17 +101,21 @@ impl PdfDocument {
 
     /// Adds a page `width` × `height` points with `shapes` on it.
     pub fn add_page(&mut self, width: f32, height: f32, shapes: &[Shape]) {
+        self.push_page(RenderedPage::new(width, height, shapes));
+    }
+
+    /// Adds a page rendered beforehand (possibly on another thread).
+    pub fn push_page(&mut self, page: RenderedPage) {
         let (page_id, content_id) = (self.alloc(), self.alloc());
-        let data = deflate(&content(shapes, height));
-        self.pdf.stream(content_id, &data).filter(Filter::FlateDecode);
-        let mut page = self.pdf.page(page_id);
-        page.media_box(pdf_writer::Rect::new(0.0, 0.0, width, height));
-        page.parent(PAGE_TREE);
-        page.contents(content_id);
-        let mut resources = page.resources();
+        self.pdf.stream(content_id, &page.stream).filter(Filter::FlateDecode);
+        let mut writer = self.pdf.page(page_id);
+        writer.media_box(pdf_writer::Rect::new(0.0, 0.0, page.width, page.height));
+        writer.parent(PAGE_TREE);
+        writer.contents(content_id);
+        let mut resources = writer.resources();
         resources.fonts().pair(Name(b"F1"), FONT_REGULAR).pair(Name(b"F2"), FONT_BOLD);
         resources.finish();
-        page.finish();
+        writer.finish();
         self.pages.push(page_id);
     }
 

@@ -2,7 +2,7 @@
 //! labels, as L7163) and US Letter (3 × 10, 2⅝ × 1 in labels, as 5160).
 
 use super::layout::{self, Rect};
-use super::pdf::PdfDocument;
+use super::pdf::{PdfDocument, RenderedPage};
 use super::{Imprint, LabelError};
 
 /// A label sheet format.
@@ -86,18 +86,38 @@ impl Sheet {
     }
 }
 
-/// `imprints` on as many sheets as they need, in order.
+/// `imprints` on as many sheets as they need, in order. Pages are laid
+/// out and compressed on up to [`std::thread::available_parallelism`]
+/// threads (the card signs one indicium at a time; the host's other cores
+/// keep the labels from being a mail room's bottleneck), then written in order.
 pub fn sheet_pdf(imprints: &[Imprint], sheet: Sheet) -> Result<Vec<u8>, LabelError> {
-    let g = sheet.geometry();
+    let pages: Vec<&[Imprint]> = imprints.chunks(sheet.per_page()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(pages.len()).max(1);
+    let per_thread = pages.len().div_ceil(threads).max(1);
+    let rendered: Vec<Result<Vec<RenderedPage>, LabelError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = pages
+            .chunks(per_thread)
+            .map(|share| scope.spawn(move || share.iter().map(|page| render_sheet_page(page, sheet)).collect()))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(Err(LabelError::Renderer))).collect()
+    });
     let mut doc = PdfDocument::new();
-    for page in imprints.chunks(sheet.per_page()) {
-        let mut shapes = Vec::new();
-        for (i, imprint) in page.iter().enumerate() {
-            shapes.extend(layout::layout(imprint, sheet.slot(i), false)?);
+    for share in rendered {
+        for page in share? {
+            doc.push_page(page);
         }
-        doc.add_page(g.page.0, g.page.1, &shapes);
     }
     Ok(doc.finish())
+}
+
+/// One sheet of `imprints` (at most a page's worth), laid out and compressed.
+fn render_sheet_page(imprints: &[Imprint], sheet: Sheet) -> Result<RenderedPage, LabelError> {
+    let g = sheet.geometry();
+    let mut shapes = Vec::new();
+    for (i, imprint) in imprints.iter().enumerate() {
+        shapes.extend(layout::layout(imprint, sheet.slot(i), false)?);
+    }
+    Ok(RenderedPage::new(g.page.0, g.page.1, &shapes))
 }
 
 #[cfg(test)]
