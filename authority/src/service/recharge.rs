@@ -145,10 +145,18 @@ pub fn authorize_prepared(
     let new_ct = prepared.fresh.new_control_total;
     let id = Value::from(&request.meter_id[..]);
     let seq = i64::from(request.sequence);
-    let existing = tx.query_opt(
-        "SELECT nonce, amount, new_control_total, s1, s2, state FROM recharges WHERE meter_id = $1 AND sequence = $2",
-        &[id.clone(), seq.into()],
-    )?;
+    // The meter's NT is the highest sequence authorized (it moves with each
+    // ledger insert), so only a sequence at or below it can have a row: the
+    // usual next recharge skips the lookup.
+    let next = meter.nt.wrapping_add(1);
+    let existing = if request.sequence == next {
+        None
+    } else {
+        tx.query_opt(
+            "SELECT nonce, amount, new_control_total, s1, s2, state FROM recharges WHERE meter_id = $1 AND sequence = $2",
+            &[id.clone(), seq.into()],
+        )?
+    };
     if let Some(row) = existing {
         let (nonce, stored_amount, stored_ct, stored_s1, stored_s2, state) =
             (row.bytes(0)?, row.uint(1)?, row.uint(2)?, row.bytes(3)?, row.bytes(4)?, row.text(5)?);
@@ -176,10 +184,10 @@ pub fn authorize_prepared(
         tracing::info!(meter = %hex::encode(request.meter_id), sequence = request.sequence, "S2 re-signed for a new nonce");
         return Ok(Ok(answer(&renewed, &s2)));
     }
-    if request.sequence != meter.nt.wrapping_add(1) {
+    if request.sequence != next {
         return refuse(ApiError::conflict(
             "sequence_mismatch",
-            format!("S1 takes sequence {}, the records expect {}", request.sequence, meter.nt.wrapping_add(1)),
+            format!("S1 takes sequence {}, the records expect {next}", request.sequence),
         ));
     }
     if let Some(ct) = meter.control_total
