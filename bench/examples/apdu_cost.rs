@@ -17,4 +17,12 @@ fn main() {
         }
         println!("{label}: {:.2} µs per APDU", t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }
+    // PRINT INDICIUM as the PC/SC benchmark's card answers it (same card, same entropy source).
+    let indicium = testkit::indicium_apdu(1, 1);
+    let n = 5_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(card.card.transmit(&indicium).unwrap());
+    }
+    println!("indicium: {:.2} µs per APDU", t.elapsed().as_secs_f64() * 1e6 / n as f64);
 }
