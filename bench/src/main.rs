@@ -197,7 +197,20 @@ fn main() {
     } else {
         eprintln!("pcscd + vpcd …");
         let indicium_in_process = per_engine.iter().find(|e| e.engine == Engine::Soft).map_or(0.0, |e| e.indicia);
-        for (i, c) in pcsc_bench::run(if quick { 300 } else { 2_000 }).iter().enumerate() {
+        let indicium_work = std::time::Duration::from_secs_f64(1.0 / indicium_in_process.max(1.0));
+        for (i, c) in pcsc_bench::run(if quick { 300 } else { 2_000 }, indicium_work).iter().enumerate() {
+            if let Some(computing) = c.computing_echo {
+                // The control: the same stack and sizes, a card that only computes for the indicium's time.
+                rows.push(
+                    Row::new(
+                        "pcsc.computing-echo",
+                        "pcscd + vpcd, echo card that computes for the in-process indicium time (soft) before its 126-byte answer: µs per round trip",
+                        1e6 / computing,
+                        "µs",
+                    )
+                    .against("echo card, same sizes + in-process indicium (soft)", 1e6 / c.echo + 1e6 / indicium_in_process),
+                );
+            }
             let (id, limit, extra) = if c.label == pcsc_bench::INDICIUM {
                 // The meter's time is the echo card's round trip plus the card's own work
                 // (the in-process indicium, soft engine): the target bounds the stack's overhead.

@@ -1,7 +1,7 @@
 //! Round trips through pcscd + vpcd: the meter against an echo card on the
 //! same path, for the same response sizes, in the same run.
 
-use card_sim::vpcd::{EchoCard, Shared};
+use card_sim::vpcd::{EchoCard, Shared, VirtualCard};
 use host_driver::transport::{CardTransaction, Transport};
 use std::time::{Duration, Instant};
 use testkit::pcsc_rig::PcscRig;
@@ -42,6 +42,30 @@ fn echo_of_indicium() -> Vec<u8> {
     a
 }
 
+/// The control card of the indicium case: the echo card's answer after
+/// spinning for `work`, the card's own in-process time per indicium. Beside
+/// the meter, it tells the stack's cost when a card computes (the host's
+/// threads sleep meanwhile and must be woken) from the meter's own.
+struct ComputingEcho {
+    work: Duration,
+}
+
+impl VirtualCard for ComputingEcho {
+    fn power_on(&mut self) {}
+    fn power_off(&mut self) {}
+    fn reset(&mut self) {}
+    fn atr(&self) -> Vec<u8> {
+        EchoCard.atr()
+    }
+    fn apdu(&mut self, capdu: &[u8]) -> Vec<u8> {
+        let start = Instant::now();
+        while start.elapsed() < self.work {
+            std::hint::spin_loop();
+        }
+        EchoCard.apdu(capdu)
+    }
+}
+
 /// Round trips per second of one case: the meter and the echo card.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -51,11 +75,15 @@ pub struct Case {
     pub meter: f64,
     /// Echo card round trips per second, same response size.
     pub echo: f64,
+    /// For the indicium: round trips per second of the echo card that first
+    /// computes for the in-process indicium time ([`ComputingEcho`]).
+    pub computing_echo: Option<f64>,
 }
 
 /// Runs the PC/SC section: the three transport cases, then indicia (one
-/// APDU each) beside the echo card answering the same 126 bytes.
-pub fn run(n: usize) -> Vec<Case> {
+/// APDU each) beside the echo card answering the same 126 bytes, and beside
+/// the echo card computing for `indicium_work` first.
+pub fn run(n: usize, indicium_work: Duration) -> Vec<Case> {
     let _slot = testkit::pcsc_rig::slot();
     let mut rig = PcscRig::start();
     let records = 60u16;
@@ -102,16 +130,18 @@ pub fn run(n: usize) -> Vec<Case> {
     let mut out: Vec<Case> = cases
         .iter()
         .zip(echo.iter().zip(meter.iter()))
-        .map(|((label, ..), (e, m))| Case { label, meter: *m, echo: *e })
+        .map(|((label, ..), (e, m))| Case { label, meter: *m, echo: *e, computing_echo: None })
         .collect();
     // Indicia last: they push the audit records read above out of the card's log.
-    let (mut e, mut m) = (0f64, 0f64);
+    let (mut e, mut m, mut c) = (0f64, 0f64, 0f64);
     for _ in 0..2 {
         rig.plug(EchoCard);
         e = e.max(round_trips(&rig, &[], &echo_of_indicium(), 126, n));
         rig.plug(Shared(std::sync::Arc::clone(&meter_card)));
         m = m.max(round_trips(&rig, &session, &testkit::indicium_apdu(1, 1), 126, n));
+        rig.plug(ComputingEcho { work: indicium_work });
+        c = c.max(round_trips(&rig, &[], &echo_of_indicium(), 126, n));
     }
-    out.push(Case { label: INDICIUM, meter: m, echo: e });
+    out.push(Case { label: INDICIUM, meter: m, echo: e, computing_echo: Some(c) });
     out
 }
