@@ -620,14 +620,18 @@ pub struct CertificateFacts {
 impl CertificateFacts {
     /// The facts of `der` for a key of `usage`, hashed by `sha256`; none when it does not parse.
     pub fn read(der: &[u8], usage: Usage, sha256: impl FnOnce(&[u8]) -> [u8; 32]) -> Option<Self> {
-        let cert = Certificate::parse(der).ok()?;
-        Some(Self {
+        Certificate::parse(der).ok().map(|cert| Self::of(cert, usage, sha256))
+    }
+
+    /// The facts of a parsed certificate for a key of `usage`, its DER hashed by `sha256`.
+    pub fn of(cert: Certificate<'_>, usage: Usage, sha256: impl FnOnce(&[u8]) -> [u8; 32]) -> Self {
+        Self {
             usage_allowed: usage.allowed_by(&cert.extensions),
             not_before: cert.not_before,
             not_after: cert.not_after,
+            digest: sha256(cert.der),
             subject: cert.subject,
-            digest: sha256(der),
-        })
+        }
     }
 
     /// True when `time` is within the validity period (both ends included).

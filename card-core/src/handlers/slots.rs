@@ -111,7 +111,7 @@ impl<P: Platform> Core<P> {
         if !crypto.p256_verify_digest(&ca, &crypto.sha256(&[cert.tbs]), &cert.signature) {
             return Err(Sw::CERT_NOT_FROM_CA);
         }
-        CertificateFacts::read(&certificate, usage, |der| crypto.sha256(&[der])).ok_or(Sw::NOT_FOUND)
+        Ok(CertificateFacts::of(cert, usage, |der| crypto.sha256(&[der])))
     }
 
     /// The CA key the card trusts: the latest anchor update, else the personalized one.
